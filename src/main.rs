@@ -1,0 +1,5 @@
+//! The `splitbrain` command line: a thin layer over the library crates.
+
+fn main() {
+    println!("splitbrain");
+}
