@@ -22,9 +22,11 @@ pub mod jsonl;
 mod op;
 pub mod recorder;
 mod resource;
+mod run;
 
 pub use error::ReadError;
 pub use history::{History, OpPair};
 pub use op::{Op, OpType, Process};
 pub use recorder::{OpCounts, OpDraft, Recorder};
 pub use resource::{ResourceAction, ResourceEntry};
+pub use run::{NodeInfo, RunInfo};
