@@ -74,6 +74,9 @@ fn spec(
 }
 
 fn hold(run_id: &str, nodes: usize) -> Result<ExitCode, String> {
+    if let Some(code) = enter_user_namespace_if_needed().map_err(|e| e.to_string())? {
+        return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+    }
     let cluster = LocalCluster::up(LocalConfig::new(run_id, nodes)).map_err(|e| e.to_string())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let me = me.to_string_lossy();

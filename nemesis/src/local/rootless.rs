@@ -5,7 +5,7 @@ use super::programs::{require_programs, system_command};
 use crate::ClusterError;
 use nix::mount::{MsFlags, mount};
 use nix::unistd::geteuid;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 
 /// The environment variable that tells the re-executed program it is the namespaced
 /// child. Only the first process of the new pid namespace (pid 1) acts on it, so
@@ -37,7 +37,20 @@ pub fn enter_user_namespace_if_needed() -> Result<Option<i32>, ClusterError> {
     let exe = std::env::current_exe().map_err(|e| ClusterError::UserNamespace {
         reason: format!("cannot find the current executable: {e}"),
     })?;
-    let status = system_command("unshare")
+    let mut cmd = system_command("unshare");
+    // If this process dies, unshare gets SIGKILL and --kill-child passes it on to the
+    // namespaced controller, whose pid namespace then takes every process of the run
+    // with it. SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let status = cmd
         .args([
             "--user",
             "--map-root-user",
