@@ -131,3 +131,78 @@ fn a_duplicate_name_or_a_missing_program_is_refused_clearly() {
     );
     assert_eq!(cluster.processes().len(), 1);
 }
+
+/// Sends PING from `from` to the Redis at `to`; true on `+PONG` within the timeout.
+fn redis_pings(cluster: &dyn Cluster, from: &str, to: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let timeout = Duration::from_millis(300);
+    let Ok(mut stream) = cluster.connect(from, to, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+#[test]
+fn a_real_redis_server_stops_answering_while_paused_and_answers_again_after_a_restart() {
+    if !is_root() {
+        return;
+    }
+    splitbrain_nemesis::local::require_programs(&[("redis-server", "redis-server")]).unwrap();
+    let cluster = up("redis", 2);
+    let addr = cluster_addr(&cluster, "n1");
+    let args = [
+        "--bind",
+        &addr.to_string(),
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        // Without a password, Redis 7 answers non-loopback clients only with DENIED.
+        "--protected-mode",
+        "no",
+    ]
+    .map(String::from);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cluster
+        .spawn(
+            "n1",
+            spec(
+                &cluster,
+                "redis-n1",
+                ProcessKind::LockServer,
+                "redis-server",
+                &args,
+            ),
+        )
+        .unwrap();
+    let to = (addr, 6379).into();
+    assert!(eventually(Duration::from_secs(5), || redis_pings(
+        cluster.as_ref(),
+        "n2",
+        to
+    )));
+
+    cluster.pause("redis-n1").unwrap();
+    // The kernel still accepts the connection (backlog); the reply never comes.
+    assert!(!redis_pings(cluster.as_ref(), "n2", to));
+    cluster.resume("redis-n1").unwrap();
+    assert!(redis_pings(cluster.as_ref(), "n2", to));
+
+    let (old, _) = pid_of(cluster.as_ref(), "redis-n1");
+    cluster.kill("redis-n1").unwrap();
+    assert!(!redis_pings(cluster.as_ref(), "n2", to));
+    cluster.restart("redis-n1").unwrap();
+    let (new, _) = pid_of(cluster.as_ref(), "redis-n1");
+    assert_ne!(old, new);
+    assert!(eventually(Duration::from_secs(5), || redis_pings(
+        cluster.as_ref(),
+        "n2",
+        to
+    )));
+}

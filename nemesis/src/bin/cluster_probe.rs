@@ -7,6 +7,8 @@
 //! splitbrain-cluster-probe hold RUN_ID NODES
 //!     bring a cluster up, start a sleeper and a listener in it, print one JSON line
 //!     describing it, then wait forever (a test kills it to simulate a crashed controller)
+//! splitbrain-cluster-probe bench RUN_ID NODES
+//!     time up (with a Redis per node answering), spawn, partition, heal and teardown
 //! splitbrain-cluster-probe selftest RUN_ID NODES
 //!     (rootless if not root) bring a cluster up, check reachability before, during and
 //!     after a partition, tear down, print a JSON report; exit 0 only if all held
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         ["listen", port] => listen(port),
         ["hold", run_id, nodes] => parse_nodes(nodes).and_then(|n| hold(run_id, n)),
         ["selftest", run_id, nodes] => parse_nodes(nodes).and_then(|n| selftest(run_id, n)),
+        ["bench", run_id, nodes] => parse_nodes(nodes).and_then(|n| bench(run_id, n)),
         _ => Err("usage: splitbrain-cluster-probe listen PORT | hold RUN_ID NODES | selftest RUN_ID NODES".to_string()),
     };
     match result {
@@ -194,4 +197,125 @@ fn wait_for_listeners(cluster: &LocalCluster) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn bench(run_id: &str, nodes: usize) -> Result<ExitCode, String> {
+    let report = run_bench(run_id, nodes).map_err(|e| e.to_string())?;
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn run_bench(run_id: &str, nodes: usize) -> Result<serde_json::Value, ClusterError> {
+    splitbrain_nemesis::local::require_programs(&[("redis-server", "redis-server")])?;
+    let t = Instant::now();
+    let cluster = LocalCluster::up(LocalConfig::new(run_id, nodes))?;
+    let up = t.elapsed();
+    for node in cluster.nodes().to_vec() {
+        let addr = node.addr.to_string();
+        let args = [
+            "--bind",
+            &addr,
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+        ];
+        let name = format!("redis-{}", node.name);
+        cluster.spawn(
+            &node.name,
+            spec(
+                &name,
+                ProcessKind::LockServer,
+                "redis-server",
+                &args,
+                &cluster,
+            ),
+        )?;
+    }
+    let targets: Vec<_> = cluster
+        .nodes()
+        .iter()
+        .map(|n| (n.addr, 6379).into())
+        .collect();
+    while !targets.iter().all(|to| redis_pings(&cluster, to)) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ready = t.elapsed();
+    let spawn_exit = time_spawns(&cluster, 20)?;
+    let ip_exec = time_ip_netns_exec(&cluster, 20)?;
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    let t_part = Instant::now();
+    cluster.partition(&Grudge::halves(&names, true))?;
+    let partition = t_part.elapsed();
+    let t_heal = Instant::now();
+    cluster.heal()?;
+    let heal = t_heal.elapsed();
+    let t_down = Instant::now();
+    cluster.teardown()?;
+    let down = t_down.elapsed();
+    Ok(serde_json::json!({
+        "nodes": nodes,
+        "up_ms": ms(up),
+        "up_with_redis_answering_ms": ms(ready),
+        "spawn_to_exit_setns_ms": ms(spawn_exit),
+        "spawn_to_exit_ip_netns_exec_ms": ms(ip_exec),
+        "partition_ms": ms(partition),
+        "heal_ms": ms(heal),
+        "teardown_ms": ms(down),
+    }))
+}
+
+fn redis_pings(cluster: &LocalCluster, to: &std::net::SocketAddr) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = cluster.connect(RESOURCE, *to, PROBE_TIMEOUT) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+const RESOURCE: &str = splitbrain_nemesis::local::RESOURCE_NODE;
+
+/// Mean time from spawning `true` in a node (setns before exec) to seeing it exit.
+fn time_spawns(cluster: &LocalCluster, count: usize) -> Result<Duration, ClusterError> {
+    let t = Instant::now();
+    for i in 0..count {
+        let name = format!("bench-{i}");
+        cluster.spawn("n1", spec(&name, ProcessKind::Agent, "true", &[], cluster))?;
+        while cluster
+            .processes()
+            .iter()
+            .any(|p| p.name == name && p.state.is_alive())
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    Ok(t.elapsed() / count as u32)
+}
+
+/// Mean time of `ip netns exec NS true`, the alternative to setns before exec.
+fn time_ip_netns_exec(cluster: &LocalCluster, count: usize) -> Result<Duration, ClusterError> {
+    let ns = cluster.namespace_of("n1")?;
+    let t = Instant::now();
+    for _ in 0..count {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns, "true"])
+            .status()
+            .map_err(|e| ClusterError::Io {
+                context: "ip netns exec".into(),
+                source: e,
+            })?;
+    }
+    Ok(t.elapsed() / count as u32)
 }
