@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Mutex;
+use tokio::task::JoinSet;
 
 /// AgentArgs are the agent's command line (`splitbrain agent ...`).
 #[derive(Clone, Debug, clap::Args)]
@@ -99,15 +100,22 @@ impl AgentServer {
         &self.socket
     }
 
-    /// Serves controller connections until the task is dropped.
+    /// Serves controller connections until the task is dropped. Connection tasks are
+    /// owned by this future, so dropping it closes every connection, as a killed agent
+    /// would.
     pub async fn run(self) -> Result<(), Error> {
+        let mut conns = JoinSet::new();
         loop {
-            let (stream, _) = self.listener.accept().await.map_err(|source| Error::Bind {
-                addr: self.socket.display().to_string(),
-                source,
-            })?;
-            let state = Arc::clone(&self.state);
-            tokio::spawn(serve_connection(stream, state));
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, _) = accepted.map_err(|source| Error::Bind {
+                        addr: self.socket.display().to_string(),
+                        source,
+                    })?;
+                    conns.spawn(serve_connection(stream, Arc::clone(&self.state)));
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
         }
     }
 }

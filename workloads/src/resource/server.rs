@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 /// ResourceArgs are the resource server's command line (`splitbrain resource ...`).
 #[derive(Clone, Debug, clap::Args)]
@@ -78,22 +79,23 @@ impl ResourceServer {
     }
 
     /// Serves connections until the task is dropped or the log cannot be written.
+    /// Connection tasks are owned by this future, so dropping it closes them all.
     pub async fn run(self) -> Result<(), Error> {
-        let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<Error>(1);
+        let mut conns = JoinSet::new();
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
+                    // A failed accept (out of descriptors, a reset) concerns one
+                    // client; the server carries on.
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    let state = Arc::clone(&self.state);
-                    let fatal = fatal_tx.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = serve_connection(stream, state).await {
-                            let _ = fatal.try_send(e);
-                        }
-                    });
+                    conns.spawn(serve_connection(stream, Arc::clone(&self.state)));
                 }
-                Some(e) = fatal_rx.recv() => return Err(e),
+                Some(done) = conns.join_next(), if !conns.is_empty() => {
+                    if let Ok(Err(e)) = done {
+                        return Err(e);
+                    }
+                }
             }
         }
     }
