@@ -175,7 +175,7 @@ impl Slot {
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => Ok(()),
-            _ = self.stop.wait_for(|s| *s) => Err(Halt::Stopped),
+            _ = stopped(&mut self.stop) => Err(Halt::Stopped),
         }
     }
 
@@ -301,7 +301,7 @@ impl Slot {
         tokio::pin!(call);
         tokio::select! {
             reply = &mut call => reply,
-            _ = self.stop.wait_for(|s| *s) => {
+            _ = stopped(&mut self.stop) => {
                 match tokio::time::timeout(timeout, &mut call).await {
                     Ok(reply) => reply,
                     Err(_) => AgentReply::info(0, "stopped: no reply within op_timeout"),
@@ -322,4 +322,10 @@ impl Slot {
             .map(drop)
             .map_err(|e| Halt::Fatal(format!("cannot write the history: {e}")))
     }
+}
+
+/// Resolves once `stop` is true, or its sender is gone (the controller ended). The
+/// guard `wait_for` returns is dropped here, so callers' futures stay `Send`.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

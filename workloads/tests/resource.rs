@@ -46,11 +46,28 @@ async fn fenced_mode_rejects_a_stale_write_and_logs_the_rejection() {
     assert_eq!(rejected.value, serde_json::json!(1));
     let accepted: Vec<_> = log.iter().filter(|e| e.accepted == Some(true)).collect();
     assert_eq!(accepted.len(), 2);
+    assert!(accepted.iter().all(|e| e.max_token == Some(6)));
     assert_eq!(
-        accepted[0].max_token, None,
-        "no token accepted before the first"
+        log[0].max_token, None,
+        "nothing accepted before the first access"
     );
-    assert_eq!(accepted[1].max_token, Some(6));
+}
+
+#[tokio::test]
+async fn a_newer_holders_enter_fences_out_an_older_holders_write_before_any_newer_write() {
+    // The read-modify-write race that write-only fencing misses: A reads, B enters and
+    // reads, A writes. A's write must be rejected, or B's write would then lose it.
+    let dir = tempfile::tempdir().unwrap();
+    let res = start_resource(dir.path(), Fencing::On).await;
+    let (mut a, mut b) = (client(&res.addr), client(&res.addr));
+    a.enter(1, Some(1)).await.unwrap();
+    assert_eq!(a.read(1, Some(1)).await.unwrap(), 0);
+    b.enter(2, Some(2)).await.unwrap();
+    assert_eq!(b.read(2, Some(2)).await.unwrap(), 0);
+    let err = a.write(1, Some(1), 1).await.unwrap_err();
+    assert_eq!(err.to_string(), "stale token rejected: token=1 max=2");
+    b.write(2, Some(2), 1).await.unwrap();
+    assert_eq!(b.read(2, Some(2)).await.unwrap(), 1);
 }
 
 #[tokio::test]

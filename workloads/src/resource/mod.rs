@@ -4,7 +4,10 @@
 //! serializes every access, one at a time in arrival order, and appends each to
 //! `resource.jsonl` in its own order, the moment it happens. In fenced mode it rejects
 //! a write whose token is lower than the highest it has accepted (Kleppmann's storage
-//! service) and logs the rejection.
+//! service) and logs the rejection. The high-water mark is raised by every accepted
+//! access that carries a token (`enter`, `read`, `write`, `exit`), not only by writes,
+//! because the critical section is a read-modify-write: see `server.rs` for the lost
+//! update that write-only fencing lets through.
 //!
 //! The wire format is one JSON object per line each way: a [`ResourceRequest`] such as
 //! `{"op":"write","process":3,"token":7,"value":12}` and a [`ResourceReply`] such as

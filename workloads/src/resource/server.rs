@@ -161,6 +161,17 @@ fn apply(state: &Mutex<State>, req: &ResourceRequest) -> Result<ResourceReply, E
         }
         ResourceAction::Write => write(&mut s, req, &mut entry, &mut reply),
     }
+    if s.fenced {
+        entry.max_token = s.max_token;
+        // Every accepted access raises the high-water mark, not only writes. With
+        // writes alone, a read-modify-write still loses updates under fencing: A reads,
+        // B (newer token) reads, A writes, B writes: every write's token is the
+        // highest so far, yet A's increment is gone. Raising the mark on B's `enter`
+        // makes A's late write a rejected stale write instead.
+        if reply.ok {
+            s.max_token = s.max_token.max(req.token);
+        }
+    }
     s.log.append(&entry).map_err(|source| Error::File {
         path: s.log_path.clone(),
         source,
@@ -169,7 +180,7 @@ fn apply(state: &Mutex<State>, req: &ResourceRequest) -> Result<ResourceReply, E
     Ok(reply)
 }
 
-/// A write: checked against the fencing high-water mark in fenced mode.
+/// A write: in fenced mode, refused if its token is below the high-water mark.
 fn write(
     s: &mut State,
     req: &ResourceRequest,
@@ -184,7 +195,6 @@ fn write(
         return;
     };
     if s.fenced {
-        entry.max_token = s.max_token;
         let refusal = match (req.token, s.max_token) {
             (None, _) => Some("missing token: the resource is fenced".to_string()),
             (Some(t), Some(max)) if t < max => {
@@ -198,7 +208,6 @@ fn write(
             reply.error = Some(error);
             return;
         }
-        s.max_token = s.max_token.max(req.token);
     }
     entry.accepted = Some(true);
     s.counter = value;
