@@ -168,10 +168,16 @@ impl Slot {
         *self.stop.borrow()
     }
 
-    /// Sleeps for `d`, or less if stop comes first.
+    /// Sleeps for `d` (rounded up to the timer's millisecond ticks), or less if stop
+    /// comes first.
     async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
         if self.stopped() {
             return Err(Halt::Stopped);
+        }
+        if d.is_zero() {
+            // Tokio's timer has millisecond ticks: even a zero sleep waits for the next
+            // tick, which would cap a slot at a few hundred cycles per second.
+            return Ok(());
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => Ok(()),
