@@ -46,8 +46,9 @@ pub struct CounterClientConfig {
     /// How long the holder waits between its read and its write.
     pub cs_wait: Duration,
     /// The controller's bound on each call to the agent; past it the op is `info`. Make
-    /// it longer than the agent's own step timeout times two (acquire and release are
-    /// a lock call plus a resource access).
+    /// it longer than twice the agent's `--op-timeout-ms` (acquire and release are a
+    /// lock call plus a resource access, each bounded by it), so that the agent's own,
+    /// more precise answer arrives first.
     pub op_timeout: Duration,
     /// The agent's Unix socket.
     pub agent_socket: PathBuf,

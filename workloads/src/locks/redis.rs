@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// SET NX PX, then INCR only on success; nil means someone else holds the lock.
 const FENCED_ACQUIRE: &str = r#"
@@ -35,7 +36,8 @@ pub struct RedisLockConfig {
     pub addr: String,
     /// Hand out an INCR fencing token with every grant.
     pub fencing: bool,
-    /// The bound on every call (connect, then command); past it the call is a timeout.
+    /// The bound on every call, connecting included; past it the call is a timeout
+    /// (or, if it was still connecting, a definite connect failure).
     pub op_timeout: Duration,
     /// The start of every holder id; the lock appends a grant counter. Make it unique
     /// per client (node, pid, process), so holder ids never repeat across clients.
@@ -78,8 +80,9 @@ impl RedisLock {
         format!("{key}:fence")
     }
 
-    /// The current connection, or a new one. Failing here is definite: nothing was sent.
-    async fn connection(&self) -> Result<MultiplexedConnection, LockError> {
+    /// The current connection, or a new one by `deadline`. Failing here is definite:
+    /// nothing was sent.
+    async fn connection(&self, deadline: Instant) -> Result<MultiplexedConnection, LockError> {
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
@@ -91,7 +94,7 @@ impl RedisLock {
         let connect = self
             .client
             .get_multiplexed_async_connection_with_config(&config);
-        let conn = match tokio::time::timeout(self.cfg.op_timeout, connect).await {
+        let conn = match tokio::time::timeout_at(deadline, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(self.connect_error(e.to_string())),
             Err(_) => {
@@ -117,8 +120,9 @@ impl RedisLock {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let conn = self.connection().await?;
-        let result = match tokio::time::timeout(self.cfg.op_timeout, f(conn)).await {
+        let deadline = Instant::now() + self.cfg.op_timeout;
+        let conn = self.connection(deadline).await?;
+        let result = match tokio::time::timeout_at(deadline, f(conn)).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => classify(op, e),
             Err(_) => LockError::Timeout {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
 
 /// A ResourceError is why an access to the resource did not succeed, classified like a
 /// [`crate::LockError`]: the agent turns it into a `fail` or an `info` reply.
@@ -62,7 +63,8 @@ struct Conn {
     writer: OwnedWriteHalf,
 }
 
-/// A ResourceClient talks to the resource at one address with one timeout per access.
+/// A ResourceClient talks to the resource at one address; each access, connecting
+/// included, is bounded by one timeout.
 pub struct ResourceClient {
     addr: String,
     timeout: Duration,
@@ -130,10 +132,11 @@ impl ResourceClient {
             token,
             value,
         };
-        self.ensure_connected().await?;
+        let deadline = Instant::now() + self.timeout;
+        self.ensure_connected(deadline).await?;
         let after_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         let conn = self.conn.as_mut().expect("connected above");
-        let outcome = tokio::time::timeout(self.timeout, exchange(conn, &req)).await;
+        let outcome = tokio::time::timeout_at(deadline, exchange(conn, &req)).await;
         let reply = match outcome {
             Ok(Ok(reply)) => reply,
             Ok(Err(message)) => {
@@ -154,12 +157,13 @@ impl ResourceClient {
         }
     }
 
-    async fn ensure_connected(&mut self) -> Result<(), ResourceError> {
+    /// Connects if there is no connection, by `deadline`; failing is definite.
+    async fn ensure_connected(&mut self, deadline: Instant) -> Result<(), ResourceError> {
         if self.conn.is_some() {
             return Ok(());
         }
         let connect = TcpStream::connect(&self.addr);
-        let stream = match tokio::time::timeout(self.timeout, connect).await {
+        let stream = match tokio::time::timeout_at(deadline, connect).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(self.connect_error(e.to_string())),
             Err(_) => return Err(self.connect_error("connect timed out".into())),
