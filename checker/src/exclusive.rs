@@ -259,12 +259,15 @@ fn summary(hold_count: usize, found: &[Overlap], longest_ns: u64, fencing: bool)
 fn evidence(o: &Overlap) -> Evidence {
     let (a, b) = (&o.first, &o.second);
     let explanation = format!(
-        "processes {} and {} both believed they held lock {:?} for {}: {} acquired it at op {} \
-         and held it until op {} ({}); {} acquired it at op {} while {} still held it",
+        "processes {} and {} both believed they held lock {:?} for {} (from {} to {}): \
+         process {} acquired it at op {} and held it until op {} ({}); process {} acquired it \
+         at op {} while process {} still held it, and held it until op {} ({})",
         a.process,
         b.process,
         a.key,
         fmt_ns(o.len_ns()),
+        fmt_at(o.start_ns),
+        fmt_at(o.end_ns),
         a.process,
         a.acquire_index,
         a.end_index,
@@ -272,6 +275,8 @@ fn evidence(o: &Overlap) -> Evidence {
         b.process,
         b.acquire_index,
         a.process,
+        b.end_index,
+        end_words(b.end),
     );
     Evidence {
         explanation,
@@ -306,6 +311,11 @@ fn end_words(end: HoldEnd) -> &'static str {
         HoldEnd::Retired => "its last op before it was retired",
         HoldEnd::EndOfHistory => "its last op; the history ended while it held",
     }
+}
+
+/// Formats a controller time as seconds since the start of the run: `2.400s`.
+fn fmt_at(ns: u64) -> String {
+    format!("{:.3}s", ns as f64 / 1e9)
 }
 
 /// Formats nanoseconds for people: `850µs`, `12.3ms`, `2.50s`.
@@ -387,7 +397,14 @@ mod tests {
         assert_eq!(e.detail["overlap_start_ns"], 20);
         assert_eq!(e.detail["overlap_end_ns"], 50);
         assert_eq!(e.detail["overlap_ns"], 30);
-        assert!(e.explanation.contains("op 1"), "{}", e.explanation);
+        assert!(
+            e.explanation.contains(
+                "process 1 acquired it at op 1 and held it until op 4 (its release); process 2 \
+                 acquired it at op 3 while process 1 still held it"
+            ),
+            "{}",
+            e.explanation
+        );
     }
 
     #[test]

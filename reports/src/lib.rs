@@ -1,3 +1,48 @@
 //! splitbrain-reports renders a run as a self-contained HTML page: the verdict, the
 //! configuration and seed, per-process timelines drawn with plotters, nemesis intervals
 //! shaded, and each violation explained.
+//!
+//! ```no_run
+//! // After `splitbrain_checker::check_run_dir(dir)` has written results.json:
+//! let page = splitbrain_reports::write_report(std::path::Path::new("runs/latest"))?;
+//! println!("open {}", page.display());
+//! # Ok::<(), splitbrain_reports::ReportError>(())
+//! ```
+
+mod error;
+mod page;
+pub mod run_timeline;
+pub mod timeline;
+
+pub use error::ReportError;
+pub use page::{esc, rerun_command};
+
+use splitbrain_checker::{CheckError, Results, run_dir};
+use std::path::{Path, PathBuf};
+
+/// The file name of the report page.
+pub const REPORT_FILE: &str = "index.html";
+
+/// Reads a checked run directory (run.json, history.jsonl, resource.jsonl if present,
+/// results.json) and writes its report to `index.html` there, atomically. Returns the
+/// page's path.
+pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
+    let run = run_dir::load_run_dir(dir).map_err(|source| ReportError::Read { source })?;
+    let results_path = dir.join(run_dir::RESULTS_FILE);
+    let results: Results = run_dir::read_json(&results_path).map_err(|source| match source {
+        CheckError::Missing { path } => ReportError::NotChecked {
+            path,
+            dir: dir.to_path_buf(),
+        },
+        source => ReportError::Read { source },
+    })?;
+    let html = page::render(&run, &results)?;
+    let path = dir.join(REPORT_FILE);
+    splitbrain_checker::write_atomically(&path, html.as_bytes()).map_err(|source| {
+        ReportError::Write {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(path)
+}

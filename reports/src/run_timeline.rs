@@ -1,0 +1,266 @@
+//! From a run to a [`Timeline`]: one row per client process, nemesis faults as shaded
+//! intervals, and the ops and intervals that checkers found wrong as marks.
+
+use crate::timeline::{Mark, Outcome, Shade, Span, Timeline};
+use splitbrain_checker::{Evidence, Results, Validity};
+use splitbrain_history::{History, Op, OpType, Process, ResourceAction, ResourceEntry};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// A Fault is one nemesis fault as the history recorded it: when it began, when it was
+/// healed (None if the history ended first), and whether applying it failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// The fault's `f` (`pause`, `kill`, `start-partition`, ...).
+    pub f: String,
+    /// Index of the op that began it.
+    pub start_index: u64,
+    /// Time of the op that began it.
+    pub start_ns: u64,
+    /// Time the healing op completed, if it did.
+    pub end_ns: Option<u64>,
+    /// The fault's target, compact (`agent-2 n3`, `n1|n4,n5`).
+    pub target: String,
+    /// The error if the fault could not be applied.
+    pub error: Option<String>,
+}
+
+/// The `f` that heals a fault begun by `f`, for faults that last.
+fn healer(f: &str) -> Option<&'static str> {
+    match f {
+        "pause" => Some("resume"),
+        "kill" => Some("start"),
+        "start-partition" => Some("stop-partition"),
+        _ => None,
+    }
+}
+
+/// A compact text for a nemesis value: the processes and nodes it names, or its grudge.
+pub fn describe_target(value: &serde_json::Value) -> String {
+    let list = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().map(json_text).collect())
+            .unwrap_or_default()
+    };
+    if let Some(grudge) = value.get("grudge").and_then(|g| g.as_object()) {
+        let parts: Vec<String> = grudge
+            .iter()
+            .map(|(node, cut)| {
+                let cut: Vec<String> = cut
+                    .as_array()
+                    .map(|a| a.iter().map(json_text).collect())
+                    .unwrap_or_default();
+                format!("{node}|{}", cut.join(","))
+            })
+            .collect();
+        return parts.join(" ");
+    }
+    let mut names = list("processes");
+    names.extend(list("nodes"));
+    if names.is_empty() && !value.is_null() {
+        return json_text(value);
+    }
+    names.join(" ")
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Pairs nemesis ops into faults: each lasting fault from its start's invocation to its
+/// healer's completion; a fault with no healer (such as `bump-clock`) is an instant.
+pub fn faults(history: &History) -> Vec<Fault> {
+    let nemesis: Vec<&Op> = history
+        .ops
+        .iter()
+        .filter(|o| o.process == Process::Nemesis)
+        .collect();
+    let mut out: Vec<Fault> = Vec::new();
+    // Per healer f, the faults still waiting for it, oldest first.
+    let mut waiting: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut pending: Option<usize> = None;
+    for op in nemesis {
+        if op.kind == OpType::Invoke {
+            if let Some(list) = waiting.get_mut(op.f.as_str())
+                && !list.is_empty()
+            {
+                pending = Some(list.remove(0));
+                continue;
+            }
+            out.push(Fault {
+                f: op.f.clone(),
+                start_index: op.index,
+                start_ns: op.time_ns,
+                end_ns: healer(&op.f).is_none().then_some(op.time_ns),
+                target: describe_target(&op.value),
+                error: None,
+            });
+            pending = None;
+            continue;
+        }
+        // A completion: of a healer when `pending` is set, else of the latest fault.
+        match pending.take() {
+            Some(i) => out[i].end_ns = Some(op.time_ns),
+            None => {
+                let Some(i) = out.len().checked_sub(1) else {
+                    continue;
+                };
+                if let Some(e) = &op.error {
+                    out[i].error = Some(e.clone());
+                } else if let Some(h) = healer(&out[i].f) {
+                    waiting.entry(h).or_default().push(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The row of each client process, in process order.
+fn rows(history: &History) -> (Vec<String>, HashMap<u64, usize>) {
+    let procs: BTreeSet<u64> = history
+        .ops
+        .iter()
+        .filter_map(|o| o.process.client())
+        .collect();
+    let names = procs.iter().map(|p| format!("process {p}")).collect();
+    let index = procs.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    (names, index)
+}
+
+/// The history op that a resource access corresponds to, when exactly one fits: a
+/// write of the same value, or a read that returned the same value, by the same process.
+pub fn op_for_resource_entry(history: &History, e: &ResourceEntry) -> Option<u64> {
+    let f = match e.op {
+        ResourceAction::Write => "write",
+        ResourceAction::Read => "read",
+        _ => return None,
+    };
+    let mut found = history.pairs().into_iter().filter(|pair| {
+        let inv = &history.ops[pair.invoke];
+        let comp = pair.completion.map(|c| &history.ops[c]);
+        inv.process == Process::Client(e.process)
+            && inv.f == f
+            && match e.op {
+                ResourceAction::Write => inv.value == e.value,
+                _ => comp.is_some_and(|c| c.kind == OpType::Ok && c.value == e.value),
+            }
+    });
+    let first = found.next()?;
+    found
+        .next()
+        .is_none()
+        .then_some(history.ops[first.invoke].index)
+}
+
+/// The op indexes a violation points at, including history ops matched to its resource
+/// seqs.
+pub fn violation_ops(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+    evidence: &Evidence,
+) -> Vec<u64> {
+    let mut ops = evidence.op_indexes.clone();
+    if let Some(entries) = resource {
+        let by_seq: HashMap<u64, &ResourceEntry> = entries.iter().map(|e| (e.seq, e)).collect();
+        for seq in &evidence.resource_seqs {
+            if let Some(op) = by_seq
+                .get(seq)
+                .and_then(|e| op_for_resource_entry(history, e))
+            {
+                ops.push(op);
+            }
+        }
+    }
+    ops
+}
+
+/// Builds the run's timeline. Only evidence of invalid checkers is marked: those are the
+/// violations; observations of valid checkers are left to the text.
+pub fn run_timeline(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+    results: &Results,
+) -> Timeline {
+    let (rows, row_of) = rows(history);
+    let end_ns = history.ops.last().map(|o| o.time_ns).unwrap_or(0);
+    let violations: Vec<&Evidence> = results
+        .checkers
+        .values()
+        .filter(|c| c.valid == Validity::Invalid)
+        .flat_map(|c| c.evidence.iter())
+        .collect();
+    let marked: HashSet<u64> = violations
+        .iter()
+        .flat_map(|e| violation_ops(history, resource, e))
+        .collect();
+    let mut spans = Vec::new();
+    for pair in history.pairs() {
+        let inv = &history.ops[pair.invoke];
+        let Some(&row) = inv.process.client().and_then(|p| row_of.get(&p)) else {
+            continue;
+        };
+        let comp = pair.completion.map(|c| &history.ops[c]);
+        spans.push(Span {
+            row,
+            start_ns: inv.time_ns,
+            end_ns: comp.map_or(end_ns, |c| c.time_ns),
+            outcome: match history.outcome(pair) {
+                OpType::Ok => Outcome::Ok,
+                OpType::Fail => Outcome::Fail,
+                _ => Outcome::Info,
+            },
+            label: inv.f.clone(),
+            highlighted: marked.contains(&inv.index)
+                || comp.is_some_and(|c| marked.contains(&c.index)),
+        });
+    }
+    let shades = faults(history)
+        .into_iter()
+        .filter(|f| f.error.is_none())
+        .map(|f| Shade {
+            start_ns: f.start_ns,
+            end_ns: f.end_ns.unwrap_or(end_ns),
+            label: format!("{} {}", f.f, f.target).trim().to_string(),
+        })
+        .collect();
+    Timeline {
+        rows,
+        spans,
+        shades,
+        marks: overlap_marks(&violations, &row_of),
+        end_ns,
+    }
+}
+
+/// Red bands where holds overlapped, on both holders' rows.
+fn overlap_marks(violations: &[&Evidence], row_of: &HashMap<u64, usize>) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    let overlaps = violations
+        .iter()
+        .filter(|e| e.detail.get("kind").and_then(|k| k.as_str()) == Some("overlapping-holds"));
+    for (n, e) in overlaps.enumerate() {
+        let (Some(start), Some(end)) = (
+            e.detail["overlap_start_ns"].as_u64(),
+            e.detail["overlap_end_ns"].as_u64(),
+        ) else {
+            continue;
+        };
+        let holders = e.detail["holds"].as_array().cloned().unwrap_or_default();
+        for h in holders {
+            if let Some(&row) = h["process"].as_u64().and_then(|p| row_of.get(&p)) {
+                marks.push(Mark {
+                    row,
+                    start_ns: start,
+                    end_ns: end,
+                    label: format!("overlap {}", n + 1),
+                });
+            }
+        }
+    }
+    marks
+}
