@@ -5,7 +5,7 @@
 
 use crate::ReportError;
 use crate::run_timeline::{self, Fault, violation_ops};
-use crate::timeline::{self, MARK_CSS, Outcome, SHADE_CSS};
+use crate::timeline::{self, BAND_CSS, MARK_CSS, Outcome, SHADE_CSS};
 use splitbrain_checker::{CheckerResult, Results, RunData, Validity};
 use splitbrain_history::{OpType, Process};
 use std::fmt::Write;
@@ -38,7 +38,7 @@ pre{background:#f4f4f4;padding:8px 12px;border-radius:4px;overflow-x:auto}\
 .tag{padding:1px 6px;border-radius:3px;font-size:13px;font-weight:bold}\
 .legend span{display:inline-block;margin-right:14px;font-size:13px}\
 .sw{display:inline-block;width:14px;height:10px;margin-right:4px;border:1px solid #999}\
-.timeline{overflow-x:auto;border:1px solid #eee}li{margin:4px 0}.muted{color:#777}";
+.timeline{border:1px solid #eee}.timeline svg{width:100%;height:auto}li{margin:4px 0}.muted{color:#777}";
 
 /// Renders the whole page.
 pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
@@ -58,6 +58,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
         esc(&info.lock),
         esc(&info.workload),
     );
+    let _ = writeln!(h, "<p id=\"reason\">{}</p>", esc(&reason(results)));
     h.push_str(&configuration(run));
     h.push_str(&checkers(&results.checkers));
     h.push_str(&timeline_section(run, results)?);
@@ -65,6 +66,28 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     h.push_str(&faults_section(&run_timeline::faults(&run.history)));
     h.push_str("</body></html>\n");
     Ok(h)
+}
+
+/// One sentence under the verdict: which checkers decided it.
+fn reason(results: &Results) -> String {
+    let named = |v: Validity| -> Vec<&str> {
+        let names = results.checkers.iter().filter(|(_, r)| r.valid == v);
+        names.map(|(n, _)| n.as_str()).collect()
+    };
+    match results.valid {
+        Validity::Invalid => format!(
+            "Violations found by: {}.",
+            named(Validity::Invalid).join(", ")
+        ),
+        Validity::Unknown => format!(
+            "No violation found, but these checkers could not decide: {}.",
+            named(Validity::Unknown).join(", ")
+        ),
+        Validity::Valid => format!(
+            "No violation found by any of the {} checkers.",
+            results.checkers.len()
+        ),
+    }
 }
 
 /// The command that reruns this run: the recorded command, with the seed added when the
@@ -171,6 +194,7 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
             &format!("border:2px solid {MARK_CSS}"),
             "op in a violation",
         ),
+        sw(BAND_CSS, "height:4px", "lock held (acquire ok to release)"),
         sw(MARK_CSS, "opacity:.4", "overlapping holds"),
     ]
     .join("");
@@ -255,7 +279,11 @@ fn faults_section(faults: &[Fault]) -> String {
     );
     let secs = |ns: u64| format!("{:.3} s", ns as f64 / 1e9);
     for f in faults {
-        let until = f.end_ns.map_or("end of run".to_string(), secs);
+        let until = match (&f.error, f.end_ns) {
+            (Some(_), _) => "-".to_string(),
+            (None, Some(end)) => secs(end),
+            (None, None) => "end of run".to_string(),
+        };
         let applied = f
             .error
             .as_ref()

@@ -1,8 +1,8 @@
 //! From a run to a [`Timeline`]: one row per client process, nemesis faults as shaded
 //! intervals, and the ops and intervals that checkers found wrong as marks.
 
-use crate::timeline::{Mark, Outcome, Shade, Span, Timeline};
-use splitbrain_checker::{Evidence, Results, Validity};
+use crate::timeline::{Band, Mark, Outcome, Shade, Span, Timeline};
+use splitbrain_checker::{Evidence, Results, Validity, exclusive};
 use splitbrain_history::{History, Op, OpType, Process, ResourceAction, ResourceEntry};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -179,25 +179,12 @@ pub fn violation_ops(
     ops
 }
 
-/// Builds the run's timeline. Only evidence of invalid checkers is marked: those are the
-/// violations; observations of valid checkers are left to the text.
-pub fn run_timeline(
-    history: &History,
-    resource: Option<&[ResourceEntry]>,
-    results: &Results,
-) -> Timeline {
+/// Builds the timeline of a history alone: one row per client process, a bar per op
+/// (ops whose invocation or completion index is in `marked` outlined), and every applied
+/// fault shaded. Pages that know more (holds, violations) add bands and marks to it.
+pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
     let (rows, row_of) = rows(history);
     let end_ns = history.ops.last().map(|o| o.time_ns).unwrap_or(0);
-    let violations: Vec<&Evidence> = results
-        .checkers
-        .values()
-        .filter(|c| c.valid == Validity::Invalid)
-        .flat_map(|c| c.evidence.iter())
-        .collect();
-    let marked: HashSet<u64> = violations
-        .iter()
-        .flat_map(|e| violation_ops(history, resource, e))
-        .collect();
     let mut spans = Vec::new();
     for pair in history.pairs() {
         let inv = &history.ops[pair.invoke];
@@ -232,9 +219,44 @@ pub fn run_timeline(
         rows,
         spans,
         shades,
-        marks: overlap_marks(&violations, &row_of),
         end_ns,
+        ..Timeline::default()
     }
+}
+
+/// Builds the run's timeline: the history's, plus a band for every hold of a lock, with
+/// the ops of violations outlined and overlapping holds marked. Only evidence of invalid
+/// checkers is marked: those are the violations; observations of valid checkers are left
+/// to the text.
+pub fn run_timeline(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+    results: &Results,
+) -> Timeline {
+    let violations: Vec<&Evidence> = results
+        .checkers
+        .values()
+        .filter(|c| c.valid == Validity::Invalid)
+        .flat_map(|c| c.evidence.iter())
+        .collect();
+    let marked: HashSet<u64> = violations
+        .iter()
+        .flat_map(|e| violation_ops(history, resource, e))
+        .collect();
+    let mut t = history_timeline(history, &marked);
+    let (_, row_of) = rows(history);
+    t.bands = exclusive::holds(history)
+        .iter()
+        .filter_map(|h| {
+            row_of.get(&h.process).map(|&row| Band {
+                row,
+                start_ns: h.start_ns,
+                end_ns: h.end_ns,
+            })
+        })
+        .collect();
+    t.marks = overlap_marks(&violations, &row_of);
+    t
 }
 
 /// Red bands where holds overlapped, on both holders' rows.

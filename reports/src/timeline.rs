@@ -88,6 +88,21 @@ pub struct Mark {
     pub label: String,
 }
 
+/// A Band is a thin strip along the bottom of one row: a state that lasts across ops,
+/// such as the interval in which a process believed it held a lock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Band {
+    /// Row index into [`Timeline::rows`].
+    pub row: usize,
+    /// Start of the interval.
+    pub start_ns: u64,
+    /// End of the interval.
+    pub end_ns: u64,
+}
+
+/// The color of bands, as CSS, for legends.
+pub const BAND_CSS: &str = "#34495e";
+
 /// A Timeline is what to draw: rows top to bottom, and everything placed on them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline {
@@ -99,13 +114,15 @@ pub struct Timeline {
     pub shades: Vec<Shade>,
     /// Violation bands.
     pub marks: Vec<Mark>,
+    /// Thin strips under the ops (held locks).
+    pub bands: Vec<Band>,
     /// The end of the time axis; 0 means the latest end among spans, shades and marks.
     pub end_ns: u64,
 }
 
 /// Pixel geometry of the chart.
 const WIDTH_PX: u32 = 1400;
-const ROW_PX: u32 = 24;
+const ROW_PX: u32 = 26;
 const LEFT_PX: u32 = 110;
 const RIGHT_PX: u32 = 20;
 const TOP_PX: u32 = 26;
@@ -146,6 +163,7 @@ pub fn render_svg(t: &Timeline) -> Result<String, ReportError> {
         draw_rows(&root, &layout, t)?;
         draw_shades(&root, &layout, t, rows)?;
         draw_spans(&root, &layout, t)?;
+        draw_bands(&root, &layout, t)?;
         draw_marks(&root, &layout, t)?;
         root.present().map_err(plot_err)?;
     }
@@ -162,7 +180,13 @@ fn latest(t: &Timeline) -> u64 {
     let spans = t.spans.iter().map(|s| s.end_ns);
     let shades = t.shades.iter().map(|s| s.end_ns);
     let marks = t.marks.iter().map(|m| m.end_ns);
-    spans.chain(shades).chain(marks).max().unwrap_or(0)
+    let bands = t.bands.iter().map(|b| b.end_ns);
+    spans
+        .chain(shades)
+        .chain(marks)
+        .chain(bands)
+        .max()
+        .unwrap_or(0)
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -268,9 +292,14 @@ fn draw_shades(root: &Area, l: &Layout, t: &Timeline, rows: u32) -> Result<(), R
             RGBAColor(90, 120, 200, 0.18).filled(),
         ))
         .map_err(plot_err)?;
-        if fits(&s.label, x1 - x0) {
+        // The whole label where it fits, else its first word (the fault's name).
+        let first_word = s.label.split_whitespace().next().unwrap_or("");
+        let label = [s.label.as_str(), first_word]
+            .into_iter()
+            .find(|l| fits(l, x1 - x0));
+        if let Some(label) = label {
             let style = text_style(11.0, RGBColor(0x2a, 0x3f, 0x8f), HPos::Left, VPos::Bottom);
-            root.draw_text(&s.label, &style, (x0 + 2, TOP_PX as i32 - 6))
+            root.draw_text(label, &style, (x0 + 2, TOP_PX as i32 - 6))
                 .map_err(plot_err)?;
         }
     }
@@ -321,7 +350,7 @@ fn draw_spans(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
     }
     for (i, spans) in by_row.iter_mut().enumerate() {
         spans.sort_by_key(|s| (s.start_ns, s.end_ns));
-        let (top, bottom) = (l.row_top(i) + 4, l.row_top(i) + ROW_PX as i32 - 4);
+        let (top, bottom) = (l.row_top(i) + 4, l.row_top(i) + ROW_PX as i32 - 7);
         for b in bars(l, spans) {
             root.draw(&Rectangle::new(
                 [(b.x0, top), (b.x1, bottom)],
@@ -340,6 +369,36 @@ fn draw_spans(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
             root.draw(&Rectangle::new(
                 [(x0 - 1, top - 2), (x1 + 1, bottom + 2)],
                 ShapeStyle::from(RGBColor(0xd0, 0, 0)).stroke_width(2),
+            ))
+            .map_err(plot_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Bands, merged per row where they touch at pixel resolution.
+fn draw_bands(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> {
+    let mut by_row: Vec<Vec<(i32, i32)>> = vec![Vec::new(); t.rows.len()];
+    for b in &t.bands {
+        if let Some(row) = by_row.get_mut(b.row) {
+            let x0 = l.x(b.start_ns);
+            row.push((x0, l.x(b.end_ns).max(x0 + 1)));
+        }
+    }
+    for (i, mut strips) in by_row.into_iter().enumerate() {
+        strips.sort_unstable();
+        let mut merged: Vec<(i32, i32)> = Vec::new();
+        for (x0, x1) in strips {
+            match merged.last_mut() {
+                Some(last) if x0 <= last.1 => last.1 = last.1.max(x1),
+                _ => merged.push((x0, x1)),
+            }
+        }
+        let bottom = l.row_top(i) + ROW_PX as i32 - 2;
+        for (x0, x1) in merged {
+            root.draw(&Rectangle::new(
+                [(x0, bottom - 3), (x1, bottom)],
+                RGBColor(0x34, 0x49, 0x5e).filled(),
             ))
             .map_err(plot_err)?;
         }
