@@ -286,3 +286,158 @@ fn overlap_marks(violations: &[&Evidence], row_of: &HashMap<u64, usize>) -> Vec<
     }
     marks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn nemesis(ops: &mut Vec<Op>, t: u64, kind: OpType, f: &str, v: Value, err: Option<&str>) {
+        let mut op = Op::new(ops.len() as u64, t, Process::Nemesis, kind, f, v);
+        op.error = err.map(str::to_string);
+        ops.push(op);
+    }
+
+    #[test]
+    fn faults_pair_with_their_healers_and_failed_ones_keep_their_error() {
+        let pause = json!({"processes": ["agent-2"], "nodes": ["n3"]});
+        let grudge = json!({"grudge": {"n1": ["n4", "n5"]}});
+        let mut ops = Vec::new();
+        nemesis(&mut ops, 10, OpType::Invoke, "pause", pause.clone(), None);
+        nemesis(&mut ops, 11, OpType::Info, "pause", pause.clone(), None);
+        nemesis(
+            &mut ops,
+            20,
+            OpType::Invoke,
+            "bump-clock",
+            json!({"n1": 500}),
+            None,
+        );
+        nemesis(
+            &mut ops,
+            21,
+            OpType::Info,
+            "bump-clock",
+            json!({"n1": 500}),
+            None,
+        );
+        nemesis(&mut ops, 30, OpType::Invoke, "resume", pause.clone(), None);
+        nemesis(&mut ops, 31, OpType::Info, "resume", pause, None);
+        nemesis(
+            &mut ops,
+            40,
+            OpType::Invoke,
+            "kill",
+            json!({"nodes": ["n2"]}),
+            None,
+        );
+        nemesis(
+            &mut ops,
+            41,
+            OpType::Info,
+            "kill",
+            Value::Null,
+            Some("no such pid"),
+        );
+        nemesis(
+            &mut ops,
+            50,
+            OpType::Invoke,
+            "start-partition",
+            grudge.clone(),
+            None,
+        );
+        nemesis(&mut ops, 51, OpType::Info, "start-partition", grudge, None);
+        let f = faults(&History::new(ops));
+        let got: Vec<(&str, u64, Option<u64>, &str, bool)> = f
+            .iter()
+            .map(|f| {
+                let failed = f.error.is_some();
+                (
+                    f.f.as_str(),
+                    f.start_ns,
+                    f.end_ns,
+                    f.target.as_str(),
+                    failed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pause", 10, Some(31), "agent-2 n3", false),
+                ("bump-clock", 20, Some(20), "{\"n1\":500}", false),
+                ("kill", 40, None, "n2", true),
+                ("start-partition", 50, None, "n1|n4,n5", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resource_access_maps_to_a_history_op_only_when_exactly_one_fits() {
+        let c = Process::Client(3);
+        let ops = vec![
+            Op::new(0, 1, c, OpType::Invoke, "write", json!(5)),
+            Op::new(1, 2, c, OpType::Ok, "write", json!(5)),
+            Op::new(2, 3, c, OpType::Invoke, "read", Value::Null),
+            Op::new(3, 4, c, OpType::Ok, "read", json!(5)),
+            Op::new(4, 5, c, OpType::Invoke, "read", Value::Null),
+            Op::new(5, 6, c, OpType::Ok, "read", json!(5)),
+        ];
+        let h = History::new(ops);
+        let entry = |op, value| ResourceEntry {
+            seq: 0,
+            process: 3,
+            token: None,
+            op,
+            value,
+            accepted: None,
+            max_token: None,
+        };
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Write, json!(5))),
+            Some(0)
+        );
+        // Two reads returned 5: ambiguous, so no claim is made.
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Read, json!(5))),
+            None
+        );
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Write, json!(6))),
+            None
+        );
+    }
+
+    #[test]
+    fn every_client_process_gets_a_row_in_process_order_and_the_nemesis_none() {
+        let ops = vec![
+            Op::new(
+                0,
+                1,
+                Process::Client(7),
+                OpType::Invoke,
+                "read",
+                Value::Null,
+            ),
+            Op::new(1, 2, Process::Nemesis, OpType::Invoke, "pause", Value::Null),
+            Op::new(
+                2,
+                3,
+                Process::Client(2),
+                OpType::Invoke,
+                "read",
+                Value::Null,
+            ),
+            Op::new(3, 4, Process::Client(7), OpType::Ok, "read", json!(1)),
+        ];
+        let t = history_timeline(&History::new(ops), &HashSet::from([3]));
+        assert_eq!(t.rows, vec!["process 2", "process 7"]);
+        let seven = t.spans.iter().find(|s| s.row == 1).unwrap();
+        assert!(seven.highlighted);
+        assert_eq!(seven.outcome, Outcome::Ok);
+        // Process 2's read never completed: drawn to the end of the history as info.
+        let two = t.spans.iter().find(|s| s.row == 0).unwrap();
+        assert_eq!((two.end_ns, two.outcome), (4, Outcome::Info));
+    }
+}
