@@ -161,9 +161,18 @@ fn checkers(checkers: &std::collections::BTreeMap<String, CheckerResult>) -> Str
     );
     for (name, r) in checkers {
         let (word, class) = verdict_word(r.valid);
+        let stats = if r.stats.is_null() {
+            String::new()
+        } else {
+            let pretty = serde_json::to_string_pretty(&r.stats).unwrap_or_default();
+            format!(
+                "<details><summary>figures</summary><pre>{}</pre></details>",
+                esc(&pretty)
+            )
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td><span class=\"tag {class}\">{word}</span></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><span class=\"tag {class}\">{word}</span></td><td>{}{stats}</td></tr>",
             esc(name),
             esc(&r.summary)
         );

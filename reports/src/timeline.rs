@@ -493,6 +493,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_timeline_still_renders() {
+        let svg = render_svg(&Timeline::default()).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
     fn tick_steps_are_round_numbers() {
         assert_eq!(tick_step_ns(30_000_000_000), 5_000_000_000);
         assert_eq!(tick_step_ns(1_000), 100);

@@ -105,6 +105,8 @@ fn every_hostile_value_from_the_history_is_escaped() {
     assert!(!html.contains("<b>"), "unescaped <b>");
     // Escaped in the page text and in the SVG labels drawn by plotters.
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // run.json is escaped too.
+    assert!(html.contains("2026-11-21T23:00:00Z &lt;script&gt;alert(5)&lt;/script&gt;"));
     let svg = &html[html.find("<svg").unwrap()..];
     assert!(
         svg.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
@@ -128,4 +130,16 @@ fn an_unchecked_run_gets_a_hint_to_check_it_first() {
     assert!(matches!(err, ReportError::NotChecked { .. }), "{err:?}");
     assert!(err.to_string().contains("splitbrain check"), "{err}");
     assert!(!dir.0.join("index.html").exists());
+}
+
+#[test]
+fn a_run_that_recorded_nothing_still_gets_an_honest_page() {
+    let dir = Scratch::with_fixture("empty");
+    std::fs::write(dir.0.join("history.jsonl"), b"").unwrap();
+    std::fs::remove_file(dir.0.join("resource.jsonl")).unwrap();
+    let html = report(&dir.0);
+    // No resource log: the run cannot be vouched for.
+    assert!(html.contains("id=\"verdict\">unknown</span>"));
+    assert!(html.contains("could not decide: resource-safety"));
+    assert!(html.contains("No faults were injected."));
 }
