@@ -15,6 +15,10 @@ fn main() {
             std::process::exit(2);
         }
     }
+    if let Err(e) = splitbrain_reports::write_junit(dir) {
+        eprintln!("{e}");
+        std::process::exit(2);
+    }
     match splitbrain_reports::write_report(dir) {
         Ok(page) => println!("report: {}", page.display()),
         Err(e) => {

@@ -143,3 +143,20 @@ fn a_run_that_recorded_nothing_still_gets_an_honest_page() {
     assert!(html.contains("could not decide: resource-safety"));
     assert!(html.contains("No faults were injected."));
 }
+
+#[test]
+fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
+    let dir = Scratch::with_fixture("junit");
+    check_run_dir(&dir.0).unwrap();
+    let path = splitbrain_reports::write_junit(&dir.0).unwrap();
+    let xml = std::fs::read_to_string(path).unwrap();
+    assert!(
+        xml.contains("tests=\"3\" failures=\"2\" errors=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 3);
+    assert_eq!(xml.matches("<failure message=").count(), 2);
+    assert!(xml.contains("name=\"well-formed\"></testcase>"));
+    assert!(!xml.contains("<script"), "unescaped");
+    assert!(xml.contains("--seed 4242"));
+}
