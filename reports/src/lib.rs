@@ -2,12 +2,30 @@
 //! configuration and seed, per-process timelines drawn with plotters, nemesis intervals
 //! shaded, and each violation explained.
 //!
-//! ```no_run
-//! // After `splitbrain_checker::check_run_dir(dir)` has written results.json:
-//! let page = splitbrain_reports::write_report(std::path::Path::new("runs/latest"))?;
-//! println!("open {}", page.display());
+//! The timeline is usable on its own:
+//!
+//! ```
+//! use splitbrain_reports::timeline::{Outcome, Span, Timeline, render_svg};
+//!
+//! let t = Timeline {
+//!     rows: vec!["process 0".into()],
+//!     spans: vec![Span {
+//!         row: 0,
+//!         start_ns: 0,
+//!         end_ns: 1_000_000,
+//!         outcome: Outcome::Ok,
+//!         label: "acquire".into(),
+//!         highlighted: false,
+//!     }],
+//!     ..Timeline::default()
+//! };
+//! let svg = render_svg(&t)?;
+//! assert!(svg.starts_with("<svg"));
 //! # Ok::<(), splitbrain_reports::ReportError>(())
 //! ```
+//!
+//! On a run directory that `splitbrain_checker::check_run_dir` has checked,
+//! [`write_report`] writes `index.html` and [`write_junit`] writes `junit.xml`.
 
 mod error;
 pub mod junit;
