@@ -5,7 +5,7 @@
 
 use crate::ReportError;
 use crate::run_timeline::{self, Fault, violation_ops};
-use crate::timeline::{self, BAND_CSS, MARK_CSS, Outcome, SHADE_CSS};
+use crate::timeline::{self, BAND_CSS, MARK_CSS, OBSERVATION_CSS, Outcome, SHADE_CSS};
 use splitbrain_checker::{CheckerResult, Results, RunData, Validity};
 use splitbrain_history::{OpType, Process};
 use std::fmt::Write;
@@ -48,6 +48,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>splitbrain: {} {} seed {}: {}</title><style>{CSS}</style></head><body>\n\
          <h1>splitbrain run: {} lock, {} workload</h1>\n\
          <p><span class=\"verdict {class}\" id=\"verdict\">{word}</span></p>\n",
@@ -204,7 +205,12 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
             "op in a violation",
         ),
         sw(BAND_CSS, "height:4px", "lock held (acquire ok to release)"),
-        sw(MARK_CSS, "opacity:.4", "overlapping holds"),
+        sw(MARK_CSS, "opacity:.4", "overlapping holds (violation)"),
+        sw(
+            OBSERVATION_CSS,
+            "opacity:.4",
+            "overlapping holds (observation: fencing on)",
+        ),
     ]
     .join("");
     Ok(format!(

@@ -255,17 +255,22 @@ pub fn run_timeline(
             })
         })
         .collect();
-    t.marks = overlap_marks(&violations, &row_of);
+    t.marks = overlap_marks(results, &row_of);
     t
 }
 
-/// Red bands where holds overlapped, on both holders' rows.
-fn overlap_marks(violations: &[&Evidence], row_of: &HashMap<u64, usize>) -> Vec<Mark> {
+/// Bands where holds overlapped, on both holders' rows: red for violations, orange for
+/// observations (overlaps under fencing, which the resource judges).
+fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
     let mut marks = Vec::new();
-    let overlaps = violations
-        .iter()
-        .filter(|e| e.detail.get("kind").and_then(|k| k.as_str()) == Some("overlapping-holds"));
-    for (n, e) in overlaps.enumerate() {
+    let overlaps = results.checkers.values().flat_map(|c| {
+        let observation = c.valid != Validity::Invalid;
+        c.evidence.iter().map(move |e| (e, observation))
+    });
+    let overlaps = overlaps.filter(|(e, _)| {
+        e.detail.get("kind").and_then(|k| k.as_str()) == Some("overlapping-holds")
+    });
+    for (n, (e, observation)) in overlaps.enumerate() {
         let (Some(start), Some(end)) = (
             e.detail["overlap_start_ns"].as_u64(),
             e.detail["overlap_end_ns"].as_u64(),
@@ -276,6 +281,7 @@ fn overlap_marks(violations: &[&Evidence], row_of: &HashMap<u64, usize>) -> Vec<
         for h in holders {
             if let Some(&row) = h["process"].as_u64().and_then(|p| row_of.get(&p)) {
                 marks.push(Mark {
+                    observation,
                     row,
                     start_ns: start,
                     end_ns: end,

@@ -44,8 +44,10 @@ impl Outcome {
 
 /// The color of shaded intervals, as CSS, for legends.
 pub const SHADE_CSS: &str = "rgba(90, 120, 200, 0.18)";
-/// The color of marks, as CSS, for legends.
+/// The color of violation marks, as CSS, for legends.
 pub const MARK_CSS: &str = "#d00000";
+/// The color of observation marks, as CSS, for legends.
+pub const OBSERVATION_CSS: &str = "#e67e00";
 
 /// A Span is one operation's bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,9 +77,12 @@ pub struct Shade {
     pub label: String,
 }
 
-/// A Mark is a red band over one row's interval: where a violation happened.
+/// A Mark is a band over one row's interval: red where a violation happened, orange
+/// where a checker made an observation that is not a violation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mark {
+    /// Whether this marks an observation (orange) rather than a violation (red).
+    pub observation: bool,
     /// Row index into [`Timeline::rows`].
     pub row: usize,
     /// Start of the interval.
@@ -410,12 +415,17 @@ fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
     for m in t.marks.iter().filter(|m| m.row < t.rows.len()) {
         let top = l.row_top(m.row);
         let (x0, x1) = (l.x(m.start_ns), l.x(m.end_ns).max(l.x(m.start_ns) + 2));
+        let color = if m.observation {
+            RGBColor(0xe6, 0x7e, 0x00)
+        } else {
+            RGBColor(0xd0, 0, 0)
+        };
         root.draw(&Rectangle::new(
             [(x0, top + 1), (x1, top + ROW_PX as i32 - 1)],
-            RGBAColor(0xd0, 0, 0, 0.35).filled(),
+            color.mix(0.35).filled(),
         ))
         .map_err(plot_err)?;
-        let style = text_style(10.0, RGBColor(0xd0, 0, 0), HPos::Left, VPos::Top);
+        let style = text_style(10.0, color, HPos::Left, VPos::Top);
         root.draw_text(&m.label, &style, (x1 + 3, top + 1))
             .map_err(plot_err)?;
     }

@@ -160,3 +160,16 @@ fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
     assert!(!xml.contains("<script"), "unescaped");
     assert!(xml.contains("--seed 4242"));
 }
+
+#[test]
+fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
+    let dir = Scratch::with_fixture("fenced");
+    let run_json = dir.0.join("run.json");
+    let text = std::fs::read_to_string(&run_json).unwrap();
+    std::fs::write(&run_json, text.replace("\"fencing\": false", "\"fencing\": true")).unwrap();
+    let html = report(&dir.0);
+    assert!(html.contains("exclusive-holding: observations (not violations)"));
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert!(svg.contains("fill=\"#E67E00\""), "orange observation band");
+    assert!(svg.contains("overlap 1"));
+}
