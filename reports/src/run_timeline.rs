@@ -225,9 +225,9 @@ pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
 }
 
 /// Builds the run's timeline: the history's, plus a band for every hold of a lock, with
-/// the ops of violations outlined and overlapping holds marked. Only evidence of invalid
-/// checkers is marked: those are the violations; observations of valid checkers are left
-/// to the text.
+/// the ops of violations outlined and overlapping holds marked. Only the evidence of
+/// invalid checkers is outlined, since those are the violations; overlapping holds that
+/// a valid checker observed (under fencing) are marked in the observation color.
 pub fn run_timeline(
     history: &History,
     resource: Option<&[ResourceEntry]>,
