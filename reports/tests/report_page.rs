@@ -166,7 +166,11 @@ fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
     let dir = Scratch::with_fixture("fenced");
     let run_json = dir.0.join("run.json");
     let text = std::fs::read_to_string(&run_json).unwrap();
-    std::fs::write(&run_json, text.replace("\"fencing\": false", "\"fencing\": true")).unwrap();
+    std::fs::write(
+        &run_json,
+        text.replace("\"fencing\": false", "\"fencing\": true"),
+    )
+    .unwrap();
     let html = report(&dir.0);
     assert!(html.contains("exclusive-holding: observations (not violations)"));
     let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
