@@ -6,7 +6,9 @@
 //! the `well-formed` result, while a bad line anywhere else is an error naming the file
 //! and the line.
 
-use crate::{CheckError, CheckerResult, Results, Validity, exclusive, resource_safety, wellformed};
+pub use crate::error::CheckError;
+
+use crate::{CheckerResult, Results, Validity, exclusive, resource_safety, wellformed};
 use splitbrain_history::jsonl::{self, Records};
 use splitbrain_history::{History, Op, ResourceEntry, RunInfo};
 use std::collections::BTreeMap;

@@ -2,7 +2,9 @@
 //! tolerates (a truncated last line) and what it refuses (a malformed line, a missing
 //! file), and that `results.json` is written whole.
 
-use splitbrain_checker::{CheckError, Results, Validity, check_run_dir};
+// The paths the CLI and the runner use.
+use splitbrain_checker::run_dir::{CheckError, check_run_dir};
+use splitbrain_checker::{Results, Validity};
 use splitbrain_history::RunInfo;
 use std::path::{Path, PathBuf};
 
