@@ -104,8 +104,6 @@ struct RunArgs {
 struct CheckArgs {
     /// A run directory, or a history file (then --model is required).
     path: PathBuf,
-    #[command(flatten)]
-    file: crate::check_file::CheckFileArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -189,7 +187,10 @@ fn command_line(seed: u64) -> String {
     if let Some(first) = words.first_mut() {
         *first = "splitbrain".into();
     }
-    if !words.iter().any(|w| w == "--seed" || w.starts_with("--seed=")) {
+    if !words
+        .iter()
+        .any(|w| w == "--seed" || w.starts_with("--seed="))
+    {
         words.push(format!("--seed={seed}"));
     }
     words.join(" ")
@@ -206,8 +207,7 @@ fn check(args: CheckArgs) -> Result<u8> {
         print_results(&results);
         return Ok(results.valid.exit_code() as u8);
     }
-    let code = crate::check_file::run(&args.path, &args.file)?;
-    Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL))
+    anyhow::bail!("{} is not a run directory", args.path.display())
 }
 
 fn report(dir: PathBuf) -> Result<u8> {
@@ -219,8 +219,39 @@ fn report(dir: PathBuf) -> Result<u8> {
 fn cleanup() -> Result<u8> {
     let report = splitbrain_nemesis::local::cleanup_leftovers()
         .context("cleanup could not remove everything; run it again as root")?;
-    println!("{report}");
-    Ok(0)
+    print_cleanup(&report);
+    if report.problems.is_empty() {
+        Ok(0)
+    } else {
+        Ok(EXIT_INTERNAL)
+    }
+}
+
+fn print_cleanup(report: &splitbrain_nemesis::local::CleanupReport) {
+    if report.is_empty() && report.problems.is_empty() {
+        println!("cleanup: nothing left behind");
+    }
+    for run in &report.runs_removed {
+        println!("cleanup: removed the remains of run {run}");
+    }
+    for ns in &report.namespaces_deleted {
+        println!("cleanup: deleted network namespace {ns}");
+    }
+    if !report.processes_killed.is_empty() {
+        println!(
+            "cleanup: killed {} processes",
+            report.processes_killed.len()
+        );
+    }
+    for dir in &report.state_dirs_removed {
+        println!("cleanup: removed {}", dir.display());
+    }
+    for run in &report.live_runs_kept {
+        println!("cleanup: left run {run} alone: its controller is still running");
+    }
+    for problem in &report.problems {
+        eprintln!("cleanup: could not remove: {problem}");
+    }
 }
 
 fn serve<E: std::error::Error + Send + Sync + 'static>(

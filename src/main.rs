@@ -3,7 +3,6 @@
 //! 254 bad arguments, 255 internal error) and hosts the hidden subcommands that run on
 //! the nodes (the agent and the resource).
 
-mod check_file;
 mod cli;
 
 use clap::Parser;
@@ -13,7 +12,11 @@ fn main() -> ExitCode {
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => {
-            let code = if e.use_stderr() { cli::EXIT_BAD_ARGS } else { 0 };
+            let code = if e.use_stderr() {
+                cli::EXIT_BAD_ARGS
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -18,8 +18,10 @@ impl Progress {
         let interactive = !target.is_hidden();
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} [{elapsed_precise}] {prefix:.bold} {wide_msg}")
-                .expect("static template is valid"),
+            ProgressStyle::with_template(
+                "{spinner:.cyan} [{elapsed_precise}] {prefix:.bold} {wide_msg}",
+            )
+            .expect("static template is valid"),
         );
         if interactive {
             bar.enable_steady_tick(Duration::from_millis(120));

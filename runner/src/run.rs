@@ -7,10 +7,10 @@ use crate::services::{self, Services};
 use crate::{RunConfig, RunError, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
-use splitbrain_nemesis::local::{LocalCluster, LocalConfig};
-use splitbrain_nemesis::{Cluster, FaultKind, PlannedFault, ScheduleConfig, Targets};
-use splitbrain_workloads::HolderBoard;
-use splitbrain_workloads::counter::{self, CounterClientConfig};
+use splitbrain_nemesis::Cluster;
+use splitbrain_nemesis::faults::{FaultKind, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT};
+use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
         dir.display()
     ));
     let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let plan = splitbrain_nemesis::plan(&schedule_config(&cfg, faults), &node_names);
+    let plan = splitbrain_nemesis::faults::plan(&schedule_config(&cfg, faults), &node_names);
     print_plan(progress, &plan);
 
     let state = state_dir(&run_id);
@@ -67,7 +67,15 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
             .await
             .expect("cluster setup task panicked")?,
     );
-    let body = run_on_cluster(&cfg, cluster.clone(), &dir, &state, plan, &started_at, progress);
+    let body = run_on_cluster(
+        &cfg,
+        cluster.clone(),
+        &dir,
+        &state,
+        plan,
+        &started_at,
+        progress,
+    );
     let (outcome, interrupted) = tokio::select! {
         r = body => (r, false),
         _ = shutdown_signal() => (Ok(()), true),
@@ -92,16 +100,17 @@ async fn run_on_cluster(
 ) -> Result<(), RunError> {
     let services = services::start(cluster.as_ref(), cfg, dir, state)?;
     write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;
-    crate::ready::wait_for_services(cluster.as_ref(), &services).await?;
+    crate::ready::wait_for_services(cluster.clone(), &services).await?;
     progress.phase("workload");
     let recorder = Arc::new(
-        Recorder::create(&dir.join("history.jsonl")).map_err(RunError::io(dir.join("history.jsonl")))?,
+        Recorder::create(&dir.join("history.jsonl"))
+            .map_err(RunError::io(dir.join("history.jsonl")))?,
     );
     let board = Arc::new(HolderBoard::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
     let targets: Arc<dyn Targets> = Arc::new(BoardTargets(board.clone()));
-    let nemesis = tokio::spawn(splitbrain_nemesis::run_nemesis(
+    let nemesis = tokio::spawn(splitbrain_nemesis::faults::run_nemesis(
         plan,
         cluster.clone(),
         targets,
@@ -114,7 +123,9 @@ async fn run_on_cluster(
         let _ = c.await;
     }
     let _ = nemesis.await;
-    recorder.sync().map_err(RunError::io(dir.join("history.jsonl")))?;
+    recorder
+        .sync()
+        .map_err(RunError::io(dir.join("history.jsonl")))?;
     Ok(())
 }
 
@@ -164,7 +175,12 @@ async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progres
     }
 }
 
-fn finish(cfg: &RunConfig, dir: PathBuf, interrupted: bool, progress: &Progress) -> Result<RunOutcome, RunError> {
+fn finish(
+    cfg: &RunConfig,
+    dir: PathBuf,
+    interrupted: bool,
+    progress: &Progress,
+) -> Result<RunOutcome, RunError> {
     progress.phase("check");
     let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
     progress.phase("report");
@@ -182,7 +198,7 @@ struct BoardTargets(Arc<HolderBoard>);
 
 impl Targets for BoardTargets {
     fn holder_agent(&self) -> Option<String> {
-        self.0.holder_agent()
+        self.0.current()
     }
 }
 
@@ -225,6 +241,7 @@ fn write_run_info(
         cluster: nodes,
         schedule: serde_json::to_value(plan).unwrap_or_default(),
         extra: serde_json::json!({
+            "run_id": cluster.run_id(),
             "lock_addr": services.lock_addr,
             "resource_addr": services.resource_addr,
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
@@ -261,7 +278,10 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
 fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {
     names
         .iter()
-        .map(|n| n.parse::<FaultKind>().map_err(|e| RunError::Config(e.to_string())))
+        .map(|n| {
+            n.parse::<FaultKind>()
+                .map_err(|e| RunError::Config(e.to_string()))
+        })
         .collect()
 }
 
@@ -292,11 +312,17 @@ fn print_plan(progress: &Progress, plan: &[PlannedFault]) {
 }
 
 fn nemesis_label(names: &[String]) -> String {
-    if names.is_empty() { "none".into() } else { names.join(",") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(",")
+    }
 }
 
+/// The cluster's own state directory: created at `up`, removed with everything in it at
+/// teardown, so sockets and server data put there cannot outlive the run.
 fn state_dir(run_id: &str) -> PathBuf {
-    PathBuf::from("/run/splitbrain").join(run_id)
+    PathBuf::from(STATE_ROOT).join("state").join(run_id)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

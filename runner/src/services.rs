@@ -45,7 +45,13 @@ pub fn start(
     let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
     let lock_node = cluster.nodes()[0].clone();
     let lock_addr = format!("{}:{REDIS_PORT}", lock_node.addr);
-    start_redis(cluster, &lock_node.name, &lock_node.addr.to_string(), run_dir, state)?;
+    start_redis(
+        cluster,
+        &lock_node.name,
+        &lock_node.addr.to_string(),
+        run_dir,
+        state,
+    )?;
 
     let res_node = cluster.resource_node().clone();
     let resource_addr = format!("{}:{RESOURCE_PORT}", res_node.addr);
@@ -112,9 +118,22 @@ fn start_redis(
     // counter across a kill and restart, as a lock service in production would be set
     // up; without it a restart hands out tokens from 1 again.
     let args = [
-        "--bind", addr, "--port", &REDIS_PORT.to_string(), "--protected-mode", "no",
-        "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-        "--dir", &data.display().to_string(), "--daemonize", "no",
+        "--bind",
+        addr,
+        "--port",
+        &REDIS_PORT.to_string(),
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        &data.display().to_string(),
+        "--daemonize",
+        "no",
     ];
     cluster.spawn(
         node,
@@ -130,7 +149,13 @@ fn start_redis(
     Ok(())
 }
 
-fn agent_args(cfg: &RunConfig, socket: &Path, node: &str, lock_addr: &str, resource_addr: &str) -> Vec<String> {
+fn agent_args(
+    cfg: &RunConfig,
+    socket: &Path,
+    node: &str,
+    lock_addr: &str,
+    resource_addr: &str,
+) -> Vec<String> {
     vec![
         "agent".into(),
         "--socket".into(),
