@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use splitbrain_runner::{LockName, Progress, RunConfig, RunError, WorkloadName};
+use splitbrain_runner::{LockKind, Progress, RunConfig, RunError, WorkloadName};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,8 +47,8 @@ enum Command {
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The lock under test.
-    #[arg(long, default_value = "redis", value_parser = parse_lock)]
-    lock: LockName,
+    #[arg(long, value_enum, default_value_t = LockKind::Redis)]
+    lock: LockKind,
     /// The workload: `counter` acquires the lock, reads a counter on the resource, waits,
     /// writes counter+1 with its fencing token, and releases.
     #[arg(long, default_value = "counter", value_parser = parse_workload)]
@@ -110,10 +110,6 @@ struct CheckArgs {
 enum OnOff {
     On,
     Off,
-}
-
-fn parse_lock(s: &str) -> Result<LockName, String> {
-    s.parse()
 }
 
 fn parse_workload(s: &str) -> Result<WorkloadName, String> {

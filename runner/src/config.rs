@@ -1,5 +1,6 @@
 //! What a run is asked to do, validated before anything is created.
 
+use splitbrain_workloads::locks::LockKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     /// The lock under test.
-    pub lock: LockName,
+    pub lock: LockKind,
     /// The workload.
     pub workload: WorkloadName,
     /// Fault names in the nemesis mix; empty for none.
@@ -40,38 +41,6 @@ pub struct RunConfig {
     pub command: String,
 }
 
-/// A LockName is a lock this build can test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockName {
-    /// A single Redis primary: `SET NX PX`, compare-and-delete release, INCR fencing token.
-    Redis,
-}
-
-impl LockName {
-    /// Every lock name, for help and error messages.
-    pub const ALL: &'static [&'static str] = &["redis"];
-
-    /// The spelling on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockName::Redis => "redis",
-        }
-    }
-}
-
-impl std::str::FromStr for LockName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "redis" => Ok(LockName::Redis),
-            other => Err(format!(
-                "unknown lock {other:?}; choose one of: {}",
-                LockName::ALL.join(", ")
-            )),
-        }
-    }
-}
-
 /// A WorkloadName is a workload this build can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkloadName {
@@ -102,4 +71,12 @@ impl std::str::FromStr for WorkloadName {
             )),
         }
     }
+}
+
+/// The command-line spelling of a lock kind (`redis`, ...).
+pub fn lock_name(kind: LockKind) -> String {
+    use clap::ValueEnum;
+    kind.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_else(|| format!("{kind:?}").to_lowercase())
 }

@@ -5,7 +5,6 @@ use crate::RunError;
 use crate::services::Services;
 use splitbrain_nemesis::Cluster;
 use splitbrain_workloads::agent::AgentClient;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +19,9 @@ pub async fn wait_for_services(
 ) -> Result<(), RunError> {
     let started = Instant::now();
     let first_node = cluster.nodes()[0].name.clone();
-    for (service, addr) in [
-        ("redis", &services.lock_addr),
-        ("resource", &services.resource_addr),
-    ] {
-        let addr: SocketAddr = addr.parse().expect("services builds addresses from IPs");
+    let resource = ("resource".to_string(), services.resource_addr);
+    for (service, addr) in services.lock.ready_addrs.iter().chain([&resource]) {
+        let addr = *addr;
         let from = first_node.clone();
         poll(service, started, || {
             let cluster = cluster.clone();

@@ -9,7 +9,7 @@ use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
 use splitbrain_nemesis::Cluster;
 use splitbrain_nemesis::faults::{FaultKind, PlannedFault, ScheduleConfig, Targets};
-use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT};
+use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,19 +32,20 @@ pub struct RunOutcome {
 pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunError> {
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
+    require_programs(crate::lock_servers::required_programs(cfg.lock))?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
         &cfg.results_root,
         &started_at,
-        cfg.lock.as_str(),
+        &crate::lock_name(cfg.lock),
         cfg.workload.as_str(),
         cfg.seed,
     )?;
     progress.println(format!(
         "splitbrain run: seed={} lock={} workload={} nemesis={} fencing={} -> {}",
         cfg.seed,
-        cfg.lock.as_str(),
+        &crate::lock_name(cfg.lock),
         cfg.workload.as_str(),
         nemesis_label(&cfg.nemesis),
         if cfg.fencing { "on" } else { "off" },
@@ -228,7 +229,7 @@ fn write_run_info(
     let info = RunInfo {
         splitbrain_version: env!("CARGO_PKG_VERSION").into(),
         seed: cfg.seed,
-        lock: cfg.lock.as_str().into(),
+        lock: crate::lock_name(cfg.lock),
         workload: cfg.workload.as_str().into(),
         nemesis: cfg.nemesis.clone(),
         clients: cfg.clients,
@@ -242,8 +243,8 @@ fn write_run_info(
         schedule: serde_json::to_value(plan).unwrap_or_default(),
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
-            "lock_addr": services.lock_addr,
-            "resource_addr": services.resource_addr,
+            "lock_agent_args": services.lock.agent_args,
+            "resource_addr": services.resource_addr.to_string(),
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
             "rate": cfg.rate,
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
