@@ -187,3 +187,42 @@ fn cleanup_removes_an_unregistered_namespace_with_the_prefix_and_its_processes()
     assert!(!status.success());
     assert!(namespaces_with_prefix(&name).is_empty());
 }
+
+#[test]
+fn cleanup_removes_a_state_dir_that_no_run_registered_and_keeps_registered_ones() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let _leftovers = LeftoverGuard;
+    // As if a controller died after creating its state dir and losing its entry.
+    let ghost = Path::new(STATE_ROOT).join("state").join(run_id("ghost"));
+    std::fs::create_dir_all(&ghost).unwrap();
+    std::fs::write(ghost.join("state.json"), "{}").unwrap();
+    // A registered, live run keeps its state dir.
+    let live = up("kept", 1);
+    let report = cleanup_leftovers().unwrap();
+    assert!(report.state_dirs_removed.contains(&ghost), "{report:?}");
+    assert!(!ghost.exists());
+    assert!(live.state_dir().exists());
+    assert!(report.live_runs_kept.contains(&live.run_id().to_string()));
+}
+
+#[test]
+fn a_state_dir_with_files_in_it_is_refused_because_teardown_would_remove_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let mut cfg = splitbrain_nemesis::local::LocalConfig::new(run_id("occupied"), 1);
+    cfg.state_dir = dir.path().to_path_buf();
+    let err = splitbrain_nemesis::local::LocalCluster::up(cfg)
+        .err()
+        .expect("refused")
+        .to_string();
+    if is_root() {
+        assert!(
+            err.contains("state_dir=") && err.contains("not empty"),
+            "{err}"
+        );
+    }
+    assert!(dir.path().join("precious.txt").exists());
+}

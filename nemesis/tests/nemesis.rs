@@ -137,6 +137,14 @@ async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_h
     assert_paired(&ops);
     assert_eq!(ops.len(), faults.len() * 4);
     assert!(ops.iter().all(|o| o.error.is_none()), "{ops:#?}");
+    assert_ops_follow_the_plan(&faults, &ops);
+    assert!(all_running(cluster.as_ref()));
+    assert!(fully_connected(&cluster));
+}
+
+/// Each planned fault became four ops (apply, its completion, heal, its completion)
+/// naming exactly what the plan chose.
+fn assert_ops_follow_the_plan(faults: &[PlannedFault], ops: &[Op]) {
     for (fault, four) in faults.iter().zip(ops.chunks(4)) {
         let fs: Vec<&str> = four.iter().map(|o| o.f.as_str()).collect();
         let expected = match fault.kind {
@@ -169,8 +177,6 @@ async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_h
             }
         }
     }
-    assert!(all_running(cluster.as_ref()));
-    assert!(fully_connected(&cluster));
 }
 
 fn at_once(kind: FaultKind, partition: Option<Grudge>) -> PlannedFault {
