@@ -144,7 +144,9 @@ pub trait Cluster: Send + Sync {
     fn processes(&self) -> Vec<ProcessInfo>;
     /// Opens a TCP connection from inside a node to an address on the test subnet, so
     /// the controller (which lives outside the nodes) can talk to agents and servers.
-    /// The connection is subject to that node's partition rules.
+    /// The connection is subject to that node's partition rules; connect from the
+    /// resource node for controller traffic that no partition may cut (the resource
+    /// node never appears in a grudge, and nodes drop packets by source address).
     fn connect(
         &self,
         from_node: &str,

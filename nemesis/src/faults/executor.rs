@@ -3,7 +3,7 @@
 
 use super::{FaultKind, PlannedFault};
 use crate::{Cluster, ClusterError, Grudge, ProcessKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use splitbrain_history::{OpDraft, OpType, Process, Recorder};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ pub trait Targets: Send + Sync {
 }
 
 /// A NemesisSummary counts what the nemesis did during a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NemesisSummary {
     /// Faults in the plan.
     pub planned: usize,
@@ -109,6 +109,9 @@ impl Ctx {
 /// an `info` completion by `Process::Nemesis` (`pause`/`resume`, `kill`/`start`,
 /// `start-partition`/`stop-partition`); a fault that cannot be applied gets an `info`
 /// completion with the reason in `error`, and the run goes on.
+///
+/// A fault's `at` counts from the call, so call it when the workload starts. Faults run
+/// one after another; one that falls behind (a slow heal) starts as soon as it can.
 ///
 /// Returns when the plan is done or `stop` becomes true (a dropped sender counts as a
 /// stop); either way every fault in force is healed first. If the returned future is
