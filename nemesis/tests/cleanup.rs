@@ -226,3 +226,50 @@ fn a_state_dir_with_files_in_it_is_refused_because_teardown_would_remove_them() 
     }
     assert!(dir.path().join("precious.txt").exists());
 }
+
+/// Removes a hand-made registry file and namespace, even if the test fails.
+struct HandMade {
+    entry: PathBuf,
+    namespace: String,
+}
+
+impl Drop for HandMade {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.entry);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.namespace])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_corrupt_registry_entry_is_reported_and_its_namespaces_are_not_taken_for_debris() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let run = run_id("corrupt");
+    let made = HandMade {
+        entry: registry_entry(&run),
+        namespace: format!("sb-{run}-n1"),
+    };
+    std::fs::create_dir_all(made.entry.parent().unwrap()).unwrap();
+    std::fs::write(&made.entry, "{ truncated").unwrap();
+    let status = Command::new("ip")
+        .args(["netns", "add", &made.namespace])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let report = cleanup_leftovers().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("corrupt state file") && p.contains(&format!("{run}.json"))),
+        "{report:?}"
+    );
+    assert!(!report.namespaces_deleted.contains(&made.namespace));
+    assert_eq!(namespaces_with_prefix(&made.namespace).len(), 1);
+}

@@ -69,9 +69,12 @@ pub fn cleanup_leftovers() -> Result<CleanupReport, ClusterError> {
     }
     let registered: BTreeSet<String> = registry_run_ids(state_root);
     remove_unregistered_state_dirs(state_root, &registered, &mut report);
+    // A namespace is debris only if nothing claims it: not a registered run's list, nor
+    // (by its name) a run with a registry file, even one too corrupt to read.
     let orphans: Vec<String> = namespaces
         .into_iter()
-        .filter(|ns| !owned.contains(ns) && !is_kept(ns, &report.live_runs_kept))
+        .filter(|ns| !owned.contains(ns) && netns::namespace_exists(ns))
+        .filter(|ns| netns::run_of_namespace(ns).is_none_or(|run| !registered.contains(run)))
         .collect();
     if !orphans.is_empty() {
         report
@@ -123,11 +126,6 @@ fn remove_unregistered_state_dirs(
             Err(e) => report.problems.push(e.to_string()),
         }
     }
-}
-
-/// A namespace named after a live run is kept even if its entry does not list it.
-fn is_kept(ns: &str, live: &[String]) -> bool {
-    netns::run_of_namespace(ns).is_some_and(|run| live.iter().any(|r| r == run))
 }
 
 fn registry_entries(
