@@ -285,7 +285,7 @@ async fn pick_target(ctx: &Ctx, fault: &PlannedFault) -> Result<(String, String)
     if candidates.is_empty() {
         return Err("no running lock server or agent".to_string());
     }
-    let chosen = &candidates[(fault.target_index % candidates.len() as u64) as usize];
+    let chosen = &candidates[fault.target_index as usize % candidates.len()];
     Ok((chosen.name.clone(), chosen.node.clone()))
 }
 
