@@ -273,3 +273,40 @@ fn a_corrupt_registry_entry_is_reported_and_its_namespaces_are_not_taken_for_deb
     assert!(!report.namespaces_deleted.contains(&made.namespace));
     assert_eq!(namespaces_with_prefix(&made.namespace).len(), 1);
 }
+
+#[test]
+fn a_cluster_that_fails_half_way_up_removes_what_it_had_created() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        return;
+    }
+    // An `ip` that creates namespaces but fails inside them, found first in PATH.
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("ip");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \" $* \" in *\" -n \"*) echo injected failure >&2; exit 1;; esac\nexec /usr/sbin/ip \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    // SAFETY: nextest runs each test in its own process and no other thread reads the
+    // environment at this point.
+    unsafe { std::env::set_var("PATH", path) };
+
+    let run = run_id("halfway");
+    let cfg = splitbrain_nemesis::local::LocalConfig::new(run.clone(), 2);
+    let state_dir = cfg.state_dir.clone();
+    let err = splitbrain_nemesis::local::LocalCluster::up(cfg)
+        .err()
+        .expect("up must fail")
+        .to_string();
+    assert!(err.contains("injected failure"), "{err}");
+    assert!(namespaces_with_prefix(&format!("sb-{run}-")).is_empty());
+    assert!(!state_dir.exists());
+    assert!(!registry_entry(&run).exists());
+}

@@ -37,6 +37,7 @@ pub fn enter_user_namespace_if_needed() -> Result<Option<i32>, ClusterError> {
         return Ok(None);
     }
     require_programs(&[("unshare", "util-linux")])?;
+    preflight()?;
     let exe = std::env::current_exe().map_err(|e| ClusterError::UserNamespace {
         reason: format!("cannot find the current executable: {e}"),
     })?;
@@ -83,6 +84,34 @@ pub fn enter_user_namespace_if_needed() -> Result<Option<i32>, ClusterError> {
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
     ))
+}
+
+/// Tries the namespaces with `true` first, so that a kernel refusing unprivileged user
+/// namespaces gives a clear error instead of the child's exit status.
+fn preflight() -> Result<(), ClusterError> {
+    let out = system_command("unshare")
+        .args([
+            "--user",
+            "--map-root-user",
+            "--net",
+            "--mount",
+            "--pid",
+            "--fork",
+            "true",
+        ])
+        .output()
+        .map_err(|e| ClusterError::UserNamespace {
+            reason: format!("cannot run unshare: {e}"),
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(ClusterError::UserNamespace {
+        reason: format!(
+            "unshare --user --map-root-user --net --mount --pid failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    })
 }
 
 /// Inside the namespaces: a private, writable /run for `ip netns` and our state.
