@@ -83,7 +83,7 @@ fn all_running(cluster: &dyn Cluster) -> bool {
 
 fn fully_connected(cluster: &LocalCluster) -> bool {
     let nodes = cluster.nodes().to_vec();
-    reachability(cluster, &nodes, PORT, Duration::from_millis(300))
+    reachability(cluster, &nodes, PORT, Duration::from_secs(1))
         .values()
         .all(|ok| *ok)
 }

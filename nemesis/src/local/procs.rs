@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `pause` waits for the kernel to show a process stopped.
-const STOP_WAIT: Duration = Duration::from_secs(1);
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// A Managed process: its spec, where it runs, and its latest incarnation.
 struct Managed {
