@@ -329,9 +329,79 @@ async fn an_aborted_nemesis_still_heals_the_fault_in_force() {
     );
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
+    // The faults run in a task of their own, which heals just after the drop.
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 2));
     let ops = nemesis_ops(&path);
     assert_paired(&ops);
     let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
+    assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
+    assert!(all_running(cluster.as_ref()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nemesis_dropped_by_a_timeout_stops_and_heals_instead_of_running_on() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let (_stop_tx, stop) = watch::channel(false);
+    let mut second = at_once(FaultKind::Kill, None);
+    second.at = Duration::from_secs(2);
+    let run = run_nemesis(
+        vec![at_once(FaultKind::Pause, None), second],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder.clone(),
+        stop,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err()
+    );
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 2));
+    // Well past the second fault's start: it never ran.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let fs: Vec<String> = nemesis_ops(&path).into_iter().map(|o| o.f).collect();
+    assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
+    assert!(all_running(cluster.as_ref()));
+}
+
+#[test]
+fn a_runtime_shut_down_mid_fault_still_heals_it_on_the_way_out() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("shutdown");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    runtime.spawn(run_nemesis(
+        vec![at_once(FaultKind::Pause, None)],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder.clone(),
+        stop,
+    ));
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 1));
+    // Dropping the runtime drops every task where it stands: no async heal can run.
+    drop(runtime);
+    drop(stop_tx);
+    let fs: Vec<String> = nemesis_ops(&path).into_iter().map(|o| o.f).collect();
     assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
     assert!(all_running(cluster.as_ref()));
 }
