@@ -192,9 +192,11 @@ impl Managed {
         if !self.state.is_alive() {
             return;
         }
-        if let Some(child) = self.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
             self.state = ProcessState::Exited(status.code());
             self.child = None;
         }
