@@ -18,6 +18,17 @@ pub struct Node {
     pub addr: Ipv4Addr,
 }
 
+impl From<&Node> for splitbrain_history::NodeInfo {
+    /// The node as `run.json` lists it; roles are the caller's to fill in.
+    fn from(node: &Node) -> Self {
+        splitbrain_history::NodeInfo {
+            name: node.name.clone(),
+            addr: node.addr.to_string(),
+            roles: Vec::new(),
+        }
+    }
+}
+
 /// A ProcessKind is the role of a process in a run; the nemesis picks its pause and kill
 /// targets among lock servers and agents, never the resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,7 +49,9 @@ pub struct ProcessSpec {
     pub name: String,
     /// Its role.
     pub kind: ProcessKind,
-    /// The program to execute (looked up in PATH when it has no slash).
+    /// The program to execute (looked up in PATH when it has no slash). It must stay in
+    /// the foreground (no daemonizing): pause, kill and restart act on its process
+    /// group, and its exit is how the backend knows it died.
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
@@ -144,7 +157,9 @@ pub trait Cluster: Send + Sync {
     fn processes(&self) -> Vec<ProcessInfo>;
     /// Opens a TCP connection from inside a node to an address on the test subnet, so
     /// the controller (which lives outside the nodes) can talk to agents and servers.
-    /// The connection is subject to that node's partition rules.
+    /// The connection is subject to that node's partition rules; connect from the
+    /// resource node for controller traffic that no partition may cut (the resource
+    /// node never appears in a grudge, and nodes drop packets by source address).
     fn connect(
         &self,
         from_node: &str,
@@ -153,4 +168,24 @@ pub trait Cluster: Send + Sync {
     ) -> Result<TcpStream, ClusterError>;
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_becomes_the_run_json_node_info_with_its_address_as_text() {
+        let node = Node {
+            name: "n2".into(),
+            addr: Ipv4Addr::new(10, 77, 0, 2),
+        };
+        let info = splitbrain_history::NodeInfo::from(&node);
+        assert_eq!(
+            (info.name.as_str(), info.addr.as_str()),
+            ("n2", "10.77.0.2")
+        );
+        assert_eq!(ProcessState::Exited(Some(3)).to_string(), "exited(code=3)");
+        assert!(!ProcessState::Killed.is_alive() && ProcessState::Paused.is_alive());
+    }
 }

@@ -83,7 +83,7 @@ fn all_running(cluster: &dyn Cluster) -> bool {
 
 fn fully_connected(cluster: &LocalCluster) -> bool {
     let nodes = cluster.nodes().to_vec();
-    reachability(cluster, &nodes, PORT, Duration::from_millis(300))
+    reachability(cluster, &nodes, PORT, Duration::from_secs(1))
         .values()
         .all(|ok| *ok)
 }
@@ -137,6 +137,14 @@ async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_h
     assert_paired(&ops);
     assert_eq!(ops.len(), faults.len() * 4);
     assert!(ops.iter().all(|o| o.error.is_none()), "{ops:#?}");
+    assert_ops_follow_the_plan(&faults, &ops);
+    assert!(all_running(cluster.as_ref()));
+    assert!(fully_connected(&cluster));
+}
+
+/// Each planned fault became four ops (apply, its completion, heal, its completion)
+/// naming exactly what the plan chose.
+fn assert_ops_follow_the_plan(faults: &[PlannedFault], ops: &[Op]) {
     for (fault, four) in faults.iter().zip(ops.chunks(4)) {
         let fs: Vec<&str> = four.iter().map(|o| o.f.as_str()).collect();
         let expected = match fault.kind {
@@ -169,8 +177,6 @@ async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_h
             }
         }
     }
-    assert!(all_running(cluster.as_ref()));
-    assert!(fully_connected(&cluster));
 }
 
 fn at_once(kind: FaultKind, partition: Option<Grudge>) -> PlannedFault {
@@ -323,9 +329,79 @@ async fn an_aborted_nemesis_still_heals_the_fault_in_force() {
     );
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
+    // The faults run in a task of their own, which heals just after the drop.
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 2));
     let ops = nemesis_ops(&path);
     assert_paired(&ops);
     let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
+    assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
+    assert!(all_running(cluster.as_ref()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nemesis_dropped_by_a_timeout_stops_and_heals_instead_of_running_on() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let (_stop_tx, stop) = watch::channel(false);
+    let mut second = at_once(FaultKind::Kill, None);
+    second.at = Duration::from_secs(2);
+    let run = run_nemesis(
+        vec![at_once(FaultKind::Pause, None), second],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder.clone(),
+        stop,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err()
+    );
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 2));
+    // Well past the second fault's start: it never ran.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let fs: Vec<String> = nemesis_ops(&path).into_iter().map(|o| o.f).collect();
+    assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
+    assert!(all_running(cluster.as_ref()));
+}
+
+#[test]
+fn a_runtime_shut_down_mid_fault_still_heals_it_on_the_way_out() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("shutdown");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    runtime.spawn(run_nemesis(
+        vec![at_once(FaultKind::Pause, None)],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder.clone(),
+        stop,
+    ));
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 1));
+    // Dropping the runtime drops every task where it stands: no async heal can run.
+    drop(runtime);
+    drop(stop_tx);
+    let fs: Vec<String> = nemesis_ops(&path).into_iter().map(|o| o.f).collect();
     assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
     assert!(all_running(cluster.as_ref()));
 }

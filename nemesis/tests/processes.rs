@@ -135,7 +135,7 @@ fn a_duplicate_name_or_a_missing_program_is_refused_clearly() {
 /// Sends PING from `from` to the Redis at `to`; true on `+PONG` within the timeout.
 fn redis_pings(cluster: &dyn Cluster, from: &str, to: std::net::SocketAddr) -> bool {
     use std::io::{Read, Write};
-    let timeout = Duration::from_millis(300);
+    let timeout = Duration::from_secs(1);
     let Ok(mut stream) = cluster.connect(from, to, timeout) else {
         return false;
     };

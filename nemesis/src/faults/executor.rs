@@ -3,7 +3,7 @@
 
 use super::{FaultKind, PlannedFault};
 use crate::{Cluster, ClusterError, Grudge, ProcessKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use splitbrain_history::{OpDraft, OpType, Process, Recorder};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ pub trait Targets: Send + Sync {
 }
 
 /// A NemesisSummary counts what the nemesis did during a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NemesisSummary {
     /// Faults in the plan.
     pub planned: usize,
@@ -110,28 +110,51 @@ impl Ctx {
 /// `start-partition`/`stop-partition`); a fault that cannot be applied gets an `info`
 /// completion with the reason in `error`, and the run goes on.
 ///
+/// A fault's `at` counts from the call, so call it when the workload starts. Faults run
+/// one after another; one that falls behind (a slow heal) starts as soon as it can.
+///
 /// Returns when the plan is done or `stop` becomes true (a dropped sender counts as a
-/// stop); either way every fault in force is healed first. If the returned future is
-/// dropped mid-fault, the fault is still healed, synchronously, and recorded.
+/// stop); either way every fault in force is healed first. The faults run in a task of
+/// their own, so dropping the returned future (a timeout, an aborted task) also stops
+/// the nemesis, which still heals and records the fault in force, just after the drop.
+/// If the runtime itself shuts down mid-fault, the fault is healed synchronously.
 pub async fn run_nemesis(
     plan: Vec<PlannedFault>,
     cluster: Arc<dyn Cluster>,
     targets: Arc<dyn Targets>,
     recorder: Arc<Recorder>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> NemesisSummary {
     let ctx = Ctx {
         cluster,
         targets,
         recorder,
     };
+    // Dropping this future drops `_cancel`, which the task sees as a stop.
+    let (_cancel, cancelled) = watch::channel(false);
+    let planned = plan.len();
+    let stops = Stops {
+        stop,
+        cancel: cancelled,
+    };
+    match tokio::spawn(run_plan(plan, ctx, stops)).await {
+        Ok(summary) => summary,
+        Err(e) => NemesisSummary {
+            planned,
+            errors: vec![format!("the nemesis task failed: {e}")],
+            ..NemesisSummary::default()
+        },
+    }
+}
+
+async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx, mut stops: Stops) -> NemesisSummary {
     let start = Instant::now();
     let mut summary = NemesisSummary {
         planned: plan.len(),
         ..NemesisSummary::default()
     };
     for fault in plan {
-        if wait_until(&mut stop, start + fault.at).await {
+        if stops.wait_until(start + fault.at).await {
             summary.stopped_early = true;
             break;
         }
@@ -139,21 +162,19 @@ pub async fn run_nemesis(
             ctx: ctx.clone(),
             in_force: None,
         };
-        match apply(&ctx, &fault).await {
-            (in_force, Ok(())) => {
-                summary.applied += 1;
-                guard.in_force = in_force;
-            }
-            (in_force, Err(reason)) => {
+        let (in_force, result) = apply(&ctx, &fault).await;
+        guard.in_force = in_force;
+        match result {
+            Ok(()) => summary.applied += 1,
+            Err(reason) => {
                 summary.refused += 1;
                 summary.errors.push(format!("{}: {reason}", fault.kind));
-                guard.in_force = in_force;
             }
         }
-        let stopped = guard.in_force.is_some()
-            && wait_until(&mut stop, Instant::now() + fault.duration).await;
+        let stopped =
+            guard.in_force.is_some() && stops.wait_until(Instant::now() + fault.duration).await;
         guard.heal(&mut summary).await;
-        if stopped || *stop.borrow() {
+        if stopped || stops.fired() {
             summary.stopped_early = true;
             break;
         }
@@ -161,17 +182,37 @@ pub async fn run_nemesis(
     summary
 }
 
-/// Sleeps until `deadline`; returns true (at once) if the stop signal fires first.
-async fn wait_until(stop: &mut watch::Receiver<bool>, deadline: Instant) -> bool {
-    loop {
-        if *stop.borrow_and_update() {
-            return true;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return false,
-            changed = stop.changed() => {
-                if changed.is_err() {
-                    return true;
+/// The two ways a nemesis is told to stop: the caller's signal, and the caller's future
+/// being dropped.
+struct Stops {
+    stop: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl Stops {
+    /// True once either has fired (a value of true, or a dropped sender).
+    fn fired(&self) -> bool {
+        let gone = |rx: &watch::Receiver<bool>| *rx.borrow() || rx.has_changed().is_err();
+        gone(&self.stop) || gone(&self.cancel)
+    }
+
+    /// Sleeps until `deadline`; returns true (at once) if a stop fires first.
+    async fn wait_until(&mut self, deadline: Instant) -> bool {
+        loop {
+            if self.fired() {
+                return true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return false,
+                changed = self.stop.changed() => {
+                    if changed.is_err() {
+                        return true;
+                    }
+                }
+                changed = self.cancel.changed() => {
+                    if changed.is_err() {
+                        return true;
+                    }
                 }
             }
         }
@@ -282,7 +323,7 @@ async fn pick_target(ctx: &Ctx, fault: &PlannedFault) -> Result<(String, String)
     if candidates.is_empty() {
         return Err("no running lock server or agent".to_string());
     }
-    let chosen = &candidates[(fault.target_index % candidates.len() as u64) as usize];
+    let chosen = &candidates[fault.target_index as usize % candidates.len()];
     Ok((chosen.name.clone(), chosen.node.clone()))
 }
 

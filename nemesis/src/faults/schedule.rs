@@ -81,7 +81,7 @@ pub struct PlannedFault {
     /// Picks the target of `pause` and `kill`: the index, modulo their number, into the
     /// name-sorted list of lock servers and agents running when the fault starts (which
     /// processes exist is only known then).
-    pub target_index: u64,
+    pub target_index: u32,
     /// For `partition`: the cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<PartitionPlan>,
@@ -101,7 +101,9 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     loop {
         let kind = cfg.faults[rng.below(cfg.faults.len() as u64) as usize];
         let duration = fault_duration(kind, cfg.ttl, &mut rng);
-        let target_index = rng.next_u64();
+        // 32 bits: plenty to pick among processes, and exact in any JSON reader
+        // (JavaScript numbers hold 53 bits).
+        let target_index = (rng.next_u64() >> 32) as u32;
         let partition = (kind == FaultKind::Partition).then(|| plan_partition(&nodes, &mut rng));
         if at + duration > cfg.time_limit {
             return planned;

@@ -13,7 +13,7 @@ mod programs;
 mod rootless;
 mod state;
 
-pub use cleanup::{CleanupReport, cleanup_leftovers, cleanup_leftovers_in};
+pub use cleanup::{CleanupReport, cleanup_leftovers};
 pub use config::{DEFAULT_SUBNET, LocalConfig, STATE_ROOT};
 pub use netns::NAMESPACE_PREFIX;
 pub use programs::{BACKEND_PROGRAMS, require_programs};
@@ -140,6 +140,17 @@ impl LocalCluster {
                 taken("left over from a crashed run; run `splitbrain cleanup`".to_string())
             });
         }
+        // Teardown removes the state dir: never adopt one that holds someone's files.
+        let occupied = std::fs::read_dir(&self.state_dir).is_ok_and(|mut d| d.next().is_some());
+        if occupied {
+            return Err(ClusterError::InvalidConfig {
+                field: "state_dir",
+                value: self.state_dir.display().to_string(),
+                reason: "it exists and is not empty; the cluster removes its state dir at \
+                         teardown, so give it a new or empty directory"
+                    .to_string(),
+            });
+        }
         if let Some(ns) = self.namespaces.iter().find(|n| netns::namespace_exists(n)) {
             return Err(taken(format!(
                 "namespace {ns} already exists; run `splitbrain cleanup`"
@@ -148,13 +159,9 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Registers the run, then creates its state dir: in that order, a state dir with no
+    /// registry entry is always debris that cleanup may remove.
     fn register(&self) -> Result<(), ClusterError> {
-        std::fs::create_dir_all(&self.state_dir).map_err(|e| {
-            ClusterError::io(
-                format!("cannot create state_dir={}", self.state_dir.display()),
-                e,
-            )
-        })?;
         let entry = RegistryEntry {
             run_id: self.run_id.clone(),
             owner: Owner::current(),
@@ -165,6 +172,12 @@ impl LocalCluster {
             &state::registry_path(&self.state_root, &self.run_id),
             &entry,
         )?;
+        std::fs::create_dir_all(&self.state_dir).map_err(|e| {
+            ClusterError::io(
+                format!("cannot create state_dir={}", self.state_dir.display()),
+                e,
+            )
+        })?;
         self.save_state(&ProcessTable::default())
     }
 

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `pause` waits for the kernel to show a process stopped.
-const STOP_WAIT: Duration = Duration::from_secs(1);
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// A Managed process: its spec, where it runs, and its latest incarnation.
 struct Managed {
@@ -192,9 +192,11 @@ impl Managed {
         if !self.state.is_alive() {
             return;
         }
-        if let Some(child) = self.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
             self.state = ProcessState::Exited(status.code());
             self.child = None;
         }
