@@ -1,49 +1,16 @@
-//! The servers of each lock system: what to start on which node, what the agents need
-//! to be told to reach them, and which addresses must answer before the workload starts.
-//! Adding a lock system means adding an arm here and its client in splitbrain-workloads.
+//! A single Redis primary on the first node.
 
+use super::LockServers;
 use crate::RunError;
 use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
-use splitbrain_workloads::locks::LockKind;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The TCP port Redis listens on inside its node.
 pub const REDIS_PORT: u16 = 6379;
 
-/// LockServers is what a lock system's start-up produced.
-#[derive(Clone, Debug)]
-pub struct LockServers {
-    /// Flags that tell an agent where the servers are (`--redis 10.77.0.1:6379`).
-    pub agent_args: Vec<String>,
-    /// Addresses that must accept TCP connections before the workload starts, by name.
-    pub ready_addrs: Vec<(String, SocketAddr)>,
-}
-
-/// The system programs a lock system needs, with the Debian package of each.
-pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        LockKind::Redis => &[("redis-server", "redis-server")],
-    }
-}
-
-/// Starts the servers of `kind` on the cluster's nodes.
-pub fn start(
-    kind: LockKind,
-    cluster: &dyn Cluster,
-    run_dir: &Path,
-    state: &Path,
-) -> Result<LockServers, RunError> {
-    match kind {
-        LockKind::Redis => start_redis(cluster, run_dir, state),
-    }
-}
-
-fn start_redis(
-    cluster: &dyn Cluster,
-    run_dir: &Path,
-    state: &Path,
-) -> Result<LockServers, RunError> {
+/// Starts one redis-server on the first node.
+pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<LockServers, RunError> {
     let node = cluster.nodes()[0].clone();
     let addr = SocketAddr::new(node.addr.into(), REDIS_PORT);
     let data = state.join(format!("redis-{}", node.name));
