@@ -135,8 +135,13 @@ fn run(args: RunArgs) -> Result<u8> {
     let cfg = run_config(args)?;
     let progress = Progress::stderr();
     let outcome = runtime()?.block_on(splitbrain_runner::run(cfg, &progress))?;
-    progress.finish();
     print_results(&outcome.results);
+    let timings: Vec<String> = progress
+        .timings()
+        .iter()
+        .map(|(phase, d)| format!("{phase} {:.2}s", d.as_secs_f64()))
+        .collect();
+    eprintln!("phases: {}", timings.join(", "));
     println!("report: {}", outcome.dir.join("index.html").display());
     if outcome.interrupted {
         eprintln!("splitbrain: interrupted; the results cover the part of the run that happened");
