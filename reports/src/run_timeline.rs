@@ -259,7 +259,7 @@ pub fn run_timeline(
     t
 }
 
-/// Bands where holds overlapped, on both holders' rows: red for violations, orange for
+/// Bands where holds overlapped, on both holders' rows: red for violations, purple for
 /// observations (overlaps under fencing, which the resource judges).
 fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
     let mut marks = Vec::new();

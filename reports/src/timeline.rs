@@ -28,16 +28,16 @@ impl Outcome {
     pub fn css_color(self) -> &'static str {
         match self {
             Outcome::Ok => "#8fd694",
-            Outcome::Fail => "#f2a7a7",
-            Outcome::Info => "#f5d76e",
+            Outcome::Fail => "#c4c4c4",
+            Outcome::Info => "#f5a54a",
         }
     }
 
     fn color(self) -> RGBColor {
         match self {
             Outcome::Ok => RGBColor(0x8f, 0xd6, 0x94),
-            Outcome::Fail => RGBColor(0xf2, 0xa7, 0xa7),
-            Outcome::Info => RGBColor(0xf5, 0xd7, 0x6e),
+            Outcome::Fail => RGBColor(0xc4, 0xc4, 0xc4),
+            Outcome::Info => RGBColor(0xf5, 0xa5, 0x4a),
         }
     }
 }
@@ -47,7 +47,7 @@ pub const SHADE_CSS: &str = "rgba(90, 120, 200, 0.18)";
 /// The color of violation marks, as CSS, for legends.
 pub const MARK_CSS: &str = "#d00000";
 /// The color of observation marks, as CSS, for legends.
-pub const OBSERVATION_CSS: &str = "#e67e00";
+pub const OBSERVATION_CSS: &str = "#7d3c98";
 
 /// A Span is one operation's bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,11 +77,11 @@ pub struct Shade {
     pub label: String,
 }
 
-/// A Mark is a band over one row's interval: red where a violation happened, orange
+/// A Mark is a band over one row's interval: red where a violation happened, purple
 /// where a checker made an observation that is not a violation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mark {
-    /// Whether this marks an observation (orange) rather than a violation (red).
+    /// Whether this marks an observation (purple) rather than a violation (red).
     pub observation: bool,
     /// Row index into [`Timeline::rows`].
     pub row: usize,
@@ -416,7 +416,7 @@ fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
         let top = l.row_top(m.row);
         let (x0, x1) = (l.x(m.start_ns), l.x(m.end_ns).max(l.x(m.start_ns) + 2));
         let color = if m.observation {
-            RGBColor(0xe6, 0x7e, 0x00)
+            RGBColor(0x7d, 0x3c, 0x98)
         } else {
             RGBColor(0xd0, 0, 0)
         };

@@ -174,6 +174,6 @@ fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
     let html = report(&dir.0);
     assert!(html.contains("exclusive-holding: observations (not violations)"));
     let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
-    assert!(svg.contains("fill=\"#E67E00\""), "orange observation band");
+    assert!(svg.contains("fill=\"#7D3C98\""), "purple observation band");
     assert!(svg.contains("overlap 1"));
 }
