@@ -412,7 +412,9 @@ fn draw_bands(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
 }
 
 fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> {
-    for m in t.marks.iter().filter(|m| m.row < t.rows.len()) {
+    let mut marks: Vec<&Mark> = t.marks.iter().filter(|m| m.row < t.rows.len()).collect();
+    marks.sort_by_key(|m| (m.row, m.start_ns));
+    for (i, m) in marks.iter().enumerate() {
         let top = l.row_top(m.row);
         let (x0, x1) = (l.x(m.start_ns), l.x(m.end_ns).max(l.x(m.start_ns) + 2));
         let color = if m.observation {
@@ -425,9 +427,17 @@ fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
             color.mix(0.35).filled(),
         ))
         .map_err(plot_err)?;
-        let style = text_style(10.0, color, HPos::Left, VPos::Top);
-        root.draw_text(&m.label, &style, (x1 + 3, top + 1))
-            .map_err(plot_err)?;
+        // A label only where it does not run into the next mark of the row: with many
+        // overlaps, unreadable piles of labels help nobody; the page lists them all.
+        let room = match marks.get(i + 1) {
+            Some(next) if next.row == m.row => l.x(next.start_ns) - x1 - 3,
+            _ => i32::MAX,
+        };
+        if fits(&m.label, room) {
+            let style = text_style(10.0, color, HPos::Left, VPos::Top);
+            root.draw_text(&m.label, &style, (x1 + 3, top + 1))
+                .map_err(plot_err)?;
+        }
     }
     Ok(())
 }
@@ -500,6 +510,26 @@ mod tests {
         };
         let svg = render_svg(&t).unwrap();
         assert!(svg.contains("stroke=\"#D00000\""), "{svg}");
+    }
+
+    #[test]
+    fn mark_labels_that_would_collide_are_left_out() {
+        let mark = |start_ns: u64, label: &str| Mark {
+            observation: false,
+            row: 0,
+            start_ns,
+            end_ns: start_ns + 1,
+            label: label.to_string(),
+        };
+        let t = Timeline {
+            rows: vec!["p".into()],
+            marks: vec![mark(0, "first"), mark(2, "second"), mark(500, "third")],
+            end_ns: 1_000,
+            ..Timeline::default()
+        };
+        let svg = render_svg(&t).unwrap();
+        assert!(!svg.contains("first"), "first runs into second");
+        assert!(svg.contains("second") && svg.contains("third"));
     }
 
     #[test]
