@@ -212,7 +212,10 @@ pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
         .map(|f| Shade {
             start_ns: f.start_ns,
             end_ns: f.end_ns.unwrap_or(end_ns),
-            label: format!("{} {}", f.f, f.target).trim().to_string(),
+            // `start-partition` reads as `partition` on a shaded band: it is the fault.
+            label: format!("{} {}", f.f.trim_start_matches("start-"), f.target)
+                .trim()
+                .to_string(),
         })
         .collect();
     Timeline {
