@@ -71,7 +71,7 @@ fn the_timeline_has_one_row_per_process_and_shades_the_pause() {
     assert!(!svg.contains("process 2"));
     assert!(svg.contains("pause agent-0 n1"), "pause shade label");
     // The partition could not be applied: listed as such, not shaded.
-    assert!(!svg.contains("start-partition"));
+    assert!(!svg.contains("partition"));
     assert!(html.contains("no: &lt;b&gt;nft missing&lt;/b&gt;"));
 }
 
