@@ -214,7 +214,6 @@ impl Slot {
     async fn cycle(&mut self) -> Result<(), Halt> {
         let key = self.cfg.key.clone();
         let ttl_ms = u64::try_from(self.cfg.ttl.as_millis()).unwrap_or(u64::MAX);
-        self.summary.acquires += 1;
         let acquire = Command::Acquire {
             key: key.clone(),
             ttl_ms,
@@ -223,30 +222,20 @@ impl Slot {
         if reply.outcome != Outcome::Ok {
             return Ok(());
         }
-        self.summary.acquired += 1;
         let read = self.step(Command::Read, Value::Null).await?;
         let Some(counter) = read.value.as_i64().filter(|_| read.outcome == Outcome::Ok) else {
             return self.release_if_held().await;
         };
         self.pause(self.cfg.cs_wait).await?;
         let next = counter + 1;
-        let write = self
-            .step(Command::Write { value: next }, json!(next))
+        self.step(Command::Write { value: next }, json!(next))
             .await?;
-        match write.outcome {
-            Outcome::Ok => self.summary.writes_ok += 1,
-            Outcome::Fail => self.summary.writes_failed += 1,
-            Outcome::Info => {}
-        }
         self.release_if_held().await
     }
 
     async fn release_if_held(&mut self) -> Result<(), Halt> {
         if self.held.is_some() {
-            let reply = self.step(Command::Release, json!(self.cfg.key)).await?;
-            if reply.outcome == Outcome::Ok {
-                self.summary.released += 1;
-            }
+            self.step(Command::Release, json!(self.cfg.key)).await?;
         }
         Ok(())
     }
@@ -279,8 +268,16 @@ impl Slot {
         Ok(reply)
     }
 
-    /// Updates the slot's belief after a completion.
+    /// Updates the slot's belief and counts after a completion; before the stop check,
+    /// so the summary agrees with the history.
     fn after(&mut self, f: &str, reply: &AgentReply) {
+        match (f, reply.outcome) {
+            ("acquire", _) => self.summary.acquires += 1,
+            ("write", Outcome::Ok) => self.summary.writes_ok += 1,
+            ("write", Outcome::Fail) => self.summary.writes_failed += 1,
+            ("release", Outcome::Ok) => self.summary.released += 1,
+            _ => {}
+        }
         match (f, reply.outcome) {
             (_, Outcome::Info) => {
                 self.summary.infos += 1;
@@ -289,6 +286,7 @@ impl Slot {
                 self.process += self.cfg.clients as u64;
             }
             ("acquire", Outcome::Ok) => {
+                self.summary.acquired += 1;
                 self.held = Some(reply.token);
                 self.board.set(&self.cfg.agent_name);
             }

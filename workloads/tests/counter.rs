@@ -122,6 +122,13 @@ async fn three_clients_without_faults_produce_a_well_formed_history_and_no_lost_
         writes_ok as u64,
         summaries.iter().map(|s| s.writes_ok).sum::<u64>()
     );
+    // The summaries count exactly what the history holds, even for ops cut by stop.
+    let count =
+        |f: &str, kind: OpType| ops.iter().filter(|o| o.f == f && o.kind == kind).count() as u64;
+    let sum = |get: fn(&ClientSummary) -> u64| summaries.iter().map(get).sum::<u64>();
+    assert_eq!(sum(|s| s.acquired), count("acquire", OpType::Ok));
+    assert_eq!(sum(|s| s.released), count("release", OpType::Ok));
+    assert_eq!(sum(|s| s.acquires), count("acquire", OpType::Invoke));
     // Processes never change without a fault.
     for op in &ops {
         assert!(matches!(op.process, Process::Client(0..=2)), "{op:?}");
