@@ -356,3 +356,35 @@ async fn with_fencing_the_resource_rejects_the_late_writes_and_loses_no_update()
         assert_eq!(e.value, serde_json::json!(accepted), "seq={}", e.seq);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_board_names_the_agent_inside_its_critical_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cluster = cluster(dir.path(), 1, Fencing::Off).await;
+    let recorder = Arc::new(Recorder::unrecorded());
+    let board = Arc::new(HolderBoard::new());
+    let (stop_tx, stop) = watch::channel(false);
+    let mut cfg = config(0, 1, &dir.path().join("agent-0.sock"));
+    cfg.cs_wait = Duration::from_millis(150);
+    cfg.rate = 5.0;
+    let client = tokio::spawn(run_client(
+        cfg,
+        Arc::clone(&recorder),
+        Arc::clone(&board),
+        stop,
+    ));
+    let (mut held, mut free) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        match board.current().as_deref() {
+            Some("agent-0") => held += 1,
+            None => free += 1,
+            Some(other) => panic!("unexpected holder {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop_tx.send(true).unwrap();
+    let summary = client.await.unwrap();
+    assert!(summary.acquired >= 2, "{summary:?}");
+    assert!(held > 10 && free > 10, "held={held} free={free}");
+}
