@@ -107,8 +107,17 @@ impl Drop for RedisServer {
 }
 
 fn spawn_redis(port: u16, dir: &Path) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("redis-server");
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // prctl, which is async-signal-safe. It makes the kernel kill the server if the
+    // test process dies without running destructors (a SIGKILLed test run).
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir)
