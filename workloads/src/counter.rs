@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A CounterClientConfig is everything one client slot needs.
 #[derive(Clone, Debug)]
@@ -143,10 +144,17 @@ pub async fn run_client(
             return slot.summary;
         }
     };
+    // Delays run from the start of one attempt to the start of the next, so the
+    // offered rate is the configured one as long as cycles are shorter than the
+    // delays; a slot that falls behind starts at once and never bursts to catch up.
+    let mut last_start = Instant::now();
     for delay in generator.slot(slot.cfg.slot) {
         let result = match slot.connect().await {
-            Ok(()) => match slot.pause(delay).await {
-                Ok(()) => slot.cycle().await,
+            Ok(()) => match slot.pause_until(last_start + delay).await {
+                Ok(()) => {
+                    last_start = Instant::now();
+                    slot.cycle().await
+                }
                 Err(halt) => Err(halt),
             },
             Err(halt) => Err(halt),
@@ -169,19 +177,24 @@ impl Slot {
         *self.stop.borrow()
     }
 
-    /// Sleeps for `d` (rounded up to the timer's millisecond ticks), or less if stop
-    /// comes first.
+    /// Sleeps for `d`, or less if stop comes first.
     async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
+        self.pause_until(Instant::now() + d).await
+    }
+
+    /// Sleeps until `at` (rounded up to the timer's millisecond ticks), or less if stop
+    /// comes first.
+    async fn pause_until(&mut self, at: Instant) -> Result<(), Halt> {
         if self.stopped() {
             return Err(Halt::Stopped);
         }
-        if d.is_zero() {
+        if at <= Instant::now() {
             // Tokio's timer has millisecond ticks: even a zero sleep waits for the next
             // tick, which would cap a slot at a few hundred cycles per second.
             return Ok(());
         }
         tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
+            _ = tokio::time::sleep_until(at) => Ok(()),
             _ = stopped(&mut self.stop) => Err(Halt::Stopped),
         }
     }

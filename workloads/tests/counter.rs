@@ -388,3 +388,22 @@ async fn the_holder_board_names_the_agent_inside_its_critical_section() {
     assert!(summary.acquired >= 2, "{summary:?}");
     assert!(held > 10 && free > 10, "held={held} free={free}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_offers_the_configured_rate_when_cycles_are_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cluster = cluster(dir.path(), 2, Fencing::Off).await;
+    let recorder = Arc::new(Recorder::unrecorded());
+    let cfgs = (0..2)
+        .map(|slot| {
+            let mut cfg = config(slot, 2, &dir.path().join(format!("agent-{slot}.sock")));
+            cfg.rate = 100.0;
+            cfg.cs_wait = Duration::ZERO;
+            cfg
+        })
+        .collect();
+    let summaries = run_and_stop(cfgs, &recorder, Duration::from_secs(2)).await;
+    let attempts: u64 = summaries.iter().map(|s| s.acquires).sum();
+    // 100 attempts/s over all slots for 2 s, counted start to start.
+    assert!((150..=250).contains(&attempts), "attempts={attempts}");
+}
