@@ -167,3 +167,21 @@ async fn a_killed_and_restarted_redis_gives_classified_errors_then_grants_again(
     // its data, which is exactly what the fencing checker exists to catch.
     assert_eq!(granted.token, Some(1));
 }
+
+#[tokio::test]
+async fn renew_extends_only_the_holders_own_lock() {
+    let redis = RedisServer::start();
+    let (a, b) = (lock(&redis, "a", false), lock(&redis, "b", false));
+    let guard = a.acquire("k", Duration::from_millis(200)).await.unwrap();
+    a.renew(&guard, Duration::from_secs(10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Past the first TTL the renewed lock is still held.
+    assert!(matches!(
+        b.acquire("k", Duration::from_secs(1)).await,
+        Err(LockError::Held { .. })
+    ));
+    let mut forged = guard.clone();
+    forged.holder_id = "b:9".into();
+    let err = b.renew(&forged, Duration::from_secs(10)).await.unwrap_err();
+    assert!(matches!(err, LockError::NotHolder { .. }), "{err}");
+}
