@@ -120,13 +120,6 @@ pub async fn run_client(
         last_process: cfg.slot as u64,
         ..ClientSummary::default()
     };
-    let generator = Generator::new(GeneratorConfig {
-        clients: cfg.clients,
-        rate: cfg.rate,
-        // The controller's stop ends the run; the schedule itself never runs out.
-        time_limit: Duration::MAX,
-        seed: cfg.seed,
-    });
     let mut slot = Slot {
         process: cfg.slot as u64,
         cfg,
@@ -137,42 +130,46 @@ pub async fn run_client(
         held: None,
         summary,
     };
-    let generator = match generator {
-        Ok(g) => g,
-        Err(e) => {
-            slot.summary.error = Some(e.to_string());
-            return slot.summary;
-        }
-    };
-    // Delays run from the start of one attempt to the start of the next, so the
-    // offered rate is the configured one as long as cycles are shorter than the
-    // delays; a slot that falls behind starts at once and never bursts to catch up.
-    let mut last_start = Instant::now();
-    for delay in generator.slot(slot.cfg.slot) {
-        let result = match slot.connect().await {
-            Ok(()) => match slot.pause_until(last_start + delay).await {
-                Ok(()) => {
-                    last_start = Instant::now();
-                    slot.cycle().await
-                }
-                Err(halt) => Err(halt),
-            },
-            Err(halt) => Err(halt),
-        };
-        match result {
-            Ok(()) => {}
-            Err(Halt::Stopped) => break,
-            Err(Halt::Fatal(e)) => {
-                slot.summary.error = Some(e);
-                break;
-            }
-        }
+    match slot.run().await {
+        Ok(()) | Err(Halt::Stopped) => {}
+        Err(Halt::Fatal(e)) => slot.summary.error = Some(e),
     }
     slot.summary.last_process = slot.process;
     slot.summary
 }
 
 impl Slot {
+    /// Attempts cycles on the generator's schedule until stop.
+    async fn run(&mut self) -> Result<(), Halt> {
+        let cfg = &self.cfg;
+        if cfg.slot >= cfg.clients {
+            let (slot, clients) = (cfg.slot, cfg.clients);
+            return Err(Halt::Fatal(format!(
+                "bad config: slot={slot} clients={clients}: slots are numbered 0..clients, \
+                 or retired processes would collide with other slots' numbers"
+            )));
+        }
+        let generator = Generator::new(GeneratorConfig {
+            clients: cfg.clients,
+            rate: cfg.rate,
+            // The controller's stop ends the run; the schedule itself never runs out.
+            time_limit: Duration::MAX,
+            seed: cfg.seed,
+        })
+        .map_err(|e| Halt::Fatal(e.to_string()))?;
+        // Delays run from the start of one attempt to the start of the next, so the
+        // offered rate is the configured one as long as cycles are shorter than the
+        // delays; a slot that falls behind starts at once and never bursts to catch up.
+        let mut last_start = Instant::now();
+        for delay in generator.slot(self.cfg.slot) {
+            self.connect().await?;
+            self.pause_until(last_start + delay).await?;
+            last_start = Instant::now();
+            self.cycle().await?;
+        }
+        Ok(())
+    }
+
     fn stopped(&self) -> bool {
         *self.stop.borrow()
     }

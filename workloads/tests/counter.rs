@@ -407,3 +407,26 @@ async fn a_slot_offers_the_configured_rate_when_cycles_are_short() {
     // 100 attempts/s over all slots for 2 s, counted start to start.
     assert!((150..=250).contains(&attempts), "attempts={attempts}");
 }
+
+#[tokio::test]
+async fn a_bad_config_ends_the_slot_at_once_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder::unrecorded());
+    let (_stop_tx, stop) = watch::channel(false);
+    let board = Arc::new(HolderBoard::new());
+    let mut cfg = config(3, 3, &dir.path().join("none.sock"));
+    let summary = run_client(
+        cfg.clone(),
+        Arc::clone(&recorder),
+        Arc::clone(&board),
+        stop.clone(),
+    )
+    .await;
+    let err = summary.error.unwrap();
+    assert!(err.contains("slot=3 clients=3"), "{err}");
+    cfg.slot = 0;
+    cfg.rate = -1.0;
+    let summary = run_client(cfg, Arc::clone(&recorder), board, stop).await;
+    assert!(summary.error.unwrap().contains("rate=-1"));
+    assert_eq!(recorder.counts().invoke, 0);
+}
