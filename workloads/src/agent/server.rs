@@ -226,12 +226,15 @@ impl AgentState {
                 guard: None,
             });
         }
-        match req.command {
+        let f = req.command.f();
+        let reply = match req.command {
             Command::Acquire { key, ttl_ms } => self.acquire(id, process, &key, ttl_ms).await,
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
             Command::Release => self.release(id, process).await,
-        }
+        };
+        tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
+        reply
     }
 
     fn guard(&self) -> Option<&Guard> {
