@@ -38,7 +38,9 @@ pub struct CounterClientConfig {
     pub clients: usize,
     /// The generator seed, shared by all slots.
     pub seed: u64,
-    /// Attempts per second over all clients.
+    /// Attempts per second over all clients. A wait shorter than a millisecond still
+    /// lasts until the timer's next 1 ms tick, so per-slot rates approaching 1000/s are
+    /// offered only approximately; a rate far above that means "retry at once".
     pub rate: f64,
     /// The lock key.
     pub key: String,
