@@ -59,16 +59,16 @@ impl Progress {
     }
 
     /// Updates the live line of the workload phase.
-    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts, faults: u64) {
+    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts) {
         self.bar.set_message(format!(
-            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  faults={}",
+            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  nemesis ops={}",
             elapsed.as_secs(),
             limit.as_secs(),
             counts.invoke,
             counts.ok,
             counts.fail,
             counts.info,
-            faults
+            counts.nemesis
         ));
     }
 
