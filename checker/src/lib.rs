@@ -3,6 +3,8 @@
 //! Every checker returns a [`CheckerResult`]: a verdict, a one-line summary and the
 //! evidence a report can draw.
 
+pub mod linear;
+pub mod models;
 mod verdict;
 
 pub use verdict::{CheckerResult, Evidence, Results, Validity};
