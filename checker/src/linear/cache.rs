@@ -48,79 +48,99 @@ fn splitmix64(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-struct Entry<S> {
-    hash: u64,
-    state: S,
-}
+/// Entries are stored in chunks of this many, so growing the cache never copies it.
+const CHUNK_SHIFT: usize = 12;
+const CHUNK: usize = 1 << CHUNK_SHIFT;
 
-/// A Cache remembers the configurations the search has already explored.
+/// A Cache remembers the configurations the search has already explored. Entry `i`
+/// keeps its hash and bitset in `words` (one chunk of `stride` words each) and its state
+/// in `states`; the table holds only entry numbers.
 pub(crate) struct Cache<S> {
     table: HashTable<u32>,
-    entries: Vec<Entry<S>>,
-    bits: Vec<u64>,
-    words: usize,
+    words: Vec<Vec<u64>>,
+    states: Vec<Vec<S>>,
+    stride: usize,
+    len: usize,
     max_bytes: usize,
     /// Set once an insert was refused for lack of room.
     pub(crate) full: bool,
+}
+
+/// Compares two bitsets without a call to `memcmp`: they are a few words long.
+#[inline]
+fn same_words(a: &[u64], b: &[u64]) -> bool {
+    let mut diff = 0;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
     /// An empty cache for bitsets of `words` words that grows to at most `max_bytes`.
     pub(crate) fn new(words: usize, max_bytes: usize) -> Cache<S> {
         Cache {
-            table: HashTable::new(),
-            entries: Vec::new(),
-            bits: Vec::new(),
-            words,
+            table: HashTable::with_capacity(1024),
+            words: Vec::new(),
+            states: Vec::new(),
+            stride: words + 1,
+            len: 0,
             max_bytes,
             full: false,
         }
     }
 
-    /// Bytes one entry takes: the state, its bitset and its table slot.
-    fn entry_bytes(&self) -> usize {
-        std::mem::size_of::<Entry<S>>() + self.words * 8 + std::mem::size_of::<u32>() + 1
-    }
-
     /// The number of configurations remembered.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// The bytes the cache holds (states' own heap data not counted).
     pub(crate) fn bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry<S>>()
-            + self.bits.capacity() * 8
+        let chunks = self.words.len();
+        chunks * CHUNK * (self.stride * 8 + std::mem::size_of::<S>())
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
     /// Remembers (set, state); returns false when it was already there. When the cache is
     /// full, a configuration not found is reported new without being stored.
+    #[inline]
     pub(crate) fn insert(&mut self, set: &Bitset, state: &S) -> bool {
         let hash = set.hash ^ state_hash(state);
-        let words = self.words;
-        let (entries, bits) = (&self.entries, &self.bits);
+        let stride = self.stride;
+        let (words, states) = (&self.words, &self.states);
         let found = self.table.find(hash, |&i| {
-            let e = &entries[i as usize];
-            let start = i as usize * words;
-            e.hash == hash && bits[start..start + words] == set.words[..] && e.state == *state
+            let (chunk, slot) = (i as usize >> CHUNK_SHIFT, i as usize & (CHUNK - 1));
+            let stored = &words[chunk][slot * stride..(slot + 1) * stride];
+            stored[0] == hash
+                && same_words(&stored[1..], &set.words)
+                && states[chunk][slot] == *state
         });
         if found.is_some() {
             return false;
         }
-        if self.bytes() + self.entry_bytes() > self.max_bytes {
-            self.full = true;
-            return true;
+        if self.len.is_multiple_of(CHUNK) {
+            let grown = self.bytes() + CHUNK * (stride * 8 + std::mem::size_of::<S>());
+            if grown > self.max_bytes {
+                self.full = true;
+                return true;
+            }
+            self.words.push(Vec::with_capacity(CHUNK * stride));
+            self.states.push(Vec::with_capacity(CHUNK));
         }
-        let index = self.entries.len() as u32;
-        self.entries.push(Entry {
-            hash,
-            state: state.clone(),
+        let index = self.len as u32;
+        let (Some(words), Some(states)) = (self.words.last_mut(), self.states.last_mut()) else {
+            unreachable!("a chunk was pushed above");
+        };
+        words.push(hash);
+        words.extend_from_slice(&set.words);
+        states.push(state.clone());
+        self.len += 1;
+        let all = &self.words;
+        self.table.insert_unique(hash, index, |&i| {
+            let (chunk, slot) = (i as usize >> CHUNK_SHIFT, i as usize & (CHUNK - 1));
+            all[chunk][slot * stride]
         });
-        self.bits.extend_from_slice(&set.words);
-        let entries = &self.entries;
-        self.table
-            .insert_unique(hash, index, |&i| entries[i as usize].hash);
         true
     }
 }

@@ -22,7 +22,7 @@ mod register;
 
 pub use cas_register::{CasRegister, CasRegisterOp, CasRegisterRet};
 pub use fenced_mutex::{FencedMutex, FencedMutexOp, FencedMutexRet};
-pub use kv::{Kv, KvOp, KvRet};
+pub use kv::{Kv, KvOp, KvRet, Text};
 pub use mutex::{Mutex, MutexOp, MutexRet};
 pub use register::{Register, RegisterOp, RegisterRet};
 
