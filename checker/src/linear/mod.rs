@@ -32,7 +32,7 @@ mod search;
 
 pub use error::LinearError;
 pub use outcome::{Counterexample, LinearReport, PartitionReport, SearchStats, StepView};
-pub use prepare::{Prepared, prepare};
+pub use prepare::{Partition, Prepared, SearchOp, WHOLE, prepare};
 
 use crate::Validity;
 use crate::models::{CasRegister, FencedMutex, HistoryModel, Kv, ModelKind, Mutex, Register};
@@ -137,6 +137,33 @@ pub fn check_with_model(
         ModelKind::Mutex => check_history::<Mutex>(history, init, options),
         ModelKind::FencedMutex => check_history::<FencedMutex>(history, init, options),
     }
+}
+
+/// Checks operations already in the model's terms (no history to decode), partitioned as
+/// [`prepare`] would. Operation `index` fields are what reports show.
+pub fn check_operations<M: HistoryModel>(
+    init: M,
+    ops: Vec<SearchOp<M>>,
+    options: &CheckOptions,
+) -> LinearReport {
+    let mut parts: std::collections::BTreeMap<u32, Vec<SearchOp<M>>> = Default::default();
+    for op in ops {
+        let key = if options.partition || !M::STATE_SPANS_PARTITIONS {
+            M::partition(&op.op)
+        } else {
+            WHOLE
+        };
+        parts.entry(key).or_default().push(op);
+    }
+    let prepared = Prepared {
+        init,
+        names: crate::models::Interner::default(),
+        partitions: parts
+            .into_iter()
+            .map(|(key, ops)| Partition { key, ops })
+            .collect(),
+    };
+    check_prepared(&prepared, options)
 }
 
 /// Checks operations already decoded and partitioned. Smaller partitions go first, so an
