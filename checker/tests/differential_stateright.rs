@@ -60,12 +60,16 @@ enum Event<O, R> {
     Return(u64, R),
 }
 
+/// A thread's pending op, its return once it took effect, and whether it will never
+/// return.
+type Pending<M> = (<M as SequentialSpec>::Op, Option<<M as SequentialSpec>::Ret>, bool);
+
 /// One random history as events, plus whether it was corrupted.
 fn history<M: Gen>(init: &M, rng: &mut Rng) -> Vec<Event<M::Op, M::Ret>> {
     let threads = 2 + rng.below(2);
     let mut left: Vec<u64> = (0..threads).map(|_| 1 + rng.below(3)).collect();
     // Per thread: the pending op and, once it took effect, its return.
-    let mut pending: Vec<Option<(M::Op, Option<M::Ret>, bool)>> = vec![None; threads as usize];
+    let mut pending: Vec<Option<Pending<M>>> = vec![None; threads as usize];
     let mut object = init.clone();
     let mut events = Vec::new();
     loop {
