@@ -1,3 +1,55 @@
 //! splitbrain-nemesis holds the faults (partition, pause, kill), their seeded schedules,
-//! and the `Cluster` trait with its backends: the local backend of network namespaces on
-//! this host, and Kubernetes.
+//! and the [`Cluster`] trait with its backends. The backend here is the local one: each
+//! node a network namespace on this host ([`local::LocalCluster`]).
+//!
+//! The pieces:
+//! - [`Cluster`]: what can be done to a run's nodes and processes; shared by the
+//!   controller and the nemesis as `Arc<dyn Cluster>`.
+//! - [`Grudge`]: a partition, as Jepsen writes it.
+//! - [`faults::plan`]: a pure, seeded schedule of [`faults::FaultKind`]s;
+//!   [`faults::run_nemesis`] applies it and records every fault in the history.
+//! - [`local`]: namespaces, nftables partitions, process control, cleanup of crashed
+//!   runs and the rootless mode.
+//!
+//! A schedule is a pure function of its seed (this runs anywhere, no root needed):
+//!
+//! ```
+//! use splitbrain_nemesis::faults::{plan, FaultKind, ScheduleConfig};
+//! use std::time::Duration;
+//! let cfg = ScheduleConfig::new(
+//!     42,
+//!     vec![FaultKind::Partition, FaultKind::Kill],
+//!     Duration::from_secs(60),
+//!     Duration::from_secs(2),
+//! );
+//! let nodes: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
+//! let faults = plan(&cfg, &nodes);
+//! assert_eq!(faults, plan(&cfg, &nodes));
+//! assert!(faults.iter().all(|f| f.at + f.duration <= cfg.time_limit));
+//! ```
+//!
+//! Bringing a real cluster up needs root (or [`local::enter_user_namespace_if_needed`]):
+//!
+//! ```no_run
+//! use splitbrain_nemesis::{Cluster, Grudge, local::{LocalCluster, LocalConfig}};
+//! let cluster = LocalCluster::up(LocalConfig::new("demo", 3))?;
+//! let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+//! cluster.partition(&Grudge::isolate("n1", &names))?;
+//! cluster.heal()?;
+//! cluster.teardown()?;
+//! # Ok::<(), splitbrain_nemesis::ClusterError>(())
+//! ```
+
+mod cluster;
+mod error;
+pub mod faults;
+mod grudge;
+pub mod local;
+pub mod probe;
+mod rng;
+
+pub use cluster::{
+    Cluster, Node, ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
+};
+pub use error::ClusterError;
+pub use grudge::Grudge;

@@ -1,0 +1,189 @@
+//! Cleanup that cannot be skipped: teardown, the Drop backstop, and removing what a
+//! crashed controller left behind.
+
+mod common;
+
+use common::*;
+use splitbrain_nemesis::local::{STATE_ROOT, cleanup_leftovers};
+use splitbrain_nemesis::{Cluster, ProcessKind};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn registry_entry(run_id: &str) -> PathBuf {
+    Path::new(STATE_ROOT)
+        .join("runs")
+        .join(format!("{run_id}.json"))
+}
+
+#[test]
+fn teardown_leaves_no_namespace_process_or_state_behind_and_can_be_called_again() {
+    if !is_root() {
+        return;
+    }
+    let cluster = up("down", 3);
+    let run = cluster.run_id().to_string();
+    for (i, node) in ["n1", "n2", "n3", "resource"].iter().enumerate() {
+        let name = format!("p{i}");
+        cluster
+            .spawn(
+                node,
+                spec(&cluster, &name, ProcessKind::Agent, "sleep", &["1000"]),
+            )
+            .unwrap();
+    }
+    cluster.pause("p1").unwrap();
+    let pids: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+    let state_dir = cluster.state_dir().to_path_buf();
+    assert_eq!(namespaces_with_prefix(&format!("sb-{run}-")).len(), 5);
+    assert!(state_dir.join("state.json").exists() && registry_entry(&run).exists());
+
+    let report = cluster.teardown().unwrap();
+    assert!(report.first_call);
+    assert_eq!(report.processes_killed, 4);
+    assert_eq!(report.namespaces_deleted, 5);
+    assert!(
+        pids.iter().all(|p| !is_alive(*p)),
+        "survivors among {pids:?}"
+    );
+    assert!(namespaces_with_prefix(&format!("sb-{run}-")).is_empty());
+    assert!(!state_dir.exists());
+    assert!(!registry_entry(&run).exists());
+
+    let again = cluster.teardown().unwrap();
+    assert!(!again.first_call);
+    assert!(
+        cluster
+            .spawn(
+                "n1",
+                spec(&cluster, "late", ProcessKind::Agent, "true", &[])
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn dropping_a_cluster_tears_it_down() {
+    if !is_root() {
+        return;
+    }
+    let cluster = up("drop-bs", 2);
+    let run = cluster.run_id().to_string();
+    cluster
+        .spawn(
+            "n1",
+            spec(&cluster, "s", ProcessKind::LockServer, "sleep", &["1000"]),
+        )
+        .unwrap();
+    let pid = cluster.processes()[0].pid;
+    let state_dir = cluster.state_dir().to_path_buf();
+    drop(cluster);
+    assert!(!is_alive(pid));
+    assert!(namespaces_with_prefix(&format!("sb-{run}-")).is_empty());
+    assert!(!state_dir.exists() && !registry_entry(&run).exists());
+}
+
+#[test]
+fn cleanup_after_a_killed_controller_removes_its_run_and_leaves_live_runs_alone() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let _leftovers = LeftoverGuard;
+    // A live run of our own, which cleanup must not touch.
+    let live = up("live", 1);
+    live.spawn(
+        "n1",
+        spec(&live, "keep", ProcessKind::Agent, "sleep", &["1000"]),
+    )
+    .unwrap();
+    let live_pid = live.processes()[0].pid;
+
+    // A controller in another process brings a cluster up, then is SIGKILLed.
+    let crashed_run = run_id("crash");
+    let child = Command::new(PROBE)
+        .args(["hold", &crashed_run, "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(Some(child));
+    let stdout = guard.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect(&line);
+    let orphan_pids: Vec<u32> = ready["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap() as u32)
+        .collect();
+    let crashed_state = PathBuf::from(ready["state_dir"].as_str().unwrap());
+    assert_eq!(orphan_pids.len(), 2);
+    let mut controller = guard.0.take().unwrap();
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    // The crash left everything behind.
+    assert!(orphan_pids.iter().all(|p| is_alive(*p)));
+    assert_eq!(
+        namespaces_with_prefix(&format!("sb-{crashed_run}-")).len(),
+        4
+    );
+
+    let report = cleanup_leftovers().unwrap();
+    assert!(report.runs_removed.contains(&crashed_run), "{report:?}");
+    assert!(
+        report.live_runs_kept.contains(&live.run_id().to_string()),
+        "{report:?}"
+    );
+    assert!(report.problems.is_empty(), "{report:?}");
+    assert!(
+        eventually(Duration::from_secs(2), || orphan_pids
+            .iter()
+            .all(|p| !is_alive(*p))),
+        "orphans survived: {orphan_pids:?}"
+    );
+    assert!(namespaces_with_prefix(&format!("sb-{crashed_run}-")).is_empty());
+    assert!(!crashed_state.exists() && !registry_entry(&crashed_run).exists());
+
+    // The live run is whole.
+    assert!(is_alive(live_pid));
+    assert_eq!(
+        namespaces_with_prefix(&format!("sb-{}-", live.run_id())).len(),
+        3
+    );
+    assert!(live.state_dir().exists());
+    live.teardown().unwrap();
+}
+
+#[test]
+fn cleanup_removes_an_unregistered_namespace_with_the_prefix_and_its_processes() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let _leftovers = LeftoverGuard;
+    // As if a crash happened after `ip netns add` but with the registry lost.
+    let name = format!("sb-{}-n1", run_id("stray"));
+    let status = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let child = Command::new("ip")
+        .args(["netns", "exec", &name, "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(Some(child));
+    let pid = guard.0.as_ref().unwrap().id();
+    assert!(eventually(Duration::from_secs(2), || {
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p.ends_with("sleep"))
+    }));
+
+    let report = cleanup_leftovers().unwrap();
+    assert!(report.namespaces_deleted.contains(&name), "{report:?}");
+    assert!(report.processes_killed.contains(&pid), "{report:?}");
+    let status = guard.0.as_mut().unwrap().wait().unwrap();
+    assert!(!status.success());
+    assert!(namespaces_with_prefix(&name).is_empty());
+}

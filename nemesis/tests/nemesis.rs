@@ -1,0 +1,331 @@
+//! The nemesis executor against a real local cluster: faults applied, recorded as
+//! paired ops in the history, and healed at the end whatever happens.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use splitbrain_history::{History, Op, OpType, Process, Recorder};
+use splitbrain_nemesis::faults::{
+    FaultKind, PlannedFault, ScheduleConfig, Targets, plan, run_nemesis,
+};
+use splitbrain_nemesis::local::LocalCluster;
+use splitbrain_nemesis::probe::reachability;
+use splitbrain_nemesis::{Cluster, Grudge, ProcessKind, ProcessState};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Targets whose lock holder never changes.
+struct FixedHolder(Option<String>);
+
+impl Targets for FixedHolder {
+    fn holder_agent(&self) -> Option<String> {
+        self.0.clone()
+    }
+}
+
+/// A 3-node cluster with a listener per node as lock server, an agent on n1 and the
+/// resource.
+fn three_nodes(tag: &str) -> Arc<LocalCluster> {
+    let cluster = up(tag, 3);
+    start_listeners(&cluster, &["n1", "n2", "n3"], ProcessKind::LockServer);
+    cluster
+        .spawn(
+            "n1",
+            spec(&cluster, "agent-1", ProcessKind::Agent, "sleep", &["1000"]),
+        )
+        .unwrap();
+    cluster
+        .spawn(
+            "resource",
+            spec(
+                &cluster,
+                "resource",
+                ProcessKind::Resource,
+                "sleep",
+                &["1000"],
+            ),
+        )
+        .unwrap();
+    cluster
+}
+
+fn nemesis_ops(path: &Path) -> Vec<Op> {
+    let ops: Vec<Op> = splitbrain_history::jsonl::read(path)
+        .unwrap()
+        .strict()
+        .unwrap();
+    assert!(ops.iter().all(|o| o.process == Process::Nemesis));
+    ops
+}
+
+/// Every invoke is followed at once by its `info` completion with the same f.
+fn assert_paired(ops: &[Op]) {
+    let history = History::new(ops.to_vec());
+    let pairs = history.pairs();
+    assert_eq!(pairs.len() * 2, ops.len(), "{ops:#?}");
+    for p in pairs {
+        let c = p.completion.expect("every nemesis op completes");
+        assert_eq!(c, p.invoke + 1);
+        assert_eq!(ops[c].kind, OpType::Info);
+        assert_eq!(ops[c].f, ops[p.invoke].f);
+    }
+}
+
+fn all_running(cluster: &dyn Cluster) -> bool {
+    cluster
+        .processes()
+        .iter()
+        .all(|p| p.state == ProcessState::Running)
+}
+
+fn fully_connected(cluster: &LocalCluster) -> bool {
+    let nodes = cluster.nodes().to_vec();
+    reachability(cluster, &nodes, PORT, Duration::from_millis(300))
+        .values()
+        .all(|ok| *ok)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_healed() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("nem");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    // The first seed whose plan has every kind of fault.
+    let faults = (0..)
+        .map(|seed| {
+            let mut cfg = ScheduleConfig::new(
+                seed,
+                FaultKind::ALL.to_vec(),
+                Duration::from_secs(9),
+                Duration::from_millis(200),
+            );
+            cfg.interval = Duration::from_millis(200);
+            plan(&cfg, &names)
+        })
+        .find(|p| {
+            FaultKind::ALL
+                .iter()
+                .all(|k| p.iter().any(|f| f.kind == *k))
+        })
+        .unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    let summary = run_nemesis(
+        faults.clone(),
+        cluster.clone(),
+        Arc::new(FixedHolder(Some("agent-1".into()))),
+        recorder,
+        stop,
+    )
+    .await;
+    assert_eq!(summary.planned, faults.len());
+    assert_eq!(summary.applied, faults.len(), "{summary:?}");
+    assert_eq!(summary.healed, faults.len(), "{summary:?}");
+    assert!(
+        summary.errors.is_empty() && !summary.stopped_early,
+        "{summary:?}"
+    );
+
+    let ops = nemesis_ops(&path);
+    assert_paired(&ops);
+    assert_eq!(ops.len(), faults.len() * 4);
+    assert!(ops.iter().all(|o| o.error.is_none()), "{ops:#?}");
+    for (fault, four) in faults.iter().zip(ops.chunks(4)) {
+        let fs: Vec<&str> = four.iter().map(|o| o.f.as_str()).collect();
+        let expected = match fault.kind {
+            FaultKind::Pause | FaultKind::PauseHolder => ["pause", "pause", "resume", "resume"],
+            FaultKind::Kill => ["kill", "kill", "start", "start"],
+            FaultKind::Partition => [
+                "start-partition",
+                "start-partition",
+                "stop-partition",
+                "stop-partition",
+            ],
+        };
+        assert_eq!(fs, expected);
+        match fault.kind {
+            FaultKind::Partition => {
+                let grudge = &fault.partition.as_ref().unwrap().grudge;
+                assert_eq!(four[0].value["grudge"], json!(grudge));
+                assert_eq!(four[3].value["grudge"], json!(grudge));
+            }
+            FaultKind::PauseHolder => {
+                assert_eq!(four[0].value["processes"], json!(["agent-1"]));
+                assert_eq!(four[0].value["nodes"], json!(["n1"]));
+            }
+            _ => {
+                let process = four[0].value["processes"][0].as_str().unwrap();
+                assert!(process.starts_with("listener-") || process == "agent-1");
+                assert_eq!(four[2].value["processes"], four[0].value["processes"]);
+                assert_eq!(four[2].value["nodes"], four[0].value["nodes"]);
+                assert_eq!(four[2].node, four[0].node);
+            }
+        }
+    }
+    assert!(all_running(cluster.as_ref()));
+    assert!(fully_connected(&cluster));
+}
+
+fn at_once(kind: FaultKind, partition: Option<Grudge>) -> PlannedFault {
+    PlannedFault {
+        at: Duration::ZERO,
+        kind,
+        duration: Duration::from_secs(60),
+        target_index: 0,
+        partition: partition.map(|grudge| splitbrain_nemesis::faults::PartitionPlan {
+            shape: splitbrain_nemesis::faults::PartitionShape::Isolate,
+            grudge,
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_in_the_middle_of_a_fault_heals_it_at_once() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("stop");
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let faults = [
+        at_once(FaultKind::Pause, None),
+        at_once(FaultKind::Kill, None),
+        at_once(FaultKind::Partition, Some(Grudge::isolate("n2", &names))),
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        let path = dir.path().join(format!("history-{i}.jsonl"));
+        let recorder = Arc::new(Recorder::create(&path).unwrap());
+        let before: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(run_nemesis(
+            vec![fault.clone()],
+            cluster.clone(),
+            Arc::new(FixedHolder(None)),
+            recorder.clone(),
+            stop,
+        ));
+        // Wait until the fault is in force (its completion is recorded).
+        assert!(eventually(Duration::from_secs(5), || recorder
+            .counts()
+            .info
+            == 1));
+        let victim = recorder.counts();
+        assert_eq!(victim.invoke, 1);
+        stop_tx.send(true).unwrap();
+        let summary = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the nemesis stops within 5 s of the signal")
+            .unwrap();
+        assert!(summary.stopped_early && summary.healed == 1, "{summary:?}");
+        let ops = nemesis_ops(&path);
+        assert_paired(&ops);
+        let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
+        match fault.kind {
+            FaultKind::Pause => assert_eq!(fs, ["pause", "pause", "resume", "resume"]),
+            FaultKind::Kill => {
+                assert_eq!(fs, ["kill", "kill", "start", "start"]);
+                let after: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+                assert_ne!(before, after, "the killed process has a new pid");
+            }
+            _ => assert_eq!(
+                fs,
+                [
+                    "start-partition",
+                    "start-partition",
+                    "stop-partition",
+                    "stop-partition"
+                ]
+            ),
+        }
+        assert!(all_running(cluster.as_ref()), "{:?}", cluster.processes());
+        assert!(
+            cluster
+                .processes()
+                .iter()
+                .all(|p| stat_state(p.pid) != Some('T'))
+        );
+        assert!(fully_connected(&cluster));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_that_cannot_be_applied_is_recorded_with_its_reason_and_the_run_goes_on() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("refuse");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let mut holder = at_once(FaultKind::PauseHolder, None);
+    holder.duration = Duration::from_millis(100);
+    let mut pause = at_once(FaultKind::Pause, None);
+    pause.at = Duration::from_millis(100);
+    pause.duration = Duration::from_millis(200);
+    let (_stop_tx, stop) = watch::channel(false);
+    let summary = run_nemesis(
+        vec![holder, pause],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder,
+        stop,
+    )
+    .await;
+    assert_eq!(
+        (summary.refused, summary.applied, summary.healed),
+        (1, 1, 1)
+    );
+    let ops = nemesis_ops(&path);
+    assert_paired(&ops);
+    assert_eq!(ops.len(), 6);
+    assert_eq!(
+        ops[1].error.as_deref(),
+        Some("no lock holder at this moment")
+    );
+    assert_eq!(ops[0].value["fault"], "pause-holder");
+    assert!(ops[2..].iter().all(|o| o.error.is_none()));
+    assert!(all_running(cluster.as_ref()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_nemesis_still_heals_the_fault_in_force() {
+    if !is_root() {
+        return;
+    }
+    let cluster = three_nodes("abort");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
+    let (_stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(run_nemesis(
+        vec![at_once(FaultKind::Pause, None)],
+        cluster.clone(),
+        Arc::new(FixedHolder(None)),
+        recorder.clone(),
+        stop,
+    ));
+    assert!(eventually(Duration::from_secs(5), || recorder
+        .counts()
+        .info
+        == 1));
+    assert!(
+        cluster
+            .processes()
+            .iter()
+            .any(|p| p.state == ProcessState::Paused)
+    );
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let ops = nemesis_ops(&path);
+    assert_paired(&ops);
+    let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
+    assert_eq!(fs, ["pause", "pause", "resume", "resume"]);
+    assert!(all_running(cluster.as_ref()));
+}

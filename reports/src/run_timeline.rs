@@ -1,0 +1,449 @@
+//! From a run to a [`Timeline`]: one row per client process, nemesis faults as shaded
+//! intervals, and the ops and intervals that checkers found wrong as marks.
+
+use crate::timeline::{Band, Mark, Outcome, Shade, Span, Timeline};
+use splitbrain_checker::{Evidence, Results, Validity, exclusive};
+use splitbrain_history::{History, Op, OpType, Process, ResourceAction, ResourceEntry};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// A Fault is one nemesis fault as the history recorded it: when it began, when it was
+/// healed (None if the history ended first), and whether applying it failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// The fault's `f` (`pause`, `kill`, `start-partition`, ...).
+    pub f: String,
+    /// Index of the op that began it.
+    pub start_index: u64,
+    /// Time of the op that began it.
+    pub start_ns: u64,
+    /// Time the healing op completed, if it did.
+    pub end_ns: Option<u64>,
+    /// The fault's target, compact (`agent-2 n3`, `n1|n4,n5`).
+    pub target: String,
+    /// The error if the fault could not be applied.
+    pub error: Option<String>,
+}
+
+/// The `f` that heals a fault begun by `f`, for faults that last.
+fn healer(f: &str) -> Option<&'static str> {
+    match f {
+        "pause" => Some("resume"),
+        "kill" => Some("start"),
+        "start-partition" => Some("stop-partition"),
+        _ => None,
+    }
+}
+
+/// A compact text for a nemesis value: the processes and nodes it names, or its grudge.
+pub fn describe_target(value: &serde_json::Value) -> String {
+    let list = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().map(json_text).collect())
+            .unwrap_or_default()
+    };
+    if let Some(grudge) = value.get("grudge").and_then(|g| g.as_object()) {
+        let parts: Vec<String> = grudge
+            .iter()
+            .map(|(node, cut)| {
+                let cut: Vec<String> = cut
+                    .as_array()
+                    .map(|a| a.iter().map(json_text).collect())
+                    .unwrap_or_default();
+                format!("{node}|{}", cut.join(","))
+            })
+            .collect();
+        return parts.join(" ");
+    }
+    let mut names = list("processes");
+    names.extend(list("nodes"));
+    if names.is_empty() && !value.is_null() {
+        return json_text(value);
+    }
+    names.join(" ")
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Pairs nemesis ops into faults: each lasting fault from its start's invocation to its
+/// healer's completion; a fault with no healer (such as `bump-clock`) is an instant.
+pub fn faults(history: &History) -> Vec<Fault> {
+    let nemesis: Vec<&Op> = history
+        .ops
+        .iter()
+        .filter(|o| o.process == Process::Nemesis)
+        .collect();
+    let mut out: Vec<Fault> = Vec::new();
+    // Per healer f, the faults still waiting for it, oldest first.
+    let mut waiting: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut pending: Option<usize> = None;
+    for op in nemesis {
+        if op.kind == OpType::Invoke {
+            if let Some(list) = waiting.get_mut(op.f.as_str())
+                && !list.is_empty()
+            {
+                pending = Some(list.remove(0));
+                continue;
+            }
+            out.push(Fault {
+                f: op.f.clone(),
+                start_index: op.index,
+                start_ns: op.time_ns,
+                end_ns: healer(&op.f).is_none().then_some(op.time_ns),
+                target: describe_target(&op.value),
+                error: None,
+            });
+            pending = None;
+            continue;
+        }
+        // A completion: of a healer when `pending` is set, else of the latest fault.
+        match pending.take() {
+            Some(i) => out[i].end_ns = Some(op.time_ns),
+            None => {
+                let Some(i) = out.len().checked_sub(1) else {
+                    continue;
+                };
+                if let Some(e) = &op.error {
+                    out[i].error = Some(e.clone());
+                } else if let Some(h) = healer(&out[i].f) {
+                    waiting.entry(h).or_default().push(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The row of each client process, in process order.
+fn rows(history: &History) -> (Vec<String>, HashMap<u64, usize>) {
+    let procs: BTreeSet<u64> = history
+        .ops
+        .iter()
+        .filter_map(|o| o.process.client())
+        .collect();
+    let names = procs.iter().map(|p| format!("process {p}")).collect();
+    let index = procs.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    (names, index)
+}
+
+/// The history op that a resource access corresponds to, when exactly one fits: a
+/// write of the same value, or a read that returned the same value, by the same process.
+pub fn op_for_resource_entry(history: &History, e: &ResourceEntry) -> Option<u64> {
+    let f = match e.op {
+        ResourceAction::Write => "write",
+        ResourceAction::Read => "read",
+        _ => return None,
+    };
+    let mut found = history.pairs().into_iter().filter(|pair| {
+        let inv = &history.ops[pair.invoke];
+        let comp = pair.completion.map(|c| &history.ops[c]);
+        inv.process == Process::Client(e.process)
+            && inv.f == f
+            && match e.op {
+                ResourceAction::Write => inv.value == e.value,
+                _ => comp.is_some_and(|c| c.kind == OpType::Ok && c.value == e.value),
+            }
+    });
+    let first = found.next()?;
+    found
+        .next()
+        .is_none()
+        .then_some(history.ops[first.invoke].index)
+}
+
+/// The op indexes a violation points at, including history ops matched to its resource
+/// seqs.
+pub fn violation_ops(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+    evidence: &Evidence,
+) -> Vec<u64> {
+    let mut ops = evidence.op_indexes.clone();
+    if let Some(entries) = resource {
+        let by_seq: HashMap<u64, &ResourceEntry> = entries.iter().map(|e| (e.seq, e)).collect();
+        for seq in &evidence.resource_seqs {
+            if let Some(op) = by_seq
+                .get(seq)
+                .and_then(|e| op_for_resource_entry(history, e))
+            {
+                ops.push(op);
+            }
+        }
+    }
+    ops
+}
+
+/// Builds the timeline of a history alone: one row per client process, a bar per op
+/// (ops whose invocation or completion index is in `marked` outlined), and every applied
+/// fault shaded. Pages that know more (holds, violations) add bands and marks to it.
+pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
+    let (rows, row_of) = rows(history);
+    let end_ns = history.ops.last().map(|o| o.time_ns).unwrap_or(0);
+    let mut spans = Vec::new();
+    for pair in history.pairs() {
+        let inv = &history.ops[pair.invoke];
+        let Some(&row) = inv.process.client().and_then(|p| row_of.get(&p)) else {
+            continue;
+        };
+        let comp = pair.completion.map(|c| &history.ops[c]);
+        spans.push(Span {
+            row,
+            start_ns: inv.time_ns,
+            end_ns: comp.map_or(end_ns, |c| c.time_ns),
+            outcome: match history.outcome(pair) {
+                OpType::Ok => Outcome::Ok,
+                OpType::Fail => Outcome::Fail,
+                _ => Outcome::Info,
+            },
+            label: inv.f.clone(),
+            highlighted: marked.contains(&inv.index)
+                || comp.is_some_and(|c| marked.contains(&c.index)),
+        });
+    }
+    let shades = faults(history)
+        .into_iter()
+        .filter(|f| f.error.is_none())
+        .map(|f| Shade {
+            start_ns: f.start_ns,
+            end_ns: f.end_ns.unwrap_or(end_ns),
+            label: format!("{} {}", f.f, f.target).trim().to_string(),
+        })
+        .collect();
+    Timeline {
+        rows,
+        spans,
+        shades,
+        end_ns,
+        ..Timeline::default()
+    }
+}
+
+/// Builds the run's timeline: the history's, plus a band for every hold of a lock, with
+/// the ops of violations outlined and overlapping holds marked. Only the evidence of
+/// invalid checkers is outlined, since those are the violations; overlapping holds that
+/// a valid checker observed (under fencing) are marked in the observation color.
+pub fn run_timeline(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+    results: &Results,
+) -> Timeline {
+    let violations: Vec<&Evidence> = results
+        .checkers
+        .values()
+        .filter(|c| c.valid == Validity::Invalid)
+        .flat_map(|c| c.evidence.iter())
+        .collect();
+    let marked: HashSet<u64> = violations
+        .iter()
+        .flat_map(|e| violation_ops(history, resource, e))
+        .collect();
+    let mut t = history_timeline(history, &marked);
+    let (_, row_of) = rows(history);
+    t.bands = exclusive::holds(history)
+        .iter()
+        .filter_map(|h| {
+            row_of.get(&h.process).map(|&row| Band {
+                row,
+                start_ns: h.start_ns,
+                end_ns: h.end_ns,
+            })
+        })
+        .collect();
+    t.marks = overlap_marks(results, &row_of);
+    t
+}
+
+/// Bands where holds overlapped, on both holders' rows: red for violations, orange for
+/// observations (overlaps under fencing, which the resource judges).
+fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    let overlaps = results.checkers.values().flat_map(|c| {
+        let observation = c.valid != Validity::Invalid;
+        c.evidence.iter().map(move |e| (e, observation))
+    });
+    let overlaps = overlaps.filter(|(e, _)| {
+        e.detail.get("kind").and_then(|k| k.as_str()) == Some("overlapping-holds")
+    });
+    for (n, (e, observation)) in overlaps.enumerate() {
+        let (Some(start), Some(end)) = (
+            e.detail["overlap_start_ns"].as_u64(),
+            e.detail["overlap_end_ns"].as_u64(),
+        ) else {
+            continue;
+        };
+        let holders = e.detail["holds"].as_array().cloned().unwrap_or_default();
+        for h in holders {
+            if let Some(&row) = h["process"].as_u64().and_then(|p| row_of.get(&p)) {
+                marks.push(Mark {
+                    observation,
+                    row,
+                    start_ns: start,
+                    end_ns: end,
+                    label: format!("overlap {}", n + 1),
+                });
+            }
+        }
+    }
+    marks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn nemesis(ops: &mut Vec<Op>, t: u64, kind: OpType, f: &str, v: Value, err: Option<&str>) {
+        let mut op = Op::new(ops.len() as u64, t, Process::Nemesis, kind, f, v);
+        op.error = err.map(str::to_string);
+        ops.push(op);
+    }
+
+    #[test]
+    fn faults_pair_with_their_healers_and_failed_ones_keep_their_error() {
+        let pause = json!({"processes": ["agent-2"], "nodes": ["n3"]});
+        let grudge = json!({"grudge": {"n1": ["n4", "n5"]}});
+        let mut ops = Vec::new();
+        nemesis(&mut ops, 10, OpType::Invoke, "pause", pause.clone(), None);
+        nemesis(&mut ops, 11, OpType::Info, "pause", pause.clone(), None);
+        nemesis(
+            &mut ops,
+            20,
+            OpType::Invoke,
+            "bump-clock",
+            json!({"n1": 500}),
+            None,
+        );
+        nemesis(
+            &mut ops,
+            21,
+            OpType::Info,
+            "bump-clock",
+            json!({"n1": 500}),
+            None,
+        );
+        nemesis(&mut ops, 30, OpType::Invoke, "resume", pause.clone(), None);
+        nemesis(&mut ops, 31, OpType::Info, "resume", pause, None);
+        nemesis(
+            &mut ops,
+            40,
+            OpType::Invoke,
+            "kill",
+            json!({"nodes": ["n2"]}),
+            None,
+        );
+        nemesis(
+            &mut ops,
+            41,
+            OpType::Info,
+            "kill",
+            Value::Null,
+            Some("no such pid"),
+        );
+        nemesis(
+            &mut ops,
+            50,
+            OpType::Invoke,
+            "start-partition",
+            grudge.clone(),
+            None,
+        );
+        nemesis(&mut ops, 51, OpType::Info, "start-partition", grudge, None);
+        let f = faults(&History::new(ops));
+        let got: Vec<(&str, u64, Option<u64>, &str, bool)> = f
+            .iter()
+            .map(|f| {
+                let failed = f.error.is_some();
+                (
+                    f.f.as_str(),
+                    f.start_ns,
+                    f.end_ns,
+                    f.target.as_str(),
+                    failed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pause", 10, Some(31), "agent-2 n3", false),
+                ("bump-clock", 20, Some(20), "{\"n1\":500}", false),
+                ("kill", 40, None, "n2", true),
+                ("start-partition", 50, None, "n1|n4,n5", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resource_access_maps_to_a_history_op_only_when_exactly_one_fits() {
+        let c = Process::Client(3);
+        let ops = vec![
+            Op::new(0, 1, c, OpType::Invoke, "write", json!(5)),
+            Op::new(1, 2, c, OpType::Ok, "write", json!(5)),
+            Op::new(2, 3, c, OpType::Invoke, "read", Value::Null),
+            Op::new(3, 4, c, OpType::Ok, "read", json!(5)),
+            Op::new(4, 5, c, OpType::Invoke, "read", Value::Null),
+            Op::new(5, 6, c, OpType::Ok, "read", json!(5)),
+        ];
+        let h = History::new(ops);
+        let entry = |op, value| ResourceEntry {
+            seq: 0,
+            process: 3,
+            token: None,
+            op,
+            value,
+            accepted: None,
+            max_token: None,
+        };
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Write, json!(5))),
+            Some(0)
+        );
+        // Two reads returned 5: ambiguous, so no claim is made.
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Read, json!(5))),
+            None
+        );
+        assert_eq!(
+            op_for_resource_entry(&h, &entry(ResourceAction::Write, json!(6))),
+            None
+        );
+    }
+
+    #[test]
+    fn every_client_process_gets_a_row_in_process_order_and_the_nemesis_none() {
+        let ops = vec![
+            Op::new(
+                0,
+                1,
+                Process::Client(7),
+                OpType::Invoke,
+                "read",
+                Value::Null,
+            ),
+            Op::new(1, 2, Process::Nemesis, OpType::Invoke, "pause", Value::Null),
+            Op::new(
+                2,
+                3,
+                Process::Client(2),
+                OpType::Invoke,
+                "read",
+                Value::Null,
+            ),
+            Op::new(3, 4, Process::Client(7), OpType::Ok, "read", json!(1)),
+        ];
+        let t = history_timeline(&History::new(ops), &HashSet::from([3]));
+        assert_eq!(t.rows, vec!["process 2", "process 7"]);
+        let seven = t.spans.iter().find(|s| s.row == 1).unwrap();
+        assert!(seven.highlighted);
+        assert_eq!(seven.outcome, Outcome::Ok);
+        // Process 2's read never completed: drawn to the end of the history as info.
+        let two = t.spans.iter().find(|s| s.row == 0).unwrap();
+        assert_eq!((two.end_ns, two.outcome), (4, Outcome::Info));
+    }
+}

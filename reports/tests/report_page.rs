@@ -1,0 +1,179 @@
+//! The report of a small hand-made run (tests/fixtures/paused-holder: an unfenced lock
+//! whose holder is paused past its TTL, a lost update, and hostile strings in the history)
+//! and of a long generated run.
+
+use splitbrain_checker::check_run_dir;
+use splitbrain_reports::{ReportError, write_report};
+use std::path::{Path, PathBuf};
+
+/// A scratch copy of a run directory, removed when dropped, even when the test fails.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("splitbrain-report-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn with_fixture(name: &str) -> Scratch {
+        let s = Scratch::new(name);
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paused-holder");
+        for entry in std::fs::read_dir(fixture).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, s.0.join(path.file_name().unwrap())).unwrap();
+        }
+        s
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn report(dir: &Path) -> String {
+    check_run_dir(dir).unwrap();
+    let page = write_report(dir).unwrap();
+    assert_eq!(page, dir.join("index.html"));
+    std::fs::read_to_string(page).unwrap()
+}
+
+#[test]
+fn the_report_leads_with_the_verdict_and_the_seed_to_rerun() {
+    let dir = Scratch::with_fixture("verdict");
+    let html = report(&dir.0);
+    assert!(
+        html.contains("<span class=\"verdict invalid\" id=\"verdict\">INVALID</span>"),
+        "verdict missing"
+    );
+    let verdict_at = html.find("id=\"verdict\"").unwrap();
+    assert!(verdict_at < html.find("id=\"config\"").unwrap());
+    assert!(html.contains("<tr><th>seed</th><td>4242</td></tr>"));
+    assert!(html.contains(
+        "splitbrain run --lock redis --workload counter --nemesis pause,partition --clients 2 \
+         --seed 4242"
+    ));
+}
+
+#[test]
+fn the_timeline_has_one_row_per_process_and_shades_the_pause() {
+    let dir = Scratch::with_fixture("rows");
+    let html = report(&dir.0);
+    let svg_start = html.find("<svg").expect("inline svg");
+    let svg = &html[svg_start..html.find("</svg>").unwrap()];
+    for p in ["process 0", "process 1"] {
+        assert_eq!(svg.matches(&format!(">\n{p}\n<")).count(), 1, "row {p}");
+    }
+    assert!(!svg.contains("process 2"));
+    assert!(svg.contains("pause agent-0 n1"), "pause shade label");
+    // The partition could not be applied: listed as such, not shaded.
+    assert!(!svg.contains("start-partition"));
+    assert!(html.contains("no: &lt;b&gt;nft missing&lt;/b&gt;"));
+}
+
+#[test]
+fn each_violation_is_explained_with_its_ops_and_seqs() {
+    let dir = Scratch::with_fixture("violations");
+    let html = report(&dir.0);
+    assert!(html.contains(
+        "lost update: process 0 read the counter at seq 1 and wrote it plus one at seq 6, \
+         overwriting the accepted write at seq 4 made in between by another process"
+    ));
+    // Seqs 1, 4 and 6 are the read of 0 by process 0 (op 2), the write of 1 by process 1
+    // (op 11) and the write of 1 by process 0 (op 7).
+    assert!(
+        html.contains("(resource seqs 1, 4, 6; matching history ops 2, 11, 7)"),
+        "resource seqs tied to history ops"
+    );
+    assert!(html.contains("processes 0 and 1 both believed they held lock"));
+    assert!(html.contains("(ops 1, 18, 8, 13)"));
+}
+
+#[test]
+fn every_hostile_value_from_the_history_is_escaped() {
+    let dir = Scratch::with_fixture("hostile");
+    let html = report(&dir.0);
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "unescaped <script>"
+    );
+    assert!(!html.contains("<img"), "unescaped <img>");
+    assert!(!html.contains("<b>"), "unescaped <b>");
+    // Escaped in the page text and in the SVG labels drawn by plotters.
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // run.json is escaped too.
+    assert!(html.contains("2026-11-21T23:00:00Z &lt;script&gt;alert(5)&lt;/script&gt;"));
+    let svg = &html[html.find("<svg").unwrap()..];
+    assert!(
+        svg.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
+        "svg label"
+    );
+}
+
+#[test]
+fn the_page_is_self_contained() {
+    let dir = Scratch::with_fixture("offline");
+    let html = report(&dir.0);
+    for needle in ["http:", "https:", "src=\"", "<link", "@import", "url("] {
+        assert!(!html.contains(needle), "page refers outside: {needle}");
+    }
+}
+
+#[test]
+fn an_unchecked_run_gets_a_hint_to_check_it_first() {
+    let dir = Scratch::with_fixture("unchecked");
+    let err = write_report(&dir.0).unwrap_err();
+    assert!(matches!(err, ReportError::NotChecked { .. }), "{err:?}");
+    assert!(err.to_string().contains("splitbrain check"), "{err}");
+    assert!(!dir.0.join("index.html").exists());
+}
+
+#[test]
+fn a_run_that_recorded_nothing_still_gets_an_honest_page() {
+    let dir = Scratch::with_fixture("empty");
+    std::fs::write(dir.0.join("history.jsonl"), b"").unwrap();
+    std::fs::remove_file(dir.0.join("resource.jsonl")).unwrap();
+    let html = report(&dir.0);
+    // No resource log: the run cannot be vouched for.
+    assert!(html.contains("id=\"verdict\">unknown</span>"));
+    assert!(html.contains("could not decide: resource-safety"));
+    assert!(html.contains("No faults were injected."));
+}
+
+#[test]
+fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
+    let dir = Scratch::with_fixture("junit");
+    check_run_dir(&dir.0).unwrap();
+    let path = splitbrain_reports::write_junit(&dir.0).unwrap();
+    let xml = std::fs::read_to_string(path).unwrap();
+    assert!(
+        xml.contains("tests=\"3\" failures=\"2\" errors=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 3);
+    assert_eq!(xml.matches("<failure message=").count(), 2);
+    assert!(xml.contains("name=\"well-formed\"></testcase>"));
+    assert!(!xml.contains("<script"), "unescaped");
+    assert!(xml.contains("--seed 4242"));
+}
+
+#[test]
+fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
+    let dir = Scratch::with_fixture("fenced");
+    let run_json = dir.0.join("run.json");
+    let text = std::fs::read_to_string(&run_json).unwrap();
+    std::fs::write(
+        &run_json,
+        text.replace("\"fencing\": false", "\"fencing\": true"),
+    )
+    .unwrap();
+    let html = report(&dir.0);
+    assert!(html.contains("exclusive-holding: observations (not violations)"));
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert!(svg.contains("fill=\"#E67E00\""), "orange observation band");
+    assert!(svg.contains("overlap 1"));
+}

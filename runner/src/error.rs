@@ -1,0 +1,47 @@
+//! Why a run could not be carried out.
+
+use std::path::PathBuf;
+
+/// A RunError says why a run stopped before producing a verdict. Whatever the error,
+/// everything the run created on the machine has been removed by the time it is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration is not usable.
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// A file in the run directory could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cluster could not be brought up, or a process could not be started.
+    #[error("cluster: {0}")]
+    Cluster(#[from] splitbrain_nemesis::ClusterError),
+    /// A service did not become ready in time.
+    #[error("{service} did not become ready within {waited_ms} ms: {detail}; see its log under logs/ in the run directory")]
+    NotReady {
+        /// Which service.
+        service: String,
+        /// How long the controller waited.
+        waited_ms: u128,
+        /// The last error seen.
+        detail: String,
+    },
+    /// The history could not be checked.
+    #[error("check: {0}")]
+    Check(#[from] splitbrain_checker::run_dir::CheckError),
+    /// The report could not be written.
+    #[error("report: {0}")]
+    Report(#[from] splitbrain_reports::ReportError),
+}
+
+impl RunError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RunError {
+        let path = path.into();
+        move |source| RunError::Io { path, source }
+    }
+}

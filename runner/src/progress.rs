@@ -1,0 +1,74 @@
+//! What a run shows while it runs: the phases, and live op counts during the workload.
+//! On a terminal this is a progress bar; elsewhere (CI logs) plain lines.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use splitbrain_history::OpCounts;
+use std::time::Duration;
+
+/// A Progress shows the phases of a run to the person (or log) watching it.
+pub struct Progress {
+    bar: ProgressBar,
+    interactive: bool,
+}
+
+impl Progress {
+    /// A progress display on stderr; plain lines when stderr is not a terminal.
+    pub fn stderr() -> Progress {
+        let target = ProgressDrawTarget::stderr();
+        let interactive = !target.is_hidden();
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} [{elapsed_precise}] {prefix:.bold} {wide_msg}")
+                .expect("static template is valid"),
+        );
+        if interactive {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Progress { bar, interactive }
+    }
+
+    /// A progress display that shows nothing, for tests and library use.
+    pub fn hidden() -> Progress {
+        Progress {
+            bar: ProgressBar::hidden(),
+            interactive: false,
+        }
+    }
+
+    /// Starts a phase (`cluster up`, `workload`, `check`, ...).
+    pub fn phase(&self, name: &str) {
+        self.bar.set_prefix(name.to_string());
+        self.bar.set_message("");
+        if !self.interactive {
+            eprintln!("splitbrain: {name}");
+        }
+    }
+
+    /// Updates the live line of the workload phase.
+    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts, faults: u64) {
+        self.bar.set_message(format!(
+            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  faults={}",
+            elapsed.as_secs(),
+            limit.as_secs(),
+            counts.invoke,
+            counts.ok,
+            counts.fail,
+            counts.info,
+            faults
+        ));
+    }
+
+    /// Prints a line above the bar (or plainly).
+    pub fn println(&self, line: impl AsRef<str>) {
+        if self.interactive {
+            self.bar.println(line.as_ref());
+        } else {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// Clears the bar at the end of the run.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,310 @@
+//! One run, end to end: cluster up, services, workload and nemesis, record, teardown,
+//! check, report. Teardown happens whatever happens: on success, on error, and on
+//! Ctrl-C or SIGTERM.
+
+use crate::progress::Progress;
+use crate::services::{self, Services};
+use crate::{RunConfig, RunError, run_dir};
+use splitbrain_checker::Results;
+use splitbrain_history::{NodeInfo, Recorder, RunInfo};
+use splitbrain_nemesis::local::{LocalCluster, LocalConfig};
+use splitbrain_nemesis::{Cluster, FaultKind, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_workloads::HolderBoard;
+use splitbrain_workloads::counter::{self, CounterClientConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// A RunOutcome is where a finished run's files are and what the checkers said.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The composed verdict and each checker's result.
+    pub results: Results,
+    /// True when the run was cut short by Ctrl-C or SIGTERM.
+    pub interrupted: bool,
+}
+
+/// Carries out one run. Everything created on the machine is removed before this
+/// returns, whatever the outcome.
+pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunError> {
+    validate(&cfg)?;
+    let faults = parse_faults(&cfg.nemesis)?;
+    let run_id = run_dir::new_run_id();
+    let started_at = run_dir::now_rfc3339();
+    let dir = run_dir::create(
+        &cfg.results_root,
+        &started_at,
+        cfg.lock.as_str(),
+        cfg.workload.as_str(),
+        cfg.seed,
+    )?;
+    progress.println(format!(
+        "splitbrain run: seed={} lock={} workload={} nemesis={} fencing={} -> {}",
+        cfg.seed,
+        cfg.lock.as_str(),
+        cfg.workload.as_str(),
+        nemesis_label(&cfg.nemesis),
+        if cfg.fencing { "on" } else { "off" },
+        dir.display()
+    ));
+    let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
+    let plan = splitbrain_nemesis::plan(&schedule_config(&cfg, faults), &node_names);
+    print_plan(progress, &plan);
+
+    let state = state_dir(&run_id);
+    progress.phase("cluster up");
+    let cluster_cfg = LocalConfig {
+        run_id: run_id.clone(),
+        nodes: cfg.nodes,
+        subnet: cfg.subnet.clone(),
+        state_dir: state.clone(),
+    };
+    let cluster: Arc<dyn Cluster> = Arc::new(
+        tokio::task::spawn_blocking(move || LocalCluster::up(cluster_cfg))
+            .await
+            .expect("cluster setup task panicked")?,
+    );
+    let body = run_on_cluster(&cfg, cluster.clone(), &dir, &state, plan, &started_at, progress);
+    let (outcome, interrupted) = tokio::select! {
+        r = body => (r, false),
+        _ = shutdown_signal() => (Ok(()), true),
+    };
+    progress.phase("cluster down");
+    let down = tokio::task::spawn_blocking(move || cluster.teardown())
+        .await
+        .expect("teardown task panicked");
+    outcome?;
+    down?;
+    finish(&cfg, dir, interrupted, progress)
+}
+
+async fn run_on_cluster(
+    cfg: &RunConfig,
+    cluster: Arc<dyn Cluster>,
+    dir: &Path,
+    state: &Path,
+    plan: Vec<PlannedFault>,
+    started_at: &str,
+    progress: &Progress,
+) -> Result<(), RunError> {
+    let services = services::start(cluster.as_ref(), cfg, dir, state)?;
+    write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;
+    crate::ready::wait_for_services(cluster.as_ref(), &services).await?;
+    progress.phase("workload");
+    let recorder = Arc::new(
+        Recorder::create(&dir.join("history.jsonl")).map_err(RunError::io(dir.join("history.jsonl")))?,
+    );
+    let board = Arc::new(HolderBoard::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
+    let targets: Arc<dyn Targets> = Arc::new(BoardTargets(board.clone()));
+    let nemesis = tokio::spawn(splitbrain_nemesis::run_nemesis(
+        plan,
+        cluster.clone(),
+        targets,
+        recorder.clone(),
+        stop_rx.clone(),
+    ));
+    watch_workload(cfg, &recorder, progress).await;
+    let _ = stop_tx.send(true);
+    for c in clients {
+        let _ = c.await;
+    }
+    let _ = nemesis.await;
+    recorder.sync().map_err(RunError::io(dir.join("history.jsonl")))?;
+    Ok(())
+}
+
+fn spawn_clients(
+    cfg: &RunConfig,
+    services: &Services,
+    recorder: &Arc<Recorder>,
+    board: &Arc<HolderBoard>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<counter::ClientSummary>> {
+    services
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(slot, agent)| {
+            let client_cfg = CounterClientConfig {
+                slot,
+                clients: cfg.clients,
+                seed: cfg.seed,
+                rate: cfg.rate,
+                key: "splitbrain-lock".into(),
+                ttl: cfg.ttl,
+                cs_wait: cfg.cs_wait,
+                op_timeout: cfg.op_timeout,
+                agent_socket: agent.socket.clone(),
+                node: agent.node.clone(),
+                agent_name: agent.name.clone(),
+            };
+            tokio::spawn(counter::run_client(
+                client_cfg,
+                recorder.clone(),
+                board.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Shows live counts until the time limit.
+async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progress) {
+    let start = Instant::now();
+    let deadline = start + cfg.time_limit;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    while Instant::now() < deadline {
+        tick.tick().await;
+        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts(), 0);
+    }
+}
+
+fn finish(cfg: &RunConfig, dir: PathBuf, interrupted: bool, progress: &Progress) -> Result<RunOutcome, RunError> {
+    progress.phase("check");
+    let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
+    progress.phase("report");
+    splitbrain_reports::write_report(&dir)?;
+    run_dir::link_latest(&cfg.results_root, &dir)?;
+    progress.finish();
+    Ok(RunOutcome {
+        dir,
+        results,
+        interrupted,
+    })
+}
+
+struct BoardTargets(Arc<HolderBoard>);
+
+impl Targets for BoardTargets {
+    fn holder_agent(&self) -> Option<String> {
+        self.0.holder_agent()
+    }
+}
+
+fn write_run_info(
+    cfg: &RunConfig,
+    cluster: &dyn Cluster,
+    services: &Services,
+    plan: &[PlannedFault],
+    started_at: &str,
+    dir: &Path,
+) -> Result<(), RunError> {
+    let mut nodes: Vec<NodeInfo> = cluster
+        .nodes()
+        .iter()
+        .chain(std::iter::once(cluster.resource_node()))
+        .map(|n| NodeInfo {
+            name: n.name.clone(),
+            addr: n.addr.to_string(),
+            roles: vec![],
+        })
+        .collect();
+    for p in cluster.processes() {
+        if let Some(n) = nodes.iter_mut().find(|n| n.name == p.node) {
+            n.roles.push(p.name.clone());
+        }
+    }
+    let info = RunInfo {
+        splitbrain_version: env!("CARGO_PKG_VERSION").into(),
+        seed: cfg.seed,
+        lock: cfg.lock.as_str().into(),
+        workload: cfg.workload.as_str().into(),
+        nemesis: cfg.nemesis.clone(),
+        clients: cfg.clients,
+        nodes: cfg.nodes,
+        time_limit_s: cfg.time_limit.as_secs_f64(),
+        ttl_ms: cfg.ttl.as_millis() as u64,
+        fencing: cfg.fencing,
+        command: cfg.command.clone(),
+        started_at: started_at.into(),
+        cluster: nodes,
+        schedule: serde_json::to_value(plan).unwrap_or_default(),
+        extra: serde_json::json!({
+            "lock_addr": services.lock_addr,
+            "resource_addr": services.resource_addr,
+            "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
+            "rate": cfg.rate,
+            "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
+            "nemesis_interval_ms": cfg.nemesis_interval.as_millis() as u64,
+        }),
+    };
+    let path = dir.join("run.json");
+    let text = serde_json::to_vec_pretty(&info).expect("RunInfo serializes");
+    std::fs::write(&path, text).map_err(RunError::io(path))
+}
+
+fn validate(cfg: &RunConfig) -> Result<(), RunError> {
+    let bad = |m: String| Err(RunError::Config(m));
+    if cfg.clients == 0 || cfg.clients > 200 {
+        return bad(format!("clients={} must be between 1 and 200", cfg.clients));
+    }
+    if cfg.nodes == 0 || cfg.nodes > 50 {
+        return bad(format!("nodes={} must be between 1 and 50", cfg.nodes));
+    }
+    if cfg.ttl.is_zero() {
+        return bad("ttl-ms=0: a lock needs a positive time-to-live".into());
+    }
+    if cfg.time_limit.is_zero() {
+        return bad("time-limit=0: give the workload at least one second".into());
+    }
+    if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
+        return bad(format!("rate={} must be a positive number", cfg.rate));
+    }
+    Ok(())
+}
+
+fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {
+    names
+        .iter()
+        .map(|n| n.parse::<FaultKind>().map_err(|e| RunError::Config(e.to_string())))
+        .collect()
+}
+
+fn schedule_config(cfg: &RunConfig, faults: Vec<FaultKind>) -> ScheduleConfig {
+    ScheduleConfig {
+        seed: cfg.seed,
+        faults,
+        time_limit: cfg.time_limit,
+        interval: cfg.nemesis_interval,
+        ttl: cfg.ttl,
+    }
+}
+
+fn print_plan(progress: &Progress, plan: &[PlannedFault]) {
+    if plan.is_empty() {
+        progress.println("nemesis: none");
+        return;
+    }
+    progress.println(format!("nemesis schedule ({} faults):", plan.len()));
+    for fault in plan {
+        progress.println(format!(
+            "  at {:>6.1}s  {:<14} for {:.1}s",
+            fault.at.as_secs_f64(),
+            fault.kind.to_string(),
+            fault.duration.as_secs_f64()
+        ));
+    }
+}
+
+fn nemesis_label(names: &[String]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(",") }
+}
+
+fn state_dir(run_id: &str) -> PathBuf {
+    PathBuf::from("/run/splitbrain").join(run_id)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,259 @@
+//! Argument definitions and dispatch for each subcommand.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use splitbrain_runner::{LockName, Progress, RunConfig, RunError, WorkloadName};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code for arguments that cannot be used.
+pub const EXIT_BAD_ARGS: u8 = 254;
+/// Exit code for an internal error: the run could not produce a verdict.
+pub const EXIT_INTERNAL: u8 = 255;
+
+/// splitbrain: Jepsen-style chaos and linearizability testing for distributed locks.
+///
+/// Exit codes: 0 valid, 1 invalid (a violation was found), 2 unknown, 254 bad arguments,
+/// 255 internal error.
+#[derive(Parser, Debug)]
+#[command(name = "splitbrain", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Bring up a local cluster, run a workload against a lock under faults, then check
+    /// the history and write a report.
+    Run(RunArgs),
+    /// Check a stored run directory again (rewrites results.json).
+    Check(CheckArgs),
+    /// Write the HTML report (index.html) of a stored run directory again.
+    Report {
+        /// The run directory (for example results/latest).
+        dir: PathBuf,
+    },
+    /// Remove what crashed runs left behind: network namespaces, processes, state.
+    Cleanup,
+    /// Run a client's agent on a node (started by `splitbrain run`).
+    #[command(hide = true)]
+    Agent(splitbrain_workloads::agent::AgentArgs),
+    /// Run the protected resource on a node (started by `splitbrain run`).
+    #[command(hide = true)]
+    Resource(splitbrain_workloads::resource::ResourceArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The lock under test.
+    #[arg(long, default_value = "redis", value_parser = parse_lock)]
+    lock: LockName,
+    /// The workload: `counter` acquires the lock, reads a counter on the resource, waits,
+    /// writes counter+1 with its fencing token, and releases.
+    #[arg(long, default_value = "counter", value_parser = parse_workload)]
+    workload: WorkloadName,
+    /// Faults to inject, comma-separated: pause (SIGSTOP/SIGCONT a lock server or agent),
+    /// pause-holder (pause the current lock holder's agent for longer than the TTL),
+    /// kill (SIGKILL, then restart with the same command line), partition (random halves
+    /// or one node isolated, then heal); or `none`.
+    #[arg(long, default_value = "pause,kill,partition")]
+    nemesis: String,
+    /// Client processes (one agent each, spread over the nodes).
+    #[arg(long, default_value_t = 5)]
+    clients: usize,
+    /// Nodes of the lock system; the resource gets a node of its own.
+    #[arg(long, default_value_t = 5)]
+    nodes: usize,
+    /// Seconds of workload.
+    #[arg(long, default_value_t = 30)]
+    time_limit: u64,
+    /// Lock time-to-live in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    ttl_ms: u64,
+    /// Whether the resource rejects writes whose fencing token is older than the newest
+    /// it has accepted.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    fencing: OnOff,
+    /// Seed of the generator and the nemesis schedule; the same seed replays the same
+    /// schedule. Random (and printed) when not given.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory that holds run directories and the `latest` link.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Private IPv4 subnet for node addresses; it exists only inside the run's namespaces.
+    #[arg(long, default_value = "10.77.0.0/24")]
+    subnet: String,
+    /// Milliseconds between the read and the write of the critical section: the window
+    /// a pause of the holder can fall into.
+    #[arg(long, default_value_t = 50)]
+    cs_wait_ms: u64,
+    /// Lock attempts per second over all clients.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// Milliseconds the controller waits for an op before recording it as `info`.
+    #[arg(long, default_value_t = 5000)]
+    op_timeout_ms: u64,
+    /// Seconds of quiet between the end of one fault and the start of the next.
+    #[arg(long, default_value_t = 3.0)]
+    nemesis_interval: f64,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// A run directory, or a history file (then --model is required).
+    path: PathBuf,
+    #[command(flatten)]
+    file: crate::check_file::CheckFileArgs,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+fn parse_lock(s: &str) -> Result<LockName, String> {
+    s.parse()
+}
+
+fn parse_workload(s: &str) -> Result<WorkloadName, String> {
+    s.parse()
+}
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => check(args),
+        Command::Report { dir } => report(dir),
+        Command::Cleanup => cleanup(),
+        Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
+        Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
+    }
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    if let Some(code) = splitbrain_nemesis::local::enter_user_namespace_if_needed()? {
+        return Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL));
+    }
+    let cfg = run_config(args)?;
+    let progress = Progress::stderr();
+    let outcome = runtime()?.block_on(splitbrain_runner::run(cfg, &progress))?;
+    progress.finish();
+    print_results(&outcome.results);
+    println!("report: {}", outcome.dir.join("index.html").display());
+    if outcome.interrupted {
+        eprintln!("splitbrain: interrupted; the results cover the part of the run that happened");
+    }
+    Ok(outcome.results.valid.exit_code() as u8)
+}
+
+fn run_config(args: RunArgs) -> Result<RunConfig> {
+    let nemesis = match args.nemesis.trim() {
+        "none" | "" => vec![],
+        list => list.split(',').map(|s| s.trim().to_string()).collect(),
+    };
+    let seed = args.seed.unwrap_or_else(rand_seed);
+    if !(args.nemesis_interval >= 0.0 && args.nemesis_interval.is_finite()) {
+        return Err(RunError::Config(format!(
+            "nemesis-interval={} must be a non-negative number of seconds",
+            args.nemesis_interval
+        ))
+        .into());
+    }
+    Ok(RunConfig {
+        lock: args.lock,
+        workload: args.workload,
+        nemesis,
+        clients: args.clients,
+        nodes: args.nodes,
+        time_limit: Duration::from_secs(args.time_limit),
+        ttl: Duration::from_millis(args.ttl_ms),
+        fencing: args.fencing == OnOff::On,
+        seed,
+        results_root: args.out,
+        subnet: args.subnet,
+        cs_wait: Duration::from_millis(args.cs_wait_ms),
+        rate: args.rate,
+        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        nemesis_interval: Duration::from_secs_f64(args.nemesis_interval),
+        command: command_line(seed),
+    })
+}
+
+/// The command line as typed, with the seed made explicit so it can be rerun.
+fn command_line(seed: u64) -> String {
+    let mut words: Vec<String> = std::env::args().collect();
+    if let Some(first) = words.first_mut() {
+        *first = "splitbrain".into();
+    }
+    if !words.iter().any(|w| w == "--seed" || w.starts_with("--seed=")) {
+        words.push(format!("--seed={seed}"));
+    }
+    words.join(" ")
+}
+
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now()) % 1_000_000_000
+}
+
+fn check(args: CheckArgs) -> Result<u8> {
+    if args.path.is_dir() {
+        let results = splitbrain_checker::run_dir::check_run_dir(&args.path)?;
+        print_results(&results);
+        return Ok(results.valid.exit_code() as u8);
+    }
+    let code = crate::check_file::run(&args.path, &args.file)?;
+    Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL))
+}
+
+fn report(dir: PathBuf) -> Result<u8> {
+    let page = splitbrain_reports::write_report(&dir)?;
+    println!("report: {}", page.display());
+    Ok(0)
+}
+
+fn cleanup() -> Result<u8> {
+    let report = splitbrain_nemesis::local::cleanup_leftovers()
+        .context("cleanup could not remove everything; run it again as root")?;
+    println!("{report}");
+    Ok(0)
+}
+
+fn serve<E: std::error::Error + Send + Sync + 'static>(
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<u8> {
+    runtime()?.block_on(fut)?;
+    Ok(0)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn print_results(results: &splitbrain_checker::Results) {
+    let verdict = match results.valid {
+        splitbrain_checker::Validity::Valid => "valid",
+        splitbrain_checker::Validity::Invalid => "INVALID",
+        splitbrain_checker::Validity::Unknown => "unknown",
+    };
+    println!("verdict: {verdict}");
+    for (name, r) in &results.checkers {
+        println!("  {name}: {}", r.summary);
+    }
+}
+
+/// Maps an error to an exit code: configuration problems are bad arguments (254),
+/// anything else is internal (255).
+pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<RunError>() {
+        Some(RunError::Config(_)) => EXIT_BAD_ARGS,
+        _ => EXIT_INTERNAL,
+    }
+}

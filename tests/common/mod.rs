@@ -1,0 +1,73 @@
+//! Helpers shared by the end-to-end tests: run the real `splitbrain` binary and read
+//! what it wrote.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_splitbrain"))
+}
+
+/// Runs `splitbrain ARGS` and returns its output.
+pub fn splitbrain(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("splitbrain binary runs")
+}
+
+/// The single run directory a test's --out holds (through the `latest` link).
+pub fn latest_run(out: &Path) -> PathBuf {
+    std::fs::canonicalize(out.join("latest")).expect("results/latest points at the run")
+}
+
+/// Parsed results.json of a run directory.
+pub fn results(run: &Path) -> Value {
+    let text = std::fs::read_to_string(run.join("results.json")).expect("results.json exists");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// Panics with the binary's output when `code` is not what it exited with.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Network namespaces whose name carries `run_id`.
+pub fn namespaces_of(run_id: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.contains(run_id))
+        .map(String::from)
+        .collect()
+}
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").expect("/proc is readable").flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|s| s.chars().all(|c| c.is_ascii_digit())) else {
+            continue;
+        };
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{pid}: {cmd}"));
+            }
+        }
+    }
+    found
+}

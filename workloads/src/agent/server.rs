@@ -1,0 +1,320 @@
+//! The agent server: a Unix socket listener, and the per-process state of one client.
+
+use super::protocol::{AgentReply, AgentRequest, Command};
+use crate::lock::{Certainty, Guard, Lock, LockError};
+use crate::locks::{LockKind, RedisLock, RedisLockConfig};
+use crate::resource::{ResourceClient, ResourceError};
+use crate::{Error, Fencing};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+/// AgentArgs are the agent's command line (`splitbrain agent ...`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The Unix socket to accept controller connections on; a stale file is replaced.
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// The node this agent runs on, for holder ids and logs.
+    #[arg(long)]
+    pub node: String,
+    /// The lock system to drive.
+    #[arg(long, value_enum, default_value_t = LockKind::Redis)]
+    pub lock: LockKind,
+    /// The Redis server, `host:port` (for `--lock redis`).
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// The resource, `host:port`.
+    #[arg(long)]
+    pub resource: String,
+    /// Ask the lock for fencing tokens and send them with every resource access.
+    #[arg(long, value_enum, default_value_t = Fencing::Off)]
+    pub fencing: Fencing,
+    /// The bound on each step (a lock call, a resource access), in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub op_timeout_ms: u64,
+}
+
+/// A ProcessSlot is the process the agent currently serves and the guard it holds.
+struct ProcessSlot {
+    process: u64,
+    guard: Option<Guard>,
+}
+
+/// The agent's state; one mutex around it makes the agent execute one request at a
+/// time, as the single client it stands for.
+struct AgentState {
+    node: String,
+    lock: Box<dyn Lock>,
+    resource: ResourceClient,
+    fencing: bool,
+    current: Option<ProcessSlot>,
+}
+
+/// An AgentServer is a bound agent, ready to serve.
+pub struct AgentServer {
+    listener: UnixListener,
+    socket: PathBuf,
+    state: Arc<Mutex<AgentState>>,
+}
+
+impl AgentServer {
+    /// Builds the lock client and binds the socket, replacing a stale socket file left
+    /// by a killed agent.
+    pub async fn bind(args: &AgentArgs) -> Result<AgentServer, Error> {
+        if args.op_timeout_ms == 0 {
+            return Err(Error::Config {
+                name: "op-timeout-ms",
+                value: "0".into(),
+                hint: "give a bound above 0, such as 1000".into(),
+            });
+        }
+        let lock = build_lock(args)?;
+        remove_stale_socket(&args.socket)?;
+        let listener = UnixListener::bind(&args.socket).map_err(|source| Error::Bind {
+            addr: args.socket.display().to_string(),
+            source,
+        })?;
+        let timeout = Duration::from_millis(args.op_timeout_ms);
+        let state = AgentState {
+            node: args.node.clone(),
+            lock,
+            resource: ResourceClient::new(args.resource.clone(), timeout),
+            fencing: args.fencing.is_on(),
+            current: None,
+        };
+        Ok(AgentServer {
+            listener,
+            socket: args.socket.clone(),
+            state: Arc::new(Mutex::new(state)),
+        })
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Serves controller connections until the task is dropped. Connection tasks are
+    /// owned by this future, so dropping it closes every connection, as a killed agent
+    /// would.
+    pub async fn run(self) -> Result<(), Error> {
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, _) = accepted.map_err(|source| Error::Bind {
+                        addr: self.socket.display().to_string(),
+                        source,
+                    })?;
+                    conns.spawn(serve_connection(stream, Arc::clone(&self.state)));
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    }
+}
+
+/// Runs the agent with `args` until it fails: what `splitbrain agent` does.
+pub async fn serve(args: AgentArgs) -> Result<(), Error> {
+    let server = AgentServer::bind(&args).await?;
+    tracing::info!(socket = %args.socket.display(), node = %args.node, "agent listening");
+    server.run().await
+}
+
+fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+    match args.lock {
+        LockKind::Redis => {
+            let addr = args.redis.clone().ok_or_else(|| Error::Config {
+                name: "redis",
+                value: "(missing)".into(),
+                hint: "--lock redis needs --redis host:port".into(),
+            })?;
+            let started = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            // Node, pid and start time: unique across agents and across restarts.
+            let holder_prefix = format!("{}-{}-{started}", args.node, std::process::id());
+            let cfg = RedisLockConfig {
+                addr,
+                fencing: args.fencing.is_on(),
+                op_timeout: Duration::from_millis(args.op_timeout_ms),
+                holder_prefix,
+            };
+            let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
+            Ok(Box::new(lock))
+        }
+    }
+}
+
+fn remove_stale_socket(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Bind {
+            addr: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+async fn serve_connection(stream: UnixStream, state: Arc<Mutex<AgentState>>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match serde_json::from_str::<AgentRequest>(&line) {
+            Ok(req) => state.lock().await.handle(req).await,
+            Err(e) => bad_request(&line, &e),
+        };
+        let mut out = serde_json::to_vec(&reply).expect("a reply always serializes");
+        out.push(b'\n');
+        if write.write_all(&out).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// A request that does not parse was not executed: a definite failure, with its id if
+/// one can be found.
+fn bad_request(line: &str, e: &serde_json::Error) -> AgentReply {
+    let id = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v.get("id").and_then(Value::as_u64))
+        .unwrap_or(0);
+    AgentReply::fail(
+        id,
+        format!(
+            "bad request: {e} (expected {{\"id\":N,\"process\":P,\"op\":\"acquire|read|write|release\",...}})"
+        ),
+    )
+}
+
+impl AgentState {
+    async fn handle(&mut self, req: AgentRequest) -> AgentReply {
+        let id = req.id;
+        let process = req.process;
+        if self.current.as_ref().map(|c| c.process) != Some(process) {
+            // A new process id: the previous process was retired; its guard is
+            // forgotten (the lock may still be held until its TTL runs out).
+            self.current = Some(ProcessSlot {
+                process,
+                guard: None,
+            });
+        }
+        match req.command {
+            Command::Acquire { key, ttl_ms } => self.acquire(id, process, &key, ttl_ms).await,
+            Command::Read => self.read(id, process).await,
+            Command::Write { value } => self.write(id, process, value).await,
+            Command::Release => self.release(id, process).await,
+        }
+    }
+
+    fn guard(&self) -> Option<&Guard> {
+        self.current.as_ref().and_then(|c| c.guard.as_ref())
+    }
+
+    fn not_holder(&self, id: u64, process: u64) -> AgentReply {
+        AgentReply::fail(
+            id,
+            format!(
+                "not the holder: process={process} holds no lock on node={}",
+                self.node
+            ),
+        )
+    }
+
+    /// The token to show the resource: the guard's, only when fencing is on.
+    fn token(&self) -> Option<u64> {
+        if self.fencing {
+            self.guard().and_then(|g| g.token)
+        } else {
+            None
+        }
+    }
+
+    async fn acquire(&mut self, id: u64, process: u64, key: &str, ttl_ms: u64) -> AgentReply {
+        if let Some(g) = self.guard() {
+            let held = &g.key;
+            return AgentReply::fail(
+                id,
+                format!("already holding: process={process} key={held} (release first)"),
+            );
+        }
+        let guard = match self.lock.acquire(key, Duration::from_millis(ttl_ms)).await {
+            Ok(guard) => guard,
+            Err(e) => return lock_error_reply(id, &e),
+        };
+        let token = guard.token;
+        if let Some(slot) = self.current.as_mut() {
+            slot.guard = Some(guard);
+        }
+        match self.resource.enter(process, self.token()).await {
+            Ok(()) => AgentReply::ok(id, Value::String(key.to_string()), token),
+            // The lock was granted but the critical section could not be announced:
+            // the acquire took effect, the section's start is unknown.
+            Err(e) => AgentReply::info(id, format!("acquired but resource enter failed: {e}")),
+        }
+    }
+
+    async fn read(&mut self, id: u64, process: u64) -> AgentReply {
+        if self.guard().is_none() {
+            return self.not_holder(id, process);
+        }
+        let token = self.token();
+        match self.resource.read(process, token).await {
+            Ok(v) => AgentReply::ok(id, v.into(), self.guard().and_then(|g| g.token)),
+            Err(e) => resource_error_reply(id, &e),
+        }
+    }
+
+    async fn write(&mut self, id: u64, process: u64, value: i64) -> AgentReply {
+        if self.guard().is_none() {
+            return self.not_holder(id, process);
+        }
+        let token = self.token();
+        match self.resource.write(process, token, value).await {
+            Ok(()) => AgentReply::ok(id, value.into(), self.guard().and_then(|g| g.token)),
+            Err(e) => resource_error_reply(id, &e),
+        }
+    }
+
+    async fn release(&mut self, id: u64, process: u64) -> AgentReply {
+        let token = self.token();
+        let Some(guard) = self.current.as_mut().and_then(|c| c.guard.take()) else {
+            return self.not_holder(id, process);
+        };
+        // Exit first: the critical section ends before the lock is given up.
+        let exit = self.resource.exit(process, token).await;
+        let released = self.lock.release(&guard).await;
+        match (released, exit) {
+            (Err(e), _) => lock_error_reply(id, &e),
+            (Ok(()), Ok(())) => AgentReply::ok(id, Value::String(guard.key.clone()), guard.token),
+            (Ok(()), Err(e)) => {
+                AgentReply::info(id, format!("released but resource exit failed: {e}"))
+            }
+        }
+    }
+}
+
+fn lock_error_reply(id: u64, e: &LockError) -> AgentReply {
+    match e.certainty() {
+        Certainty::Definite => AgentReply::fail(id, e.to_string()),
+        Certainty::Indeterminate => AgentReply::info(id, e.to_string()),
+    }
+}
+
+fn resource_error_reply(id: u64, e: &ResourceError) -> AgentReply {
+    match e.certainty() {
+        Certainty::Definite => AgentReply::fail(id, e.to_string()),
+        Certainty::Indeterminate => AgentReply::info(id, e.to_string()),
+    }
+}

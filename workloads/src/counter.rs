@@ -1,0 +1,338 @@
+//! The counter workload: each client slot repeatedly takes the lock, reads the
+//! resource's counter, waits (the window a pause can hit), writes the counter plus one
+//! and releases. If mutual exclusion ever fails, two holders read the same value and
+//! one increment is lost: the resource's log shows it.
+//!
+//! History vocabulary (the checkers depend on it exactly):
+//!
+//! | f | invoke value | ok value | token |
+//! |---|---|---|---|
+//! | `acquire` | key | key | the grant's token (on ok) |
+//! | `read` | null | the counter | the guard's token |
+//! | `write` | new value | new value | the guard's token |
+//! | `release` | key | key | the guard's token |
+//!
+//! A process whose op ended `info` is retired: the slot continues as process
+//! `old + clients` (Jepsen's scheme) and starts over with `acquire`.
+
+mod board;
+
+pub use board::HolderBoard;
+
+use crate::agent::{AgentClient, AgentReply, AgentRequest, Command, Outcome};
+use crate::generator::{Generator, GeneratorConfig};
+use serde_json::{Value, json};
+use splitbrain_history::{OpDraft, OpType, Process, Recorder};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A CounterClientConfig is everything one client slot needs.
+#[derive(Clone, Debug)]
+pub struct CounterClientConfig {
+    /// The slot number, from 0; also its first process number.
+    pub slot: usize,
+    /// Number of slots in the run (the step between a slot's process numbers).
+    pub clients: usize,
+    /// The generator seed, shared by all slots.
+    pub seed: u64,
+    /// Attempts per second over all clients.
+    pub rate: f64,
+    /// The lock key.
+    pub key: String,
+    /// The lock's time-to-live.
+    pub ttl: Duration,
+    /// How long the holder waits between its read and its write.
+    pub cs_wait: Duration,
+    /// The controller's bound on each call to the agent; past it the op is `info`. Make
+    /// it longer than twice the agent's `--op-timeout-ms` (acquire and release are a
+    /// lock call plus a resource access, each bounded by it), so that the agent's own,
+    /// more precise answer arrives first.
+    pub op_timeout: Duration,
+    /// The agent's Unix socket.
+    pub agent_socket: PathBuf,
+    /// The node the agent runs on, recorded with every op.
+    pub node: String,
+    /// The agent's name, as the [`HolderBoard`] and the nemesis know it.
+    pub agent_name: String,
+}
+
+/// A ClientSummary is what one slot did, for progress and the run's summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientSummary {
+    /// The slot.
+    pub slot: usize,
+    /// The last process number the slot used.
+    pub last_process: u64,
+    /// Acquire attempts.
+    pub acquires: u64,
+    /// Acquires that succeeded.
+    pub acquired: u64,
+    /// Writes the resource accepted.
+    pub writes_ok: u64,
+    /// Writes that failed definitely (a fenced resource rejected a stale token).
+    pub writes_failed: u64,
+    /// Releases that succeeded.
+    pub released: u64,
+    /// Ops that ended `info` (each retired a process).
+    pub infos: u64,
+    /// Times the agent connection was re-established.
+    pub reconnects: u64,
+    /// Why the slot stopped early, if it did (bad config, history not writable).
+    pub error: Option<String>,
+}
+
+/// Why a cycle ended early.
+enum Halt {
+    /// `stop` became true.
+    Stopped,
+    /// The history could not be written or the config is bad: the slot cannot go on.
+    Fatal(String),
+}
+
+/// A Slot is one client slot's running state.
+struct Slot {
+    cfg: CounterClientConfig,
+    recorder: Arc<Recorder>,
+    board: Arc<HolderBoard>,
+    stop: watch::Receiver<bool>,
+    client: Option<AgentClient>,
+    process: u64,
+    /// The token of the lock this process believes it holds; `Some(None)` is a grant
+    /// without a token.
+    held: Option<Option<u64>>,
+    summary: ClientSummary,
+}
+
+/// Drives one client slot until `stop` becomes true, recording every step through
+/// `recorder`. An in-flight op at stop time gets up to `op_timeout` to finish, then is
+/// recorded as `info`.
+pub async fn run_client(
+    cfg: CounterClientConfig,
+    recorder: Arc<Recorder>,
+    board: Arc<HolderBoard>,
+    stop: watch::Receiver<bool>,
+) -> ClientSummary {
+    let summary = ClientSummary {
+        slot: cfg.slot,
+        last_process: cfg.slot as u64,
+        ..ClientSummary::default()
+    };
+    let generator = Generator::new(GeneratorConfig {
+        clients: cfg.clients,
+        rate: cfg.rate,
+        // The controller's stop ends the run; the schedule itself never runs out.
+        time_limit: Duration::MAX,
+        seed: cfg.seed,
+    });
+    let mut slot = Slot {
+        process: cfg.slot as u64,
+        cfg,
+        recorder,
+        board,
+        stop,
+        client: None,
+        held: None,
+        summary,
+    };
+    let generator = match generator {
+        Ok(g) => g,
+        Err(e) => {
+            slot.summary.error = Some(e.to_string());
+            return slot.summary;
+        }
+    };
+    for delay in generator.slot(slot.cfg.slot) {
+        let result = match slot.connect().await {
+            Ok(()) => match slot.pause(delay).await {
+                Ok(()) => slot.cycle().await,
+                Err(halt) => Err(halt),
+            },
+            Err(halt) => Err(halt),
+        };
+        match result {
+            Ok(()) => {}
+            Err(Halt::Stopped) => break,
+            Err(Halt::Fatal(e)) => {
+                slot.summary.error = Some(e);
+                break;
+            }
+        }
+    }
+    slot.summary.last_process = slot.process;
+    slot.summary
+}
+
+impl Slot {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps for `d` (rounded up to the timer's millisecond ticks), or less if stop
+    /// comes first.
+    async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
+        if self.stopped() {
+            return Err(Halt::Stopped);
+        }
+        if d.is_zero() {
+            // Tokio's timer has millisecond ticks: even a zero sleep waits for the next
+            // tick, which would cap a slot at a few hundred cycles per second.
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            _ = stopped(&mut self.stop) => Err(Halt::Stopped),
+        }
+    }
+
+    /// Makes sure there is a working connection to the agent, reconnecting with
+    /// backoff (an agent killed by the nemesis comes back at the same path).
+    async fn connect(&mut self) -> Result<(), Halt> {
+        if self.client.as_ref().is_some_and(|c| !c.is_broken()) {
+            return Ok(());
+        }
+        let had_one = self.client.take().is_some();
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            match AgentClient::connect(&self.cfg.agent_socket).await {
+                Ok(c) => {
+                    self.client = Some(c);
+                    if had_one {
+                        self.summary.reconnects += 1;
+                    }
+                    return Ok(());
+                }
+                Err(e) => tracing::debug!(slot = self.cfg.slot, error = %e, "agent not reachable"),
+            }
+            self.pause(backoff).await?;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// One attempt: acquire, and if granted read, wait, write, release.
+    async fn cycle(&mut self) -> Result<(), Halt> {
+        let key = self.cfg.key.clone();
+        let ttl_ms = u64::try_from(self.cfg.ttl.as_millis()).unwrap_or(u64::MAX);
+        self.summary.acquires += 1;
+        let acquire = Command::Acquire {
+            key: key.clone(),
+            ttl_ms,
+        };
+        let reply = self.step(acquire, json!(key)).await?;
+        if reply.outcome != Outcome::Ok {
+            return Ok(());
+        }
+        self.summary.acquired += 1;
+        let read = self.step(Command::Read, Value::Null).await?;
+        let Some(counter) = read.value.as_i64().filter(|_| read.outcome == Outcome::Ok) else {
+            return self.release_if_held().await;
+        };
+        self.pause(self.cfg.cs_wait).await?;
+        let next = counter + 1;
+        let write = self
+            .step(Command::Write { value: next }, json!(next))
+            .await?;
+        match write.outcome {
+            Outcome::Ok => self.summary.writes_ok += 1,
+            Outcome::Fail => self.summary.writes_failed += 1,
+            Outcome::Info => {}
+        }
+        self.release_if_held().await
+    }
+
+    async fn release_if_held(&mut self) -> Result<(), Halt> {
+        if self.held.is_some() {
+            let reply = self.step(Command::Release, json!(self.cfg.key)).await?;
+            if reply.outcome == Outcome::Ok {
+                self.summary.released += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the invoke, calls the agent, records the completion and updates what
+    /// the slot believes it holds.
+    async fn step(&mut self, command: Command, invoke_value: Value) -> Result<AgentReply, Halt> {
+        let f = command.f();
+        let is_acquire = matches!(command, Command::Acquire { .. });
+        let guard_token = self.held.flatten();
+        if matches!(command, Command::Release) {
+            // From here the controller no longer counts on this agent holding.
+            self.board.clear(&self.cfg.agent_name);
+        }
+        let invoke = self.draft(OpType::Invoke, f, invoke_value.clone(), guard_token);
+        self.record(invoke)?;
+        let reply = self.call(AgentRequest::new(self.process, command)).await;
+        let token = if is_acquire { reply.token } else { guard_token };
+        let value = match reply.outcome {
+            Outcome::Ok => reply.value.clone(),
+            Outcome::Fail | Outcome::Info => invoke_value,
+        };
+        let mut done = self.draft(reply.outcome.op_type(), f, value, token);
+        done.error = reply.error.clone();
+        self.record(done)?;
+        self.after(f, &reply);
+        if self.stopped() {
+            return Err(Halt::Stopped);
+        }
+        Ok(reply)
+    }
+
+    /// Updates the slot's belief after a completion.
+    fn after(&mut self, f: &str, reply: &AgentReply) {
+        match (f, reply.outcome) {
+            (_, Outcome::Info) => {
+                self.summary.infos += 1;
+                self.board.clear(&self.cfg.agent_name);
+                self.held = None;
+                self.process += self.cfg.clients as u64;
+            }
+            ("acquire", Outcome::Ok) => {
+                self.held = Some(reply.token);
+                self.board.set(&self.cfg.agent_name);
+            }
+            ("release", _) => self.held = None,
+            _ => {}
+        }
+    }
+
+    /// Calls the agent; if stop comes first, waits up to `op_timeout` more for the
+    /// reply and otherwise calls the op `info`.
+    async fn call(&mut self, req: AgentRequest) -> AgentReply {
+        let timeout = self.cfg.op_timeout;
+        let Some(client) = self.client.as_mut() else {
+            return AgentReply::info(0, "no agent connection");
+        };
+        let call = client.call(req, timeout);
+        tokio::pin!(call);
+        tokio::select! {
+            reply = &mut call => reply,
+            _ = stopped(&mut self.stop) => {
+                match tokio::time::timeout(timeout, &mut call).await {
+                    Ok(reply) => reply,
+                    Err(_) => AgentReply::info(0, "stopped: no reply within op_timeout"),
+                }
+            }
+        }
+    }
+
+    fn draft(&self, kind: OpType, f: &str, value: Value, token: Option<u64>) -> OpDraft {
+        OpDraft::new(Process::Client(self.process), kind, f, value)
+            .node(self.cfg.node.clone())
+            .token(token)
+    }
+
+    fn record(&self, draft: OpDraft) -> Result<(), Halt> {
+        self.recorder
+            .record(draft)
+            .map(drop)
+            .map_err(|e| Halt::Fatal(format!("cannot write the history: {e}")))
+    }
+}
+
+/// Resolves once `stop` is true, or its sender is gone (the controller ended). The
+/// guard `wait_for` returns is dropped here, so callers' futures stay `Send`.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
