@@ -62,7 +62,11 @@ enum Event<O, R> {
 
 /// A thread's pending op, its return once it took effect, and whether it will never
 /// return.
-type Pending<M> = (<M as SequentialSpec>::Op, Option<<M as SequentialSpec>::Ret>, bool);
+type Pending<M> = (
+    <M as SequentialSpec>::Op,
+    Option<<M as SequentialSpec>::Ret>,
+    bool,
+);
 
 /// One random history as events, plus whether it was corrupted.
 fn history<M: Gen>(init: &M, rng: &mut Rng) -> Vec<Event<M::Op, M::Ret>> {
