@@ -13,6 +13,10 @@ use splitbrain_history::import::{self, Format};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How long a check may search when `--time-limit` is not given: a hard history gets
+/// `unknown` rather than a command that never returns.
+const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
 /// A FileFormat is a history file format, as `--format` spells it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FileFormat {
@@ -77,7 +81,7 @@ pub struct CheckFileArgs {
     /// at null unless told: porcupine's cas-register starts at nil, Knossos's at 0
     #[arg(long, value_name = "VALUE")]
     pub init: Option<String>,
-    /// Give up after this many seconds and answer unknown (exit code 2)
+    /// Give up after this many seconds and answer unknown (exit code 2) [default: 60]
     #[arg(long, value_name = "SECS")]
     pub time_limit: Option<f64>,
     /// Print the full result as JSON
@@ -134,7 +138,7 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
 
 fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
     let time_limit = match args.time_limit {
-        None => None,
+        None => Some(DEFAULT_TIME_LIMIT),
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
     };

@@ -2,11 +2,14 @@
 //! 100,000-operation kv history, single-threaded, and prints per-file medians and the
 //! peak cache size. Run with
 //! `cargo run --release -p splitbrain-checker --example linbench [-- --runs N]`.
+//! At the end, stateright's `LinearizabilityTester` runs on a few of the same histories,
+//! each in a child process stopped after `--stateright-cap SECS` (default 10).
 
-use splitbrain_checker::linear::{CheckOptions, LinearReport, check_with_model};
-use splitbrain_checker::models::ModelKind;
+use splitbrain_checker::linear::{CheckOptions, LinearReport, check_with_model, prepare};
+use splitbrain_checker::models::{CasRegister, HistoryModel, Kv, ModelKind, SequentialSpec};
 use splitbrain_history::import::{self, Format};
 use splitbrain_history::{History, Op, OpType, Process};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -197,8 +200,131 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// A one-line adapter: our model as a stateright sequential spec.
+#[derive(Clone, Debug, PartialEq)]
+struct Spec<M>(M);
+
+impl<M: SequentialSpec> stateright::semantics::SequentialSpec for Spec<M> {
+    type Op = M::Op;
+    type Ret = M::Ret;
+    fn invoke(&mut self, op: &M::Op) -> M::Ret {
+        self.0.invoke(op)
+    }
+    fn is_valid_step(&mut self, op: &M::Op, ret: &M::Ret) -> bool {
+        self.0.is_valid_step(op, ret)
+    }
+}
+
+/// Checks one partitioned history with stateright's tester, partition by partition, and
+/// prints the time. Runs in a child process so the parent can stop it at the time cap.
+fn stateright_one<M: HistoryModel>(history: &History) {
+    let prepared = prepare::<M>(history, None, true).expect("history decodes");
+    let start = Instant::now();
+    let mut valid = true;
+    for part in &prepared.partitions {
+        // Events in time order, calls before returns at equal times.
+        let mut events: Vec<(u64, u8, usize)> = Vec::new();
+        for (i, op) in part.ops.iter().enumerate() {
+            events.push((op.call_ns, 0, i));
+            if op.ret.is_some() && op.return_ns != u64::MAX {
+                events.push((op.return_ns, 1, i));
+            }
+        }
+        events.sort_unstable();
+        let mut tester = LinearizabilityTester::new(Spec(prepared.init.clone()));
+        for (_, kind, i) in events {
+            let op = &part.ops[i];
+            let thread = op.process.client().unwrap_or(u64::MAX);
+            let step = if kind == 0 {
+                tester.on_invoke(thread, op.op.clone()).map(|_| ())
+            } else {
+                let ret = op.ret.clone().expect("returns have a value");
+                tester.on_return(thread, ret).map(|_| ())
+            };
+            step.expect("well-formed history");
+        }
+        valid &= tester.is_consistent();
+        if !valid {
+            break;
+        }
+    }
+    println!(
+        "{:.3} ms valid={valid}",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+/// Runs stateright's tester on each file in a child process capped at `cap`.
+fn stateright_side_by_side(cap: Duration) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut files: Vec<PathBuf> = [
+        "jepsen/etcd_000.log",
+        "jepsen/etcd_002.log",
+        "jepsen/etcd_007.log",
+        "jepsen/etcd_025.log",
+    ]
+    .iter()
+    .chain(
+        [
+            "kv/c01-ok.txt",
+            "kv/c01-bad.txt",
+            "kv/c10-ok.txt",
+            "kv/c10-bad.txt",
+            "kv/c50-ok.txt",
+        ]
+        .iter(),
+    )
+    .map(|f| corpus().join(f))
+    .collect();
+    files.sort();
+    println!(
+        "stateright LinearizabilityTester, per-history cap {} s:",
+        cap.as_secs()
+    );
+    for file in files {
+        let mut child = std::process::Command::new(&exe)
+            .arg("--stateright-one")
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("child starts");
+        let start = Instant::now();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                let mut out = String::new();
+                if let Some(mut o) = child.stdout.take() {
+                    let _ = std::io::Read::read_to_string(&mut o, &mut out);
+                }
+                println!("  {name:<16} {}", out.trim());
+                break;
+            }
+            if start.elapsed() > cap {
+                let _ = child.kill();
+                let _ = child.wait();
+                println!("  {name:<16} did not finish within {} s", cap.as_secs());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--stateright-one") {
+        let file = Path::new(&args[i + 1]);
+        if file.extension().is_some_and(|e| e == "log") {
+            stateright_one::<CasRegister>(&load(file, Format::PorcupineJepsen));
+        } else {
+            stateright_one::<Kv>(&load(file, Format::PorcupineKv));
+        }
+        return;
+    }
     let runs = args
         .iter()
         .position(|a| a == "--runs")
@@ -222,5 +348,11 @@ fn main() {
     let history = synthetic_kv(100_000, 100, 20, 5, 7);
     let (t, r) = time(&history, ModelKind::Kv, true, runs.min(3));
     row("synthetic kv 100k ops", t, &r);
-    println!("\npeak RSS {} MiB", peak_rss_kib() / 1024);
+    println!("\npeak RSS {} MiB\n", peak_rss_kib() / 1024);
+    let cap = args
+        .iter()
+        .position(|a| a == "--stateright-cap")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(10);
+    stateright_side_by_side(Duration::from_secs(cap));
 }

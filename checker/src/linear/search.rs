@@ -157,6 +157,14 @@ impl DeepestTracker {
         self.common = self.common.min(depth);
     }
 
+    fn finish(&mut self) -> Deepest {
+        Deepest {
+            prefix: std::mem::take(&mut self.best),
+            blocked: self.blocked,
+            candidates: std::mem::take(&mut self.candidates),
+        }
+    }
+
     fn at_best(&self, depth: usize) -> bool {
         depth == self.best.len() && self.common == depth && self.blocked.is_none()
     }
@@ -193,24 +201,12 @@ pub(crate) fn search<M: HistoryModel>(
         let i = node / 2;
         let op = &ops[i as usize];
         if node & 1 == 0 {
-            let mut next = state.clone();
-            let accepted = match &op.ret {
-                Some(ret) => next.is_valid_step(&op.op, ret),
-                None => {
-                    next.invoke(&op.op);
-                    true
-                }
-            };
-            if accepted {
-                set.flip(i as usize);
-                if cache.insert(&set, &next) {
-                    stack.push((i, std::mem::replace(&mut state, next)));
-                    deepest.pushed(&stack);
-                    events.lift(i);
-                    node = events.next[events.head as usize];
-                    continue;
-                }
-                set.flip(i as usize);
+            if let Some(next) = take(&state, op, i, &mut set, &mut cache) {
+                stack.push((i, std::mem::replace(&mut state, next)));
+                deepest.pushed(&stack);
+                events.lift(i);
+                node = events.next[events.head as usize];
+                continue;
             }
             node = events.next[node as usize];
         } else {
@@ -226,11 +222,7 @@ pub(crate) fn search<M: HistoryModel>(
                 deepest.candidates = events.pending_calls(node);
             }
             let Some((undo, previous)) = stack.pop() else {
-                break Found::Illegal(Deepest {
-                    prefix: std::mem::take(&mut deepest.best),
-                    blocked: deepest.blocked,
-                    candidates: std::mem::take(&mut deepest.candidates),
-                });
+                break Found::Illegal(deepest.finish());
             };
             deepest.popped(stack.len());
             state = previous;
@@ -244,4 +236,34 @@ pub(crate) fn search<M: HistoryModel>(
     figures.cache_bytes = figures.cache_bytes.max(cache.bytes());
     figures.cache_full |= cache.full;
     found
+}
+
+/// Tries to linearize operation `i` now: returns the state after it when the model
+/// accepts its return and the resulting configuration was not explored before (it is
+/// then in `set` and the cache). An unknown return accepts whatever the model returns.
+#[inline]
+fn take<M: HistoryModel>(
+    state: &M,
+    op: &Operation<M::Op, M::Ret>,
+    i: u32,
+    set: &mut Bitset,
+    cache: &mut Cache<M>,
+) -> Option<M> {
+    let mut next = state.clone();
+    let accepted = match &op.ret {
+        Some(ret) => next.is_valid_step(&op.op, ret),
+        None => {
+            next.invoke(&op.op);
+            true
+        }
+    };
+    if !accepted {
+        return None;
+    }
+    set.flip(i as usize);
+    if cache.insert(set, &next) {
+        return Some(next);
+    }
+    set.flip(i as usize);
+    None
 }

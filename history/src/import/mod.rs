@@ -14,6 +14,8 @@
 
 pub mod edn;
 mod jepsen;
+#[cfg(test)]
+mod mutation_tests;
 mod porcupine;
 
 use crate::{Op, ReadError};
