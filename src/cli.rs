@@ -104,6 +104,8 @@ struct RunArgs {
 struct CheckArgs {
     /// A run directory, or a history file (then --model is required).
     path: PathBuf,
+    #[command(flatten)]
+    file: crate::check_file::CheckFileArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -208,7 +210,8 @@ fn check(args: CheckArgs) -> Result<u8> {
         print_results(&results);
         return Ok(results.valid.exit_code() as u8);
     }
-    anyhow::bail!("{} is not a run directory", args.path.display())
+    let code = crate::check_file::run(&args.path, &args.file)?;
+    Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL))
 }
 
 fn report(dir: PathBuf) -> Result<u8> {

@@ -3,6 +3,7 @@
 //! 254 bad arguments, 255 internal error) and hosts the hidden subcommands that run on
 //! the nodes (the agent and the resource).
 
+mod check_file;
 mod cli;
 
 use clap::Parser;
