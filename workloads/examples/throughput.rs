@@ -122,6 +122,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
             resource: resource_addr.clone(),
             fencing: opts.fencing,
             op_timeout_ms: 1000,
+            plugin: Default::default(),
         })
         .await
         .expect("bind an agent");

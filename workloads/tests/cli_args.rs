@@ -81,6 +81,7 @@ async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound without a redis address");
@@ -106,6 +107,7 @@ async fn an_agent_replaces_a_stale_socket_file() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
     };
     let server = AgentServer::bind(&args).await.unwrap();
     assert_eq!(server.socket(), socket.as_path());
@@ -125,6 +127,7 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound over a regular file");

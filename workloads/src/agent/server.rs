@@ -2,7 +2,7 @@
 
 use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::lock::{Certainty, Guard, Lock, LockError};
-use crate::locks::{LockKind, RedisLock, RedisLockConfig};
+use crate::locks::{ExternalLock, ExternalLockConfig, LockKind, RedisLock, RedisLockConfig};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -38,6 +38,33 @@ pub struct AgentArgs {
     /// The bound on each step (a lock call, a resource access), in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub op_timeout_ms: u64,
+    /// Where the plug-in is and what it is told (for `--lock external`).
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+}
+
+/// PluginArgs are the agent's flags for `--lock external`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PluginArgs {
+    /// The plug-in to start, run with `sh -c "exec COMMAND"`.
+    #[arg(long)]
+    pub plugin_command: Option<String>,
+    /// The plug-in's working directory.
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
+    /// An environment variable for the plug-in, `NAME=VALUE`; repeatable.
+    #[arg(long = "plugin-env", value_parser = parse_env_pair)]
+    pub plugin_env: Vec<(String, String)>,
+}
+
+/// Parses `NAME=VALUE`.
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!(
+            "plugin-env={s:?}: expected NAME=VALUE, such as SPLITBRAIN_REDIS=10.77.0.1:6379"
+        )),
+    }
 }
 
 /// A ProcessSlot is the process the agent currently serves and the guard it holds.
@@ -127,6 +154,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 
 fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
+        LockKind::External => build_external(args),
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
                 name: "redis",
@@ -149,6 +177,44 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
             Ok(Box::new(lock))
         }
     }
+}
+
+/// Node, pid and start time: unique across agents and across restarts.
+fn holder_prefix(node: &str) -> String {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{node}-{}-{started}", std::process::id())
+}
+
+fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+    let command = args
+        .plugin
+        .plugin_command
+        .clone()
+        .ok_or_else(|| Error::Config {
+            name: "plugin-command",
+            value: "(missing)".into(),
+            hint: "--lock external needs --plugin-command \"python3 path/to/lock.py\"".into(),
+        })?;
+    let mut env = vec![
+        ("SPLITBRAIN_NODE".to_string(), args.node.clone()),
+        (
+            "SPLITBRAIN_FENCING".to_string(),
+            if args.fencing.is_on() { "on" } else { "off" }.to_string(),
+        ),
+    ];
+    env.extend(args.plugin.plugin_env.iter().cloned());
+    let cfg = ExternalLockConfig {
+        command,
+        dir: args.plugin.plugin_dir.clone(),
+        env,
+        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        holder_prefix: holder_prefix(&args.node),
+    };
+    let lock = ExternalLock::new(cfg).map_err(|source| Error::Lock { source })?;
+    Ok(Box::new(lock))
 }
 
 /// Removes the socket file a killed agent left at `path`. Anything that is not a socket

@@ -193,6 +193,7 @@ pub fn agent_args(
         resource: resource.into(),
         fencing,
         op_timeout_ms: 500,
+        plugin: Default::default(),
     }
 }
 
