@@ -98,6 +98,18 @@ struct RunArgs {
     /// Seconds of quiet between the end of one fault and the start of the next.
     #[arg(long, default_value_t = 3.0)]
     nemesis_interval: f64,
+    /// For `--lock external`: the plug-in each agent starts (with `sh -c "exec ..."`, in
+    /// the current directory) and speaks JSON lines with on its stdin and stdout.
+    #[arg(long)]
+    plugin_command: Option<String>,
+    /// For `--lock external`: lock systems whose servers the plug-in needs,
+    /// comma-separated (`redis`); each one's address reaches it as `SPLITBRAIN_REDIS`, ...
+    #[arg(long, value_enum, value_delimiter = ',')]
+    plugin_servers: Vec<LockKind>,
+    /// Test-only: the optimistic workload's compare-and-set skips its version check, to
+    /// show the linearizability checker catching lost updates.
+    #[arg(long, hide = true)]
+    optimistic_unsafe: bool,
 }
 
 #[derive(Args, Debug)]
@@ -181,7 +193,30 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         nemesis_interval: Duration::from_secs_f64(args.nemesis_interval),
         command: command_line(seed),
+        plugin: plugin_spec(args.plugin_command, args.plugin_servers)?,
+        optimistic_unsafe: args.optimistic_unsafe,
     })
+}
+
+fn plugin_spec(
+    command: Option<String>,
+    servers: Vec<LockKind>,
+) -> Result<Option<splitbrain_runner::PluginSpec>> {
+    let Some(command) = command else {
+        if !servers.is_empty() {
+            return Err(RunError::Config(
+                "plugin-servers is only used with --lock external --plugin-command ...".into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    let dir = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(Some(splitbrain_runner::PluginSpec {
+        command,
+        dir,
+        servers,
+    }))
 }
 
 /// The command line as typed, with the seed made explicit so it can be rerun.

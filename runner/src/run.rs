@@ -33,6 +33,11 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
     require_programs(crate::lock_servers::required_programs(cfg.lock))?;
+    if let Some(plugin) = &cfg.plugin {
+        require_programs(&crate::lock_servers::external::required_programs(
+            &plugin.servers,
+        ))?;
+    }
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
@@ -249,6 +254,12 @@ fn write_run_info(
             "rate": cfg.rate,
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
             "nemesis_interval_ms": cfg.nemesis_interval.as_millis() as u64,
+            "plugin": cfg.plugin.as_ref().map(|p| serde_json::json!({
+                "command": p.command,
+                "dir": p.dir.display().to_string(),
+                "servers": p.servers.iter().map(|k| crate::lock_name(*k)).collect::<Vec<_>>(),
+            })),
+            "optimistic_unsafe": cfg.optimistic_unsafe,
         }),
     };
     let path = dir.join("run.json");
@@ -273,7 +284,22 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
     if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
         return bad(format!("rate={} must be a positive number", cfg.rate));
     }
-    Ok(())
+    validate_plugin(cfg)
+}
+
+fn validate_plugin(cfg: &RunConfig) -> Result<(), RunError> {
+    use splitbrain_workloads::locks::LockKind;
+    let bad = |m: &str| Err(RunError::Config(m.into()));
+    match (&cfg.plugin, cfg.lock) {
+        (None, LockKind::External) => bad("lock=external needs --plugin-command, such as \
+             --plugin-command \"python3 examples/python-redis-lock/lock.py\" --plugin-servers redis"),
+        (Some(p), LockKind::External) if p.command.trim().is_empty() => {
+            bad("plugin-command is empty: give the command that starts the plug-in")
+        }
+        (Some(_), LockKind::External) => Ok(()),
+        (Some(_), _) => bad("plugin-command is only used with --lock external"),
+        (None, _) => Ok(()),
+    }
 }
 
 fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {

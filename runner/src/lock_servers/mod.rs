@@ -3,6 +3,7 @@
 //! Adding a lock system means a module here, an arm in each function below, and its
 //! client in splitbrain-workloads.
 
+pub mod external;
 mod redis;
 
 use crate::RunError;
@@ -24,6 +25,8 @@ pub struct LockServers {
 pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         LockKind::Redis => &[("redis-server", "redis-server")],
+        // The plug-in's servers are listed by external::required_programs.
+        LockKind::External => &[],
     }
 }
 
@@ -36,5 +39,10 @@ pub fn start(
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
+        // A plug-in names the servers it wants; see external::start.
+        LockKind::External => Ok(LockServers {
+            agent_args: vec![],
+            ready_addrs: vec![],
+        }),
     }
 }
