@@ -4,13 +4,16 @@
 
 use crate::progress::Progress;
 use crate::services::{self, Services};
-use crate::{RunConfig, RunError, run_dir};
+use crate::{RunConfig, RunError, WorkloadName, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
 use splitbrain_nemesis::Cluster;
 use splitbrain_nemesis::faults::{FaultKind, PlannedFault, ScheduleConfig, Targets};
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
+use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
+use splitbrain_workloads::leader::{self, LeaderConfig};
+use splitbrain_workloads::optimistic;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -141,33 +144,66 @@ fn spawn_clients(
     recorder: &Arc<Recorder>,
     board: &Arc<HolderBoard>,
     stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<counter::ClientSummary>> {
+) -> Vec<tokio::task::JoinHandle<()>> {
     services
         .agents
         .iter()
         .enumerate()
         .map(|(slot, agent)| {
-            let client_cfg = CounterClientConfig {
+            let slot_cfg = SlotConfig {
                 slot,
                 clients: cfg.clients,
                 seed: cfg.seed,
                 rate: cfg.rate,
-                key: "splitbrain-lock".into(),
-                ttl: cfg.ttl,
-                cs_wait: cfg.cs_wait,
                 op_timeout: cfg.op_timeout,
                 agent_socket: agent.socket.clone(),
                 node: agent.node.clone(),
                 agent_name: agent.name.clone(),
             };
-            tokio::spawn(counter::run_client(
-                client_cfg,
-                recorder.clone(),
-                board.clone(),
-                stop.clone(),
-            ))
+            let (recorder, board, stop) = (recorder.clone(), board.clone(), stop.clone());
+            match cfg.workload {
+                WorkloadName::Counter => {
+                    let client_cfg = counter_config(cfg, slot_cfg);
+                    tokio::spawn(async move {
+                        counter::run_client(client_cfg, recorder, board, stop).await;
+                    })
+                }
+                WorkloadName::Optimistic => tokio::spawn(async move {
+                    optimistic::run_client(slot_cfg, recorder, stop).await;
+                }),
+                WorkloadName::Leader => {
+                    let leader_cfg = LeaderConfig {
+                        slot: slot_cfg,
+                        key: LOCK_KEY.into(),
+                        ttl: cfg.ttl,
+                        work_interval: cfg.cs_wait,
+                    };
+                    tokio::spawn(async move {
+                        leader::run_client(leader_cfg, recorder, board, stop).await;
+                    })
+                }
+            }
         })
         .collect()
+}
+
+/// The lock key every workload contends for.
+const LOCK_KEY: &str = "splitbrain-lock";
+
+fn counter_config(cfg: &RunConfig, s: SlotConfig) -> CounterClientConfig {
+    CounterClientConfig {
+        slot: s.slot,
+        clients: s.clients,
+        seed: s.seed,
+        rate: s.rate,
+        key: LOCK_KEY.into(),
+        ttl: cfg.ttl,
+        cs_wait: cfg.cs_wait,
+        op_timeout: s.op_timeout,
+        agent_socket: s.agent_socket,
+        node: s.node,
+        agent_name: s.agent_name,
+    }
 }
 
 /// Shows live counts until the time limit.
@@ -299,7 +335,15 @@ fn validate_plugin(cfg: &RunConfig) -> Result<(), RunError> {
         (Some(_), LockKind::External) => Ok(()),
         (Some(_), _) => bad("plugin-command is only used with --lock external"),
         (None, _) => Ok(()),
+    }?;
+    // Only these lock systems have a versioned store for the optimistic workload.
+    if cfg.workload == WorkloadName::Optimistic && cfg.lock != LockKind::Redis {
+        return bad(
+            "workload=optimistic needs a lock system with a versioned store; supported: \
+             --lock redis",
+        );
     }
+    Ok(())
 }
 
 fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {

@@ -82,6 +82,7 @@ async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
         fencing: Fencing::Off,
         op_timeout_ms: 500,
         plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound without a redis address");
@@ -108,6 +109,7 @@ async fn an_agent_replaces_a_stale_socket_file() {
         fencing: Fencing::Off,
         op_timeout_ms: 500,
         plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let server = AgentServer::bind(&args).await.unwrap();
     assert_eq!(server.socket(), socket.as_path());
@@ -128,6 +130,7 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
         fencing: Fencing::Off,
         op_timeout_ms: 500,
         plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound over a regular file");

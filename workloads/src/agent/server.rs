@@ -3,6 +3,7 @@
 use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::lock::{Certainty, Guard, Lock, LockError};
 use crate::locks::{ExternalLock, ExternalLockConfig, LockKind, RedisLock, RedisLockConfig};
+use crate::optimistic::{RedisVersionedStore, VersionedStore};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -38,6 +39,9 @@ pub struct AgentArgs {
     /// The bound on each step (a lock call, a resource access), in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub op_timeout_ms: u64,
+    /// Test-only: the optimistic workload's compare-and-set skips its version check.
+    #[arg(long, hide = true)]
+    pub optimistic_unsafe: bool,
     /// Where the plug-in is and what it is told (for `--lock external`).
     #[command(flatten)]
     pub plugin: PluginArgs,
@@ -79,6 +83,8 @@ struct AgentState {
     node: String,
     lock: Box<dyn Lock>,
     resource: ResourceClient,
+    /// The versioned store of the optimistic workload, when the lock system has one.
+    store: Option<Box<dyn VersionedStore>>,
     fencing: bool,
     current: Option<ProcessSlot>,
 }
@@ -110,6 +116,7 @@ impl AgentServer {
             node: args.node.clone(),
             lock,
             resource: ResourceClient::new(args.resource.clone(), timeout),
+            store: build_store(args)?,
             fencing: args.fencing.is_on(),
             current: None,
         };
@@ -176,6 +183,21 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
             Ok(Box::new(lock))
         }
+    }
+}
+
+/// The optimistic workload's store on the lock system's servers. Redis has one; other
+/// systems add theirs here (a Kubernetes object's resourceVersion, an etcd key's
+/// mod_revision).
+fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Error> {
+    let timeout = Duration::from_millis(args.op_timeout_ms);
+    match (&args.lock, &args.redis) {
+        (LockKind::Redis, Some(addr)) => {
+            let store = RedisVersionedStore::new(addr, timeout, args.optimistic_unsafe)
+                .map_err(|source| Error::Lock { source })?;
+            Ok(Some(Box::new(store)))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -298,6 +320,9 @@ impl AgentState {
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
             Command::Release => self.release(id, process).await,
+            Command::Renew { ttl_ms } => self.renew(id, process, ttl_ms).await,
+            Command::CasRead { key } => self.cas_read(id, &key).await,
+            Command::Cas { key, from, to } => self.cas(id, &key, from, to).await,
         };
         tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
         reply
@@ -386,6 +411,49 @@ impl AgentState {
             (Ok(()), Err(e)) => {
                 AgentReply::info(id, format!("released but resource exit failed: {e}"))
             }
+        }
+    }
+}
+
+impl AgentState {
+    async fn renew(&mut self, id: u64, process: u64, ttl_ms: u64) -> AgentReply {
+        let Some(guard) = self.guard().cloned() else {
+            return self.not_holder(id, process);
+        };
+        match self.lock.renew(&guard, Duration::from_millis(ttl_ms)).await {
+            Ok(()) => AgentReply::ok(id, Value::String(guard.key.clone()), guard.token),
+            Err(e) => lock_error_reply(id, &e),
+        }
+    }
+
+    fn no_store(&self, id: u64) -> AgentReply {
+        AgentReply::fail(
+            id,
+            format!(
+                "unsupported: lock={} has no versioned store for the optimistic workload \
+                 (supported: redis)",
+                self.lock.name()
+            ),
+        )
+    }
+
+    async fn cas_read(&mut self, id: u64, key: &str) -> AgentReply {
+        let Some(store) = self.store.as_ref() else {
+            return self.no_store(id);
+        };
+        match store.read(key).await {
+            Ok(v) => AgentReply::ok(id, v.into(), None),
+            Err(e) => lock_error_reply(id, &e),
+        }
+    }
+
+    async fn cas(&mut self, id: u64, key: &str, from: i64, to: i64) -> AgentReply {
+        let Some(store) = self.store.as_ref() else {
+            return self.no_store(id);
+        };
+        match store.cas(key, from, to).await {
+            Ok(swapped) => AgentReply::ok(id, Value::Bool(swapped), None),
+            Err(e) => lock_error_reply(id, &e),
         }
     }
 }

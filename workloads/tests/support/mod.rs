@@ -194,6 +194,7 @@ pub fn agent_args(
         fencing,
         op_timeout_ms: 500,
         plugin: Default::default(),
+        optimistic_unsafe: false,
     }
 }
 
