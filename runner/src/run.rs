@@ -13,7 +13,7 @@ use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_p
 use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use splitbrain_workloads::leader::{self, LeaderConfig};
-use splitbrain_workloads::optimistic;
+use splitbrain_workloads::optimistic::{self, OptimisticConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -168,9 +168,15 @@ fn spawn_clients(
                         counter::run_client(client_cfg, recorder, board, stop).await;
                     })
                 }
-                WorkloadName::Optimistic => tokio::spawn(async move {
-                    optimistic::run_client(slot_cfg, recorder, stop).await;
-                }),
+                WorkloadName::Optimistic => {
+                    let opt_cfg = OptimisticConfig {
+                        slot: slot_cfg,
+                        think: cfg.cs_wait,
+                    };
+                    tokio::spawn(async move {
+                        optimistic::run_client(opt_cfg, recorder, stop).await;
+                    })
+                }
                 WorkloadName::Leader => {
                     let leader_cfg = LeaderConfig {
                         slot: slot_cfg,

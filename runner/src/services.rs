@@ -125,6 +125,9 @@ fn agent_args(
         agent_step_timeout(cfg).as_millis().to_string(),
     ];
     args.extend(lock.agent_args.iter().cloned());
+    if cfg.optimistic_unsafe {
+        args.push("--optimistic-unsafe".into());
+    }
     if let Some(plugin) = cfg
         .plugin
         .as_ref()

@@ -1,6 +1,7 @@
 //! The leader workload: each client slot is a candidate that runs for leader with the
 //! lock under test. Winning the lock starts a term; the leader works on the resource
-//! (reads the counter, writes it plus one, with its fencing token when fencing is on),
+//! (reads the counter, works on it for a while, writes it plus one, with its fencing
+//! token when fencing is on),
 //! renews the lock between pieces of work where the lock can renew, and steps down
 //! (releases) after a few pieces of work, so terms change hands often. A leader stops
 //! acting once half the TTL has passed since its last acquire or renew was invoked, so a
@@ -168,14 +169,10 @@ impl Candidate {
             }
             if Instant::now() + self.cfg.work_interval >= term.act_until
                 || !self.work(&term).await?
+                || self.driver.process != process
             {
                 break;
             }
-            if self.driver.process != process {
-                return Ok(()); // retired: an op ended info
-            }
-            let at = Instant::now() + self.cfg.work_interval;
-            self.driver.pause_until(at).await?;
         }
         if self.driver.process == process {
             self.board.clear(&self.cfg.slot.agent_name);
@@ -222,8 +219,10 @@ impl Candidate {
         }
     }
 
-    /// One piece of leader work: read the counter, write it plus one. False ends the
-    /// term (the resource refused, or the op's outcome is unknown).
+    /// One piece of leader work: read the counter, work on it for `work_interval`, write
+    /// it plus one. False ends the term (the resource refused, or the op's outcome is
+    /// unknown). The work between the read and the write is the window a pause of the
+    /// leader falls into: the leader checked its lease before, not after.
     async fn work(&mut self, term: &Term) -> Result<bool, Halt> {
         let read = self
             .driver
@@ -234,6 +233,8 @@ impl Candidate {
         let Some(counter) = read.value.as_i64().filter(|_| read.outcome == Outcome::Ok) else {
             return Ok(false);
         };
+        let at = Instant::now() + self.cfg.work_interval;
+        self.driver.pause_until(at).await?;
         let value = json!({
             "leader": self.cfg.slot.agent_name,
             "term": term.n,

@@ -1,5 +1,5 @@
-//! The optimistic workload: each client slot reads a counter and writes it back plus one
-//! with a version precondition (compare-and-set), no lock involved. The history is one
+//! The optimistic workload: each client slot reads a counter, thinks for a while, and
+//! writes it back plus one with a version precondition (compare-and-set), no lock involved. The history is one
 //! of a compare-and-set register, checked for linearizability with the `cas-register`
 //! model (initial value 0).
 //!
@@ -52,19 +52,29 @@ pub struct OptimisticSummary {
     pub error: Option<String>,
 }
 
+/// An OptimisticConfig is what one slot of the optimistic workload needs.
+#[derive(Clone, Debug)]
+pub struct OptimisticConfig {
+    /// The slot, its agent and its pacing.
+    pub slot: SlotConfig,
+    /// The pause between the read and the compare-and-set: the window in which other
+    /// slots' swaps make this one's precondition stale.
+    pub think: Duration,
+}
+
 /// Drives one slot of the optimistic workload until `stop` becomes true.
 pub async fn run_client(
-    cfg: SlotConfig,
+    cfg: OptimisticConfig,
     recorder: Arc<Recorder>,
     stop: watch::Receiver<bool>,
 ) -> OptimisticSummary {
     let mut summary = OptimisticSummary {
-        slot: cfg.slot,
+        slot: cfg.slot.slot,
         ..OptimisticSummary::default()
     };
-    match Driver::new(cfg, recorder, stop) {
+    match Driver::new(cfg.slot, recorder, stop) {
         Ok(mut driver) => {
-            if let Err(Halt::Fatal(e)) = drive(&mut driver, &mut summary).await {
+            if let Err(Halt::Fatal(e)) = drive(&mut driver, cfg.think, &mut summary).await {
                 summary.error = Some(e);
             }
             summary.infos = driver.infos;
@@ -75,7 +85,11 @@ pub async fn run_client(
     summary
 }
 
-async fn drive(driver: &mut Driver, summary: &mut OptimisticSummary) -> Result<(), Halt> {
+async fn drive(
+    driver: &mut Driver,
+    think: Duration,
+    summary: &mut OptimisticSummary,
+) -> Result<(), Halt> {
     let generator = Generator::new(GeneratorConfig {
         clients: driver.cfg.clients,
         rate: driver.cfg.rate,
@@ -88,7 +102,7 @@ async fn drive(driver: &mut Driver, summary: &mut OptimisticSummary) -> Result<(
         driver.connect().await?;
         driver.pause_until(last_start + delay).await?;
         last_start = Instant::now();
-        read_modify_write(driver, summary).await?;
+        read_modify_write(driver, think, summary).await?;
     }
     Ok(())
 }
@@ -96,6 +110,7 @@ async fn drive(driver: &mut Driver, summary: &mut OptimisticSummary) -> Result<(
 /// One attempt: read the counter, then swap it for its successor.
 async fn read_modify_write(
     driver: &mut Driver,
+    think: Duration,
     summary: &mut OptimisticSummary,
 ) -> Result<(), Halt> {
     let read = Command::CasRead {
@@ -112,6 +127,7 @@ async fn read_modify_write(
         return Ok(());
     };
     summary.reads += 1;
+    driver.pause_until(Instant::now() + think).await?;
     let to = from + 1;
     let cas = Command::Cas {
         key: COUNTER_KEY.into(),
