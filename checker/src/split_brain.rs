@@ -133,30 +133,37 @@ pub fn split_brains(history: &History) -> (usize, Vec<Overlap>, Vec<SplitBrain>)
 
 /// Tokens granted to, or written with by, more than one process.
 pub fn shared_tokens(history: &History, resource: Option<&[ResourceEntry]>) -> Vec<SharedToken> {
-    let mut by_token: BTreeMap<u64, (BTreeSet<u64>, Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    /// Who used one token, and where.
+    #[derive(Default)]
+    struct Uses {
+        processes: BTreeSet<u64>,
+        op_indexes: Vec<u64>,
+        resource_seqs: Vec<u64>,
+    }
+    let mut by_token: BTreeMap<u64, Uses> = BTreeMap::new();
     for hold in exclusive::holds(history) {
         if let Some(t) = hold.token {
             let e = by_token.entry(t).or_default();
-            e.0.insert(hold.process);
-            e.1.push(hold.acquire_index);
+            e.processes.insert(hold.process);
+            e.op_indexes.push(hold.acquire_index);
         }
     }
     for entry in resource.unwrap_or_default() {
         let accepted_write = entry.op == ResourceAction::Write && entry.accepted != Some(false);
         if let (true, Some(t)) = (accepted_write, entry.token) {
             let e = by_token.entry(t).or_default();
-            e.0.insert(entry.process);
-            e.2.push(entry.seq);
+            e.processes.insert(entry.process);
+            e.resource_seqs.push(entry.seq);
         }
     }
     by_token
         .into_iter()
-        .filter(|(_, (procs, _, _))| procs.len() > 1)
-        .map(|(token, (procs, ops, seqs))| SharedToken {
+        .filter(|(_, uses)| uses.processes.len() > 1)
+        .map(|(token, uses)| SharedToken {
             token,
-            processes: procs.into_iter().collect(),
-            op_indexes: ops,
-            resource_seqs: seqs,
+            processes: uses.processes.into_iter().collect(),
+            op_indexes: uses.op_indexes,
+            resource_seqs: uses.resource_seqs,
         })
         .collect()
 }
