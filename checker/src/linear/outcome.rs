@@ -57,8 +57,10 @@ pub struct PartitionReport {
 /// SearchStats are the figures of one check.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchStats {
-    /// Operations checked (after leaving out `fail` and nemesis ops).
+    /// Operations searched (after leaving out `fail`, nemesis and unobservable ops).
     pub operations: usize,
+    /// Operations with unknown outcomes left out because nothing could observe them.
+    pub unobserved: usize,
     /// Partitions in the history.
     pub partitions: usize,
     /// Partitions searched before the verdict was known.

@@ -8,7 +8,7 @@
 //! present the token of the current grant.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op, client_of};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -159,6 +159,14 @@ impl HistoryModel for FencedMutex {
         match *op {
             FencedMutexOp::Acquire { lock, .. } | FencedMutexOp::Release { lock, .. } => lock,
         }
+    }
+
+    fn unobservable(ops: &[Operation<FencedMutexOp, FencedMutexRet>]) -> Vec<bool> {
+        super::unobserved_acquires(
+            ops,
+            |op| matches!(op, FencedMutexOp::Acquire { .. }),
+            |ret| matches!(ret, FencedMutexRet::Refused | FencedMutexRet::NotHolder),
+        )
     }
 
     fn describe_state(&self, _names: &Interner) -> String {

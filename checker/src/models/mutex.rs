@@ -9,7 +9,7 @@
 //! (try-lock); any other `ok` acquire was granted. `fail` operations are left out.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op, client_of};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -118,6 +118,14 @@ impl HistoryModel for Mutex {
         match *op {
             MutexOp::Acquire { lock, .. } | MutexOp::Release { lock, .. } => lock,
         }
+    }
+
+    fn unobservable(ops: &[Operation<MutexOp, MutexRet>]) -> Vec<bool> {
+        super::unobserved_acquires(
+            ops,
+            |op| matches!(op, MutexOp::Acquire { .. }),
+            |ret| matches!(ret, MutexRet::Refused | MutexRet::NotHolder),
+        )
     }
 
     fn describe_state(&self, _names: &Interner) -> String {
