@@ -12,8 +12,9 @@
 //! 20,000-operation partition takes a few words instead of 313, which keeps the memory of
 //! a long lock history linear in the search rather than quadratic.
 //!
-//! Entries live in chunked arenas (windows in `u64` chunks, states in `Vec` chunks) and the
-//! table holds only entry numbers, so growing never copies what is stored.
+//! Records (hash, window shape, state, and the window itself when it is one word) live in
+//! chunks, longer windows in a word arena, and the table holds only record numbers, so
+//! growing never copies what is stored and a lookup usually touches one record.
 //!
 //! Memory stays bounded: past `max_bytes` the cache stops growing. That is sound because
 //! the cache only prunes (a configuration not remembered is explored again); the time
@@ -87,26 +88,32 @@ fn splitmix64(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// States are stored in chunks of this many; windows in chunks of `WORDS_CHUNK` words.
+/// Records are stored in chunks of this many; long windows in chunks of up to
+/// `WORDS_CHUNK` words.
 const CHUNK_SHIFT: usize = 12;
 const CHUNK: usize = 1 << CHUNK_SHIFT;
 const WORDS_CHUNK: usize = 1 << 16;
 
-/// Where entry `i`'s record is: chunk and offset of `[hash, low << 32 | len, window...]`.
-#[derive(Clone, Copy)]
-struct Loc {
-    chunk: u32,
-    offset: u32,
+/// A Record is one remembered configuration. A window of at most one word (the common
+/// case) is kept in `window` itself; a longer one is in the word arena at chunk
+/// `window >> 32`, offset `window & u32::MAX`.
+struct Record<S> {
+    hash: u64,
+    /// `low << 32 | window length in words`.
+    shape: u64,
+    window: u64,
+    state: S,
 }
 
 /// A Cache remembers the configurations the search has already explored.
 pub(crate) struct Cache<S> {
     table: HashTable<u32>,
-    locs: Vec<Loc>,
+    records: Vec<Vec<Record<S>>>,
     words: Vec<Vec<u64>>,
-    states: Vec<Vec<S>>,
     len: usize,
     word_count: usize,
+    /// Bytes of the record and word chunks allocated so far.
+    arena_bytes: usize,
     max_bytes: usize,
     /// Set once an insert was refused for lack of room.
     pub(crate) full: bool,
@@ -127,11 +134,11 @@ impl<S: Clone + Eq + Hash> Cache<S> {
     pub(crate) fn new(max_bytes: usize) -> Cache<S> {
         Cache {
             table: HashTable::with_capacity(1024),
-            locs: Vec::new(),
+            records: Vec::new(),
             words: Vec::new(),
-            states: Vec::new(),
             len: 0,
             word_count: 0,
+            arena_bytes: 0,
             max_bytes,
             full: false,
         }
@@ -144,18 +151,26 @@ impl<S: Clone + Eq + Hash> Cache<S> {
 
     /// The bytes the cache holds (states' own heap data not counted).
     pub(crate) fn bytes(&self) -> usize {
-        self.words.len() * WORDS_CHUNK * 8
-            + self.states.len() * CHUNK * std::mem::size_of::<S>()
-            + self.locs.capacity() * std::mem::size_of::<Loc>()
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+        self.arena_bytes + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
-    fn record(&self, i: u32) -> &[u64] {
-        let loc = self.locs[i as usize];
-        let chunk = &self.words[loc.chunk as usize];
-        let start = loc.offset as usize;
-        let len = (chunk[start + 1] & u64::from(u32::MAX)) as usize;
-        &chunk[start..start + 2 + len]
+    #[inline]
+    fn record(&self, i: u32) -> &Record<S> {
+        &self.records[i as usize >> CHUNK_SHIFT][i as usize & (CHUNK - 1)]
+    }
+
+    /// Whether record `r` holds `window`.
+    #[inline]
+    fn holds(&self, r: &Record<S>, window: &[u64]) -> bool {
+        match window {
+            [] => true,
+            [w] => r.window == *w,
+            _ => {
+                let (chunk, offset) =
+                    ((r.window >> 32) as usize, (r.window & 0xFFFF_FFFF) as usize);
+                same_words(&self.words[chunk][offset..offset + window.len()], window)
+            }
+        }
     }
 
     /// Remembers (set, state); returns false when it was already there. When the cache is
@@ -167,62 +182,73 @@ impl<S: Clone + Eq + Hash> Cache<S> {
         let shape = ((low as u64) << 32) | window.len() as u64;
         let found = self.table.find(hash, |&i| {
             let r = self.record(i);
-            r[0] == hash
-                && r[1] == shape
-                && same_words(&r[2..], window)
-                && self.states[i as usize >> CHUNK_SHIFT][i as usize & (CHUNK - 1)] == *state
+            r.hash == hash && r.shape == shape && self.holds(r, window) && r.state == *state
         });
         if found.is_some() {
             return false;
         }
-        if !self.make_room(2 + window.len()) {
+        let long = if window.len() > 1 { window.len() } else { 0 };
+        if !self.make_room(long) {
             self.full = true;
             return true;
         }
+        let stored = match window {
+            [] => 0,
+            [w] => *w,
+            _ => {
+                let chunk = self.words.len() - 1;
+                let words = &mut self.words[chunk];
+                let at = ((chunk as u64) << 32) | words.len() as u64;
+                words.extend_from_slice(window);
+                self.word_count += window.len();
+                at
+            }
+        };
         let index = self.len as u32;
-        let chunk = self.words.len() - 1;
-        let words = &mut self.words[chunk];
-        self.locs.push(Loc {
-            chunk: chunk as u32,
-            offset: words.len() as u32,
+        let last = self.records.len() - 1;
+        self.records[last].push(Record {
+            hash,
+            shape,
+            window: stored,
+            state: state.clone(),
         });
-        words.push(hash);
-        words.push(shape);
-        words.extend_from_slice(window);
-        self.word_count += 2 + window.len();
-        if self.len.is_multiple_of(CHUNK) {
-            self.states.push(Vec::with_capacity(CHUNK));
-        }
-        let last = self.states.len() - 1;
-        self.states[last].push(state.clone());
         self.len += 1;
-        let (locs, all) = (&self.locs, &self.words);
+        let records = &self.records;
         self.table.insert_unique(hash, index, |&i| {
-            let loc = locs[i as usize];
-            all[loc.chunk as usize][loc.offset as usize]
+            records[i as usize >> CHUNK_SHIFT][i as usize & (CHUNK - 1)].hash
         });
         true
     }
 
-    /// Makes sure a record of `words` words and one more state fit, within the budget.
+    /// Makes sure one more record, and a long window of `words` words, fit within the
+    /// budget.
     fn make_room(&mut self, words: usize) -> bool {
-        let needs_words = self
-            .words
-            .last()
-            .is_none_or(|c| c.len() + words > c.capacity());
-        let needs_states = self.len.is_multiple_of(CHUNK);
+        let needs_words = words > 0
+            && self
+                .words
+                .last()
+                .is_none_or(|c| c.len() + words > c.capacity());
+        let needs_records = self.len.is_multiple_of(CHUNK);
+        // Word chunks start small and double, so a small partition's cache stays small.
+        let chunk_words = words.max(self.word_count.clamp(1024, WORDS_CHUNK));
+        let record_chunk = CHUNK * std::mem::size_of::<Record<S>>();
         let mut grown = self.bytes();
         if needs_words {
-            grown += words.max(WORDS_CHUNK) * 8;
+            grown += chunk_words * 8;
         }
-        if needs_states {
-            grown += CHUNK * std::mem::size_of::<S>();
+        if needs_records {
+            grown += record_chunk;
         }
         if grown > self.max_bytes {
             return false;
         }
         if needs_words {
-            self.words.push(Vec::with_capacity(words.max(WORDS_CHUNK)));
+            self.words.push(Vec::with_capacity(chunk_words));
+            self.arena_bytes += chunk_words * 8;
+        }
+        if needs_records {
+            self.records.push(Vec::with_capacity(CHUNK));
+            self.arena_bytes += record_chunk;
         }
         true
     }
