@@ -144,7 +144,8 @@ impl LinearReport {
 
 fn key_text<M: HistoryModel>(prepared: &Prepared<M>, p: usize) -> String {
     match prepared.partitions[p].key {
-        WHOLE => "all".to_owned(),
+        // One object (a register, one unnamed lock) or a map checked whole.
+        WHOLE | 0 if prepared.partitions.len() == 1 => "all".to_owned(),
         key => prepared.names.text(key).to_owned(),
     }
 }
@@ -203,18 +204,23 @@ pub(crate) fn counterexample<M: HistoryModel>(
         .map(|&i| view(i, String::new()))
         .collect();
     let partition = key_text(prepared, p);
+    let place = if partition == "all" {
+        String::new()
+    } else {
+        format!("partition {partition}: ")
+    };
     let explanation = match &failed {
         Some(f) => format!(
-            "partition {partition}: after the longest linearizable prefix of {} operations \
-             the state is {before}; operation index={} (process {}: {}) had returned by \
-             then, but no order of the {} pending operations lets it take effect there",
+            "{place}after the longest linearizable prefix of {} operations the state is \
+             {before}; operation index={} (process {}: {}) had returned by then, but no \
+             order of the {} operations pending there lets it take effect",
             prefix.len(),
             f.index,
             f.process,
             f.op,
             candidates.len()
         ),
-        None => format!("partition {partition}: no linearization exists"),
+        None => format!("{place}no linearization exists"),
     };
     Counterexample {
         partition,
