@@ -18,7 +18,7 @@
 //! use std::time::Duration;
 //! let cfg = ScheduleConfig::new(
 //!     42,
-//!     vec![FaultKind::Partition, FaultKind::Kill],
+//!     vec![FaultKind::PARTITION, FaultKind::KILL],
 //!     Duration::from_secs(60),
 //!     Duration::from_secs(2),
 //! );
@@ -40,6 +40,7 @@
 //! # Ok::<(), splitbrain_nemesis::ClusterError>(())
 //! ```
 
+pub mod clock;
 mod cluster;
 mod error;
 pub mod faults;
@@ -49,7 +50,7 @@ pub mod probe;
 mod rng;
 
 pub use cluster::{
-    Cluster, Node, ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
+    ClockReach, Cluster, Node, ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
 };
 pub use error::ClusterError;
 pub use grudge::Grudge;
