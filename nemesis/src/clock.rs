@@ -77,12 +77,13 @@ impl ClockSetting {
     pub fn offset_at(&self, unix_ms: u64) -> f64 {
         let since_anchor = unix_ms.saturating_sub(self.anchor_unix_ms) as f64;
         let mut offset = self.offset_ms as f64 + (self.rate - 1.0) * since_anchor;
-        if let Some(s) = self.strobe {
-            if (s.start_unix_ms..s.end_unix_ms).contains(&unix_ms) {
-                let phase = (unix_ms - s.start_unix_ms) / s.period_ms.max(1);
-                if phase % 2 == 1 {
-                    offset += s.delta_ms as f64;
-                }
+        let active = self
+            .strobe
+            .filter(|s| (s.start_unix_ms..s.end_unix_ms).contains(&unix_ms));
+        if let Some(s) = active {
+            let phase = (unix_ms - s.start_unix_ms) / s.period_ms.max(1);
+            if phase % 2 == 1 {
+                offset += s.delta_ms as f64;
             }
         }
         offset

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod agent;
+pub mod clock;
 pub mod counter;
 mod error;
 pub mod generator;

@@ -98,10 +98,16 @@ impl InForce {
 
     /// Heals every part it can, and reports the first failure.
     fn heal(&self, cluster: &dyn Cluster) -> Result<(), ClusterError> {
+        // Every part is healed even when an earlier one fails.
         let each = |hits: &[Hit], f: &dyn Fn(&str) -> Result<(), ClusterError>| {
-            hits.iter()
-                .map(|h| f(&h.process))
-                .fold(Ok(()), |first, r| first.and(r))
+            let mut first = Ok(());
+            for h in hits {
+                let r = f(&h.process);
+                if first.is_ok() {
+                    first = r;
+                }
+            }
+            first
         };
         match self {
             InForce::Paused(hits) => each(hits, &|p| cluster.resume(p)),

@@ -26,6 +26,14 @@ mod mix;
 mod schedule;
 
 pub use apply::prepare;
+
+/// The defaults of a [`ScheduleConfig`]'s fields.
+pub mod schedule_defaults {
+    pub use super::schedule::{
+        DEFAULT_CLOCK_BUMP_MAX, DEFAULT_CLOCK_DRIFT_MAX, DEFAULT_INTERVAL, DEFAULT_LATENCY,
+        DEFAULT_LOSS_PERCENT,
+    };
+}
 pub use executor::{NemesisSummary, Targets, run_nemesis};
 pub use mix::{FaultMix, WeightedFault};
 pub use schedule::{
