@@ -218,3 +218,93 @@ async fn a_clock_fault_that_reaches_nothing_is_recorded_with_its_reason_and_the_
     );
     h.wait_for_op("pause", "info").await;
 }
+
+/// A redis-server on loopback, killed when dropped.
+struct LoopbackRedis(std::process::Child);
+
+impl Drop for LoopbackRedis {
+    fn drop(&mut self) {
+        // SIGCONT first: a stopped process would keep the SIGKILL pending.
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_redis_lock_client_on_a_fast_clock_times_out_early_in_true_time() {
+    use splitbrain_workloads::Lock;
+    use splitbrain_workloads::clock::ClockControl;
+    use splitbrain_workloads::locks::{RedisLock, RedisLockConfig};
+    use std::sync::Arc;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Ok(child) = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let redis = LoopbackRedis(child);
+    let client = |clock: Clock| {
+        let cfg = RedisLockConfig {
+            addr: format!("127.0.0.1:{port}"),
+            fencing: false,
+            op_timeout: Duration::from_millis(800),
+            holder_prefix: format!("t{}", true_ms()),
+        };
+        RedisLock::new(cfg).unwrap().with_clock(Arc::new(clock))
+    };
+    let fast = ClockControl {
+        rate: 4.0,
+        anchor_unix_ms: 0,
+        ..ClockControl::default()
+    };
+    let clients = [client(Clock::fixed(fast)), client(Clock::system())];
+    // Connect both while the server answers, then stop it: only requests can time out.
+    for (i, lock) in clients.iter().enumerate() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while lock
+            .acquire(&format!("k{i}"), Duration::from_secs(1))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let pid = redis.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap();
+    for (lock, lo, hi) in [(&clients[0], 100, 500), (&clients[1], 750, 1500)] {
+        let start = std::time::Instant::now();
+        let err = lock.acquire("k", Duration::from_secs(1)).await.unwrap_err();
+        let took = start.elapsed().as_millis();
+        assert!(err.to_string().contains("timeout"), "{err}");
+        assert!(
+            (lo..hi).contains(&took),
+            "timed out after {took} ms, expected {lo}..{hi}"
+        );
+    }
+}

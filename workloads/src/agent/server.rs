@@ -62,7 +62,7 @@ struct AgentState {
     fencing: bool,
     current: Option<ProcessSlot>,
     /// The local clock every lease decision reads; the nemesis can skew it.
-    clock: Clock,
+    clock: Arc<Clock>,
     /// Refuse resource access once the lease ran out by `clock`.
     lease_check: bool,
 }
@@ -85,7 +85,8 @@ impl AgentServer {
                 hint: "give a bound above 0, such as 1000".into(),
             });
         }
-        let lock = build_lock(args)?;
+        let clock = Arc::new(Clock::from_env());
+        let lock = build_lock(args, clock.clone())?;
         remove_stale_socket(&args.socket)?;
         let listener =
             UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
@@ -96,7 +97,7 @@ impl AgentServer {
             resource: ResourceClient::new(args.resource.clone(), timeout),
             fencing: args.fencing.is_on(),
             current: None,
-            clock: Clock::from_env(),
+            clock,
             lease_check: std::env::var(LEASE_CHECK_ENV).is_ok_and(|v| v == "on"),
         };
         Ok(AgentServer {
@@ -138,7 +139,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     server.run().await
 }
 
-fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
@@ -159,7 +160,7 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
                 holder_prefix,
             };
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
-            Ok(Box::new(lock))
+            Ok(Box::new(lock.with_clock(clock)))
         }
     }
 }
