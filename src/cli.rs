@@ -70,7 +70,7 @@ struct RunArgs {
     ///     partition-bridge, partition-oneway, isolate-holder, isolate-leader.
     ///   loss: every lock node drops --loss-percent of the packets from the others;
     ///   latency: --latency-ms more each way between lock nodes (a TCP proxy).
-    #[arg(long, default_value = "pause,kill,partition")]
+    #[arg(long, default_value = "pause,kill,partition", verbatim_doc_comment)]
     nemesis: String,
     /// Client processes (one agent each, spread over the nodes).
     #[arg(long, default_value_t = 5)]

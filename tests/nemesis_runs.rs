@@ -398,3 +398,29 @@ fn cleanup_after_a_sigkilled_run_removes_its_clocks_proxies_and_rules() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn bad_nemesis_arguments_exit_254_naming_the_value_and_what_would_do() {
+    if !is_root() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--nemesis", "pause:0"], "as in pause:2"),
+        (vec!["--nemesis", "pause-sideways"], "fault=pause-sideways"),
+        (vec!["--clock-drift-max", "0.5"], "clock-drift-max=0.5"),
+        (vec!["--loss-percent", "0"], "loss-percent=0"),
+    ] {
+        let mut all = vec!["run", "--time-limit", "1", "--out", o];
+        all.extend(args);
+        let result = splitbrain(&all);
+        assert_exit(&result, 254);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert!(
+        std::fs::read_dir(out.path()).unwrap().next().is_none(),
+        "nothing was run"
+    );
+}
