@@ -325,7 +325,9 @@ async fn latency_delays_each_direction_even_on_connections_opened_before_it() {
     );
     fault.latency_ms = Some(150);
     // What the runner does before the workload: proxies first, then connections.
+    let started = Instant::now();
     splitbrain_nemesis::faults::prepare(std::slice::from_ref(&fault), h.cluster.as_ref()).unwrap();
+    let prepared_in = started.elapsed();
     let n2 = (h.cluster.nodes()[1].addr, 9200).into();
     let res = (h.cluster.resource_node().addr, 9200).into();
     let connect = |to| h.cluster.connect("n1", to, Duration::from_secs(1)).unwrap();
@@ -354,5 +356,9 @@ async fn latency_delays_each_direction_even_on_connections_opened_before_it() {
     assert!(
         after < Duration::from_millis(50),
         "latency healed: {after:?}"
+    );
+    eprintln!(
+        "latency figures: prepare={prepared_in:?} rtt_before={before:?} rtt_during={during:?} \
+         rtt_after={after:?} rtt_to_resource={resource_rtt:?}"
     );
 }
