@@ -53,14 +53,29 @@ fn delivery(h: &Harness) -> Delivery {
             })
             .unwrap();
     }
+    // Every receiver reads at once: each waits out its timeout after the last datagram.
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|(to, socket)| {
+            std::thread::spawn(move || {
+                let mut from = Vec::new();
+                let mut buf = [0u8; 64];
+                while let Ok(n) = socket.recv(&mut buf) {
+                    from.push(String::from_utf8_lossy(&buf[..n]).to_string());
+                }
+                (to, from)
+            })
+        })
+        .collect();
     let mut seen = Delivery::new();
-    for (to, socket) in &sockets {
+    for to in &names {
         for from in names.iter().filter(|f| *f != to) {
             seen.insert((from.clone(), to.clone()), false);
         }
-        let mut buf = [0u8; 64];
-        while let Ok(n) = socket.recv(&mut buf) {
-            let from = String::from_utf8_lossy(&buf[..n]).to_string();
+    }
+    for reader in readers {
+        let (to, senders) = reader.join().unwrap();
+        for from in senders {
             seen.insert((from, to.clone()), true);
         }
     }
@@ -280,9 +295,22 @@ async fn packet_loss_drops_about_the_share_asked_between_lock_nodes_only() {
         "{to_n2} of 400 arrived at 50% loss"
     );
     assert_eq!(to_resource, 400, "the resource node is never a loss target");
+    assert!(
+        !host_tables().contains("splitbrain"),
+        "the host's firewall is untouched"
+    );
     running.stop().await;
     let (to_n2, _) = tokio::task::block_in_place(|| arrivals(&h, 400));
     assert_eq!(to_n2, 400, "loss healed");
+}
+
+/// The host's own nftables tables: faults live inside the run's namespaces only.
+fn host_tables() -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// Round trip of one byte over `stream`, to an echo server.
@@ -341,6 +369,10 @@ async fn latency_delays_each_direction_even_on_connections_opened_before_it() {
     let running = h.start(vec![fault]);
     h.wait_for_op("start-latency", "info").await;
     let during = tokio::task::block_in_place(|| round_trip(&mut early));
+    assert!(
+        !host_tables().contains("splitbrain"),
+        "the host's firewall is untouched"
+    );
     assert!(
         during >= Duration::from_millis(300),
         "150 ms each way: {during:?}"
