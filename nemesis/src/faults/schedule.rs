@@ -296,9 +296,10 @@ fn plan_clock(c: ClockFault, cfg: &ScheduleConfig, rng: &mut SeededRng) -> Clock
             } else {
                 DEFAULT_CLOCK_DRIFT_MAX
             };
-            // A factor between 1 and max, in hundredths so plans print and compare
-            // exactly; slow clocks run at its inverse.
-            let hundredths = 100 + rng.below(((max - 1.0) * 100.0) as u64 + 1);
+            // A factor above 1 up to max, in hundredths so plans print and compare
+            // exactly (never 1.00: a drift that does nothing); slow clocks run at its
+            // inverse.
+            let hundredths = 101 + rng.below(((max - 1.0) * 100.0) as u64);
             let factor = hundredths as f64 / 100.0;
             plan.rate = if rng.coin() { factor } else { 1.0 / factor };
         }
@@ -359,6 +360,7 @@ mod millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::{ClockFault, Target};
 
     fn nodes(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("n{i}")).collect()
@@ -420,6 +422,49 @@ mod tests {
         assert!(json[0]["at_ms"].as_u64().is_some(), "{json}");
         let back: Vec<PlannedFault> = serde_json::from_value(json).unwrap();
         assert_eq!(back, faults);
+    }
+
+    #[test]
+    fn clock_sizes_stay_within_their_configured_bounds_and_targets_name_their_nodes() {
+        let mut cfg = config(4);
+        cfg.faults = "clock-bump-majority,clock-drift,clock-strobe-one,loss,latency"
+            .parse()
+            .unwrap();
+        cfg.time_limit = Duration::from_secs(600);
+        cfg.clock_bump_max = Duration::from_millis(2000);
+        cfg.clock_drift_max = 3.0;
+        let faults = plan(&cfg, &nodes(5));
+        let mut rates = Vec::new();
+        for f in &faults {
+            match f.kind {
+                FaultKind::Clock(ClockFault::Bump, Target::Majority) => {
+                    let jump = f.clock.unwrap().offset_ms.abs();
+                    assert!((200..=2000).contains(&jump), "{f:?}");
+                    assert_eq!(f.nodes.len(), 3);
+                }
+                FaultKind::Clock(ClockFault::Drift, Target::Process) => {
+                    let rate = f.clock.unwrap().rate;
+                    assert!(
+                        (1.0 / 3.0 - 1e-9..=3.0).contains(&rate) && rate != 1.0,
+                        "{f:?}"
+                    );
+                    assert!(f.nodes.is_empty());
+                    rates.push(rate);
+                }
+                FaultKind::Clock(ClockFault::Strobe, Target::One) => {
+                    let s = f.clock.unwrap().strobe.unwrap();
+                    assert!((10..=100).contains(&s.period_ms), "{f:?}");
+                    assert_eq!(f.nodes.len(), 1);
+                }
+                FaultKind::Loss => assert_eq!(f.loss_percent, Some(DEFAULT_LOSS_PERCENT)),
+                FaultKind::Latency => assert_eq!(f.latency_ms, Some(100)),
+                other => panic!("unplanned kind {other}"),
+            }
+        }
+        assert!(
+            rates.iter().any(|r| *r < 1.0) && rates.iter().any(|r| *r > 1.0),
+            "{rates:?}"
+        );
     }
 
     #[test]
