@@ -9,10 +9,31 @@ const CANARY_SEED: &str = "4242";
 
 fn canary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
     vec![
-        "run", "--lock", "redis", "--workload", "counter", "--nemesis", "pause-holder",
-        "--fencing", fencing, "--seed", CANARY_SEED, "--clients", "3", "--nodes", "3",
-        "--time-limit", "12", "--ttl-ms", "500", "--cs-wait-ms", "100", "--nemesis-interval", "1",
-        "--out", out,
+        "run",
+        "--lock",
+        "redis",
+        "--workload",
+        "counter",
+        "--nemesis",
+        "pause-holder",
+        "--fencing",
+        fencing,
+        "--seed",
+        CANARY_SEED,
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "12",
+        "--ttl-ms",
+        "500",
+        "--cs-wait-ms",
+        "100",
+        "--nemesis-interval",
+        "1",
+        "--out",
+        out,
     ]
 }
 
@@ -31,7 +52,10 @@ fn pausing_the_holder_past_its_ttl_breaks_unfenced_redis_lock() {
         "expected a lost update: {safety:#}"
     );
     assert!(
-        safety["stats"]["overlapping_sections"].as_u64().unwrap_or(0) >= 1,
+        safety["stats"]["overlapping_sections"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
         "expected overlapping critical sections: {safety:#}"
     );
     assert!(run.join("index.html").is_file());
@@ -47,7 +71,10 @@ fn fencing_rejects_the_paused_holders_stale_write() {
     assert_eq!(safety["valid"], true, "{safety:#}");
     assert_eq!(safety["stats"]["stale_writes_accepted"], 0, "{safety:#}");
     assert!(
-        safety["stats"]["stale_writes_rejected"].as_u64().unwrap_or(0) >= 1,
+        safety["stats"]["stale_writes_rejected"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
         "the paused holder's write should have been rejected: {safety:#}"
     );
 }
@@ -57,14 +84,28 @@ fn a_run_without_faults_is_valid() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let result = splitbrain(&[
-        "run", "--nemesis", "none", "--time-limit", "4", "--clients", "3", "--nodes", "3",
-        "--fencing", "off", "--out", o,
+        "run",
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "4",
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--fencing",
+        "off",
+        "--out",
+        o,
     ]);
     assert_exit(&result, 0);
     let run = latest_run(out.path());
     let r = results(&run);
     assert_eq!(r["valid"], true);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let oks = history.lines().filter(|l| l.contains("\"type\":\"ok\"") && l.contains("\"f\":\"write\"")).count();
+    let oks = history
+        .lines()
+        .filter(|l| l.contains("\"type\":\"ok\"") && l.contains("\"f\":\"write\""))
+        .count();
     assert!(oks >= 5, "expected several successful writes, got {oks}");
 }

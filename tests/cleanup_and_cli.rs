@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 fn run_id_of(run: &std::path::Path) -> String {
     let text = std::fs::read_to_string(run.join("run.json")).expect("run.json written");
     let info: serde_json::Value = serde_json::from_str(&text).unwrap();
-    info["extra"]["run_id"].as_str().expect("run.json names its run id").to_string()
+    info["extra"]["run_id"]
+        .as_str()
+        .expect("run.json names its run id")
+        .to_string()
 }
 
 fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
@@ -25,7 +28,17 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 fn cleanup_removes_everything_a_sigkilled_controller_left() {
     let out = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin())
-        .args(["run", "--time-limit", "60", "--clients", "3", "--nodes", "3", "--nemesis", "pause,partition"])
+        .args([
+            "run",
+            "--time-limit",
+            "60",
+            "--clients",
+            "3",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "pause,partition",
+        ])
         .args(["--seed", "7", "--nemesis-interval", "1", "--out"])
         .arg(out.path())
         .stdout(Stdio::null())
@@ -47,13 +60,20 @@ fn cleanup_removes_everything_a_sigkilled_controller_left() {
     std::thread::sleep(Duration::from_secs(2));
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
-    assert!(!namespaces_of(&run_id).is_empty(), "a killed controller leaves namespaces behind");
+    assert!(
+        !namespaces_of(&run_id).is_empty(),
+        "a killed controller leaves namespaces behind"
+    );
 
     let cleanup = splitbrain(&["cleanup"]);
     assert_exit(&cleanup, 0);
     assert_eq!(namespaces_of(&run_id), Vec::<String>::new());
     assert_eq!(processes_mentioning(&run_id), Vec::<String>::new());
-    assert!(!std::path::Path::new("/run/splitbrain").join(&run_id).exists());
+    assert!(
+        !std::path::Path::new("/run/splitbrain")
+            .join(&run_id)
+            .exists()
+    );
     // The history written so far is still readable by the checker.
     let check = splitbrain(&["check", run.to_str().unwrap()]);
     assert!(matches!(check.status.code(), Some(0..=2)), "{check:?}");
@@ -63,20 +83,40 @@ fn cleanup_removes_everything_a_sigkilled_controller_left() {
 fn a_finished_run_leaves_no_namespaces_processes_or_state() {
     let out = tempfile::tempdir().unwrap();
     let result = splitbrain(&[
-        "run", "--nemesis", "pause,kill,partition", "--time-limit", "6", "--clients", "2", "--nodes", "3",
-        "--nemesis-interval", "0.5", "--out", out.path().to_str().unwrap(),
+        "run",
+        "--nemesis",
+        "pause,kill,partition",
+        "--time-limit",
+        "6",
+        "--clients",
+        "2",
+        "--nodes",
+        "3",
+        "--nemesis-interval",
+        "0.5",
+        "--out",
+        out.path().to_str().unwrap(),
     ]);
     assert!(matches!(result.status.code(), Some(0..=2)), "{result:?}");
     let run_id = run_id_of(&latest_run(out.path()));
     assert_eq!(namespaces_of(&run_id), Vec::<String>::new());
     assert_eq!(processes_mentioning(&run_id), Vec::<String>::new());
-    assert!(!std::path::Path::new("/run/splitbrain").join(&run_id).exists());
+    assert!(
+        !std::path::Path::new("/run/splitbrain")
+            .join(&run_id)
+            .exists()
+    );
 }
 
 #[test]
 fn a_user_without_root_runs_inside_a_user_namespace() {
     let user = "sbuser";
-    if Command::new("id").arg(user).output().map(|o| !o.status.success()).unwrap_or(true) {
+    if Command::new("id")
+        .arg(user)
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         let made = Command::new("useradd").args(["-m", user]).status().unwrap();
         assert!(made.success(), "useradd {user}");
     }
@@ -91,7 +131,17 @@ fn a_user_without_root_runs_inside_a_user_namespace() {
     let result = Command::new("runuser")
         .args(["-u", user, "--"])
         .arg(&bin_copy)
-        .args(["run", "--nemesis", "partition", "--time-limit", "4", "--clients", "2", "--nodes", "3"])
+        .args([
+            "run",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "4",
+            "--clients",
+            "2",
+            "--nodes",
+            "3",
+        ])
         .args(["--nemesis-interval", "0.5", "--out"])
         .arg(&out_dir)
         .output()
@@ -100,7 +150,10 @@ fn a_user_without_root_runs_inside_a_user_namespace() {
     let run = latest_run(&out_dir);
     assert!(run.join("results.json").is_file());
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    assert!(history.contains("start-partition"), "the partition was applied as an unprivileged user");
+    assert!(
+        history.contains("start-partition"),
+        "the partition was applied as an unprivileged user"
+    );
 }
 
 #[test]
@@ -109,10 +162,19 @@ fn bad_arguments_exit_254_with_a_message_naming_the_problem() {
     assert_exit(&unknown_lock, 254);
     assert!(String::from_utf8_lossy(&unknown_lock.stderr).contains("zookeepr"));
 
-    let unknown_fault = splitbrain(&["run", "--nemesis", "pause,explode", "--out", "/nonexistent-never-created"]);
+    let unknown_fault = splitbrain(&[
+        "run",
+        "--nemesis",
+        "pause,explode",
+        "--out",
+        "/nonexistent-never-created",
+    ]);
     assert_exit(&unknown_fault, 254);
     assert!(String::from_utf8_lossy(&unknown_fault.stderr).contains("explode"));
-    assert!(!std::path::Path::new("/nonexistent-never-created").exists(), "bad input creates nothing");
+    assert!(
+        !std::path::Path::new("/nonexistent-never-created").exists(),
+        "bad input creates nothing"
+    );
 
     let zero_clients = splitbrain(&["run", "--clients", "0"]);
     assert_exit(&zero_clients, 254);
@@ -123,7 +185,18 @@ fn help_explains_every_run_flag() {
     let help = splitbrain(&["run", "--help"]);
     assert_exit(&help, 0);
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--lock", "--workload", "--nemesis", "--clients", "--nodes", "--time-limit", "--ttl-ms", "--fencing", "--seed", "--out"] {
+    for flag in [
+        "--lock",
+        "--workload",
+        "--nemesis",
+        "--clients",
+        "--nodes",
+        "--time-limit",
+        "--ttl-ms",
+        "--fencing",
+        "--seed",
+        "--out",
+    ] {
         assert!(text.contains(flag), "run --help lacks {flag}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `Cluster` trait: what the controller and the nemesis may do to the nodes of a run,
 //! whatever backend provides them.
 
+use crate::clock::ClockSetting;
 use crate::{ClusterError, Grudge};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -16,6 +17,17 @@ pub struct Node {
     pub name: String,
     /// Its address on the test subnet, reachable from every other node of the run.
     pub addr: Ipv4Addr,
+}
+
+impl From<&Node> for splitbrain_history::NodeInfo {
+    /// The node as `run.json` lists it; roles are the caller's to fill in.
+    fn from(node: &Node) -> Self {
+        splitbrain_history::NodeInfo {
+            name: node.name.clone(),
+            addr: node.addr.to_string(),
+            roles: Vec::new(),
+        }
+    }
 }
 
 /// A ProcessKind is the role of a process in a run; the nemesis picks its pause and kill
@@ -38,7 +50,9 @@ pub struct ProcessSpec {
     pub name: String,
     /// Its role.
     pub kind: ProcessKind,
-    /// The program to execute (looked up in PATH when it has no slash).
+    /// The program to execute (looked up in PATH when it has no slash). It must stay in
+    /// the foreground (no daemonizing): pause, kill and restart act on its process
+    /// group, and its exit is how the backend knows it died.
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
@@ -112,6 +126,18 @@ pub struct TeardownReport {
     pub first_call: bool,
 }
 
+/// A ClockReach says whether, and how, a clock setting reached a process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "via", content = "reason")]
+pub enum ClockReach {
+    /// Through its clock control file: our agents read their clock from it.
+    ClockFile,
+    /// Through libfaketime, which the process was started under.
+    Faketime,
+    /// Not at all, and why (a server not under libfaketime, a Go program, ...).
+    Unreached(String),
+}
+
 /// A Cluster is the set of nodes of one run and what can be done to them: start, kill,
 /// pause and restart processes, and cut and heal the network between nodes. The
 /// controller and the nemesis share it as `Arc<dyn Cluster>`; every method is
@@ -144,7 +170,9 @@ pub trait Cluster: Send + Sync {
     fn processes(&self) -> Vec<ProcessInfo>;
     /// Opens a TCP connection from inside a node to an address on the test subnet, so
     /// the controller (which lives outside the nodes) can talk to agents and servers.
-    /// The connection is subject to that node's partition rules.
+    /// The connection is subject to that node's partition rules; connect from the
+    /// resource node for controller traffic that no partition may cut (the resource
+    /// node never appears in a grudge, and nodes drop packets by source address).
     fn connect(
         &self,
         from_node: &str,
@@ -153,4 +181,56 @@ pub trait Cluster: Send + Sync {
     ) -> Result<TcpStream, ClusterError>;
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
+    /// Sets the clock of one process (see [`crate::clock`]); the true time is
+    /// [`ClockSetting::true_time`]. Says whether the setting reaches the process.
+    fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
+        let _ = (process, setting);
+        Err(self.unsupported("set_clock"))
+    }
+
+    /// Makes every node drop `percent` of the packets from the other nodes; 0 stops it.
+    fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
+        let _ = percent;
+        Err(self.unsupported("set_loss"))
+    }
+
+    /// Puts the latency mechanism in place, with no delay yet. Connections opened
+    /// before may escape it, so call it before the workload starts.
+    fn prepare_latency(&self) -> Result<(), ClusterError> {
+        Err(self.unsupported("prepare_latency"))
+    }
+
+    /// Delays traffic between nodes by `delay` each way; zero stops delaying.
+    fn set_latency(&self, delay: Duration) -> Result<(), ClusterError> {
+        let _ = delay;
+        Err(self.unsupported("set_latency"))
+    }
+
+    /// The error of an operation this backend lacks.
+    fn unsupported(&self, operation: &'static str) -> ClusterError {
+        ClusterError::Unsupported {
+            operation,
+            run_id: self.run_id().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_becomes_the_run_json_node_info_with_its_address_as_text() {
+        let node = Node {
+            name: "n2".into(),
+            addr: Ipv4Addr::new(10, 77, 0, 2),
+        };
+        let info = splitbrain_history::NodeInfo::from(&node);
+        assert_eq!(
+            (info.name.as_str(), info.addr.as_str()),
+            ("n2", "10.77.0.2")
+        );
+        assert_eq!(ProcessState::Exited(Some(3)).to_string(), "exited(code=3)");
+        assert!(!ProcessState::Killed.is_alive() && ProcessState::Paused.is_alive());
+    }
 }

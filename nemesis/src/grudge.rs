@@ -69,6 +69,58 @@ impl Grudge {
         Grudge::between(&[vec![node.to_string()], rest])
     }
 
+    /// Cuts the nodes, in the order given, into two halves with the middle node in
+    /// neither: it talks to both sides, which cannot talk to each other (Jepsen's
+    /// `bridge`). Fewer than three nodes give an empty grudge.
+    pub fn bridge(nodes: &[String]) -> Grudge {
+        if nodes.len() < 3 {
+            return Grudge::default();
+        }
+        let mid = nodes.len() / 2;
+        let mut grudge = Grudge::between(&[nodes[..mid].to_vec(), nodes[mid + 1..].to_vec()]);
+        grudge.0.remove(&nodes[mid]);
+        grudge
+    }
+
+    /// Places the nodes, in the order given, on a ring where each node talks only to
+    /// its nearest neighbours, as many as make it see a majority (itself included); no
+    /// two nodes see the same majority, so every node can believe it is in the
+    /// majority (Jepsen's `majorities-ring`, in a symmetric form: a node may see a bit
+    /// more than a bare majority). With three nodes or fewer everyone sees everyone.
+    pub fn majorities_ring(nodes: &[String]) -> Grudge {
+        let n = nodes.len();
+        let majority = n / 2 + 1;
+        let reach = (majority - 1).div_ceil(2);
+        let ring_distance = |i: usize, j: usize| {
+            let d = i.abs_diff(j);
+            d.min(n - d)
+        };
+        let mut map = BTreeMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let dropped: BTreeSet<String> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| ring_distance(i, *j) > reach)
+                .map(|(_, other)| other.clone())
+                .collect();
+            if !dropped.is_empty() {
+                map.insert(node.clone(), dropped);
+            }
+        }
+        Grudge(map)
+    }
+
+    /// Splits the nodes, in the order given, into halves, the first holding the odd node
+    /// out; the first half drops the second's packets and the second drops nothing:
+    /// packets flow from the first half to the second only (Jepsen's one-way partition).
+    pub fn oneway_halves(nodes: &[String]) -> Grudge {
+        if nodes.len() < 2 {
+            return Grudge::default();
+        }
+        let (a, b) = nodes.split_at(nodes.len().div_ceil(2));
+        Grudge::from_entries(a.iter().map(|n| (n.clone(), b.to_vec())))
+    }
+
     /// Shuffles the nodes with a seeded generator and cuts them into halves; the same
     /// seed always gives the same grudge.
     pub fn random_halves(nodes: &[String], seed: u64) -> Grudge {
@@ -181,6 +233,45 @@ mod tests {
             .map(|s| serde_json::to_string(&Grudge::random_halves(&nodes, s)).unwrap())
             .collect();
         assert!(distinct.len() > 3, "seeds gave only {distinct:?}");
+    }
+
+    #[test]
+    fn a_bridge_node_talks_to_both_halves_which_cannot_talk_to_each_other() {
+        let g = Grudge::bridge(&names(5));
+        // n1,n2 | n3 | n4,n5
+        assert!(g.cuts("n1", "n4") && g.cuts("n2", "n5"));
+        assert!(!g.cuts("n3", "n1") && !g.cuts("n3", "n5") && !g.cuts("n1", "n2"));
+        assert!(g.dropped_by("n3").is_none());
+        assert!(Grudge::bridge(&names(2)).is_empty());
+    }
+
+    #[test]
+    fn in_a_majorities_ring_every_node_sees_a_distinct_majority() {
+        for n in [4, 5, 6, 7] {
+            let nodes = names(n);
+            let g = Grudge::majorities_ring(&nodes);
+            let seen: BTreeSet<Vec<&String>> = nodes
+                .iter()
+                .map(|a| {
+                    let visible: Vec<&String> = nodes.iter().filter(|b| !g.cuts(a, b)).collect();
+                    assert!(visible.len() > n / 2, "n={n} {a} sees {visible:?}");
+                    visible
+                })
+                .collect();
+            assert_eq!(seen.len(), n, "n={n}: two nodes see the same majority");
+            assert_eq!(g.validate(&nodes).map_err(|e| e.to_string()), Ok(()));
+        }
+        assert!(Grudge::majorities_ring(&names(3)).is_empty());
+    }
+
+    #[test]
+    fn a_oneway_grudge_drops_in_one_direction_only() {
+        let g = Grudge::oneway_halves(&names(5));
+        // n1,n2,n3 drop n4,n5; n4,n5 drop nothing.
+        assert!(g.dropped_by("n1").unwrap().contains("n5"));
+        assert!(g.dropped_by("n4").is_none());
+        assert_eq!(g.dropped_by("n3").unwrap().len(), 2);
+        assert!(Grudge::oneway_halves(&names(1)).is_empty());
     }
 
     #[test]

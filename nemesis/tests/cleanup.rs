@@ -187,3 +187,126 @@ fn cleanup_removes_an_unregistered_namespace_with_the_prefix_and_its_processes()
     assert!(!status.success());
     assert!(namespaces_with_prefix(&name).is_empty());
 }
+
+#[test]
+fn cleanup_removes_a_state_dir_that_no_run_registered_and_keeps_registered_ones() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let _leftovers = LeftoverGuard;
+    // As if a controller died after creating its state dir and losing its entry.
+    let ghost = Path::new(STATE_ROOT).join("state").join(run_id("ghost"));
+    std::fs::create_dir_all(&ghost).unwrap();
+    std::fs::write(ghost.join("state.json"), "{}").unwrap();
+    // A registered, live run keeps its state dir.
+    let live = up("kept", 1);
+    let report = cleanup_leftovers().unwrap();
+    assert!(report.state_dirs_removed.contains(&ghost), "{report:?}");
+    assert!(!ghost.exists());
+    assert!(live.state_dir().exists());
+    assert!(report.live_runs_kept.contains(&live.run_id().to_string()));
+}
+
+#[test]
+fn a_state_dir_with_files_in_it_is_refused_because_teardown_would_remove_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let mut cfg = splitbrain_nemesis::local::LocalConfig::new(run_id("occupied"), 1);
+    cfg.state_dir = dir.path().to_path_buf();
+    let err = splitbrain_nemesis::local::LocalCluster::up(cfg)
+        .err()
+        .expect("refused")
+        .to_string();
+    if is_root() {
+        assert!(
+            err.contains("state_dir=") && err.contains("not empty"),
+            "{err}"
+        );
+    }
+    assert!(dir.path().join("precious.txt").exists());
+}
+
+/// Removes a hand-made registry file and namespace, even if the test fails.
+struct HandMade {
+    entry: PathBuf,
+    namespace: String,
+}
+
+impl Drop for HandMade {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.entry);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.namespace])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_corrupt_registry_entry_is_reported_and_its_namespaces_are_not_taken_for_debris() {
+    if !is_root() {
+        return;
+    }
+    let _serial = cleanup_test_lock();
+    let run = run_id("corrupt");
+    let made = HandMade {
+        entry: registry_entry(&run),
+        namespace: format!("sb-{run}-n1"),
+    };
+    std::fs::create_dir_all(made.entry.parent().unwrap()).unwrap();
+    std::fs::write(&made.entry, "{ truncated").unwrap();
+    let status = Command::new("ip")
+        .args(["netns", "add", &made.namespace])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let report = cleanup_leftovers().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("corrupt state file") && p.contains(&format!("{run}.json"))),
+        "{report:?}"
+    );
+    assert!(!report.namespaces_deleted.contains(&made.namespace));
+    assert_eq!(namespaces_with_prefix(&made.namespace).len(), 1);
+}
+
+#[test]
+fn a_cluster_that_fails_half_way_up_removes_what_it_had_created() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        return;
+    }
+    // An `ip` that creates namespaces but fails inside them, found first in PATH.
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("ip");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \" $* \" in *\" -n \"*) echo injected failure >&2; exit 1;; esac\nexec /usr/sbin/ip \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    // SAFETY: nextest runs each test in its own process and no other thread reads the
+    // environment at this point.
+    unsafe { std::env::set_var("PATH", path) };
+
+    let run = run_id("halfway");
+    let cfg = splitbrain_nemesis::local::LocalConfig::new(run.clone(), 2);
+    let state_dir = cfg.state_dir.clone();
+    let err = splitbrain_nemesis::local::LocalCluster::up(cfg)
+        .err()
+        .expect("up must fail")
+        .to_string();
+    assert!(err.contains("injected failure"), "{err}");
+    assert!(namespaces_with_prefix(&format!("sb-{run}-")).is_empty());
+    assert!(!state_dir.exists());
+    assert!(!registry_entry(&run).exists());
+}

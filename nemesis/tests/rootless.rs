@@ -22,18 +22,39 @@ fn ensure_user() {
     }
 }
 
+/// The build directory may not be readable by the user: a world-readable copy of the
+/// probe in a temp dir (removed when the returned guard drops).
+fn probe_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = dir.path().join("splitbrain-cluster-probe");
+    std::fs::copy(PROBE, &probe).unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, probe)
+}
+
+/// Starts the probe as the user, in a process group of its own (like a shell job).
+fn spawn_as_user(probe: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> ChildGuard {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("setpriv")
+        .args(["--reuid", USER, "--regid", USER, "--init-groups"])
+        .arg(probe)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    ChildGuard(Some(child))
+}
+
 #[test]
 fn the_local_backend_works_rootless_as_an_ordinary_user() {
     if !is_root() {
         return;
     }
     ensure_user();
-    // The build directory may not be readable by the user: run a world-readable copy.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let probe = dir.path().join("splitbrain-cluster-probe");
-    std::fs::copy(PROBE, &probe).unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (dir, probe) = probe_copy();
 
     let run = run_id("rootless");
     let out = Command::new("setpriv")
@@ -104,21 +125,9 @@ fn killing_a_rootless_controller_takes_every_process_of_its_run_with_it() {
         return;
     }
     ensure_user();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let probe = dir.path().join("splitbrain-cluster-probe");
-    std::fs::copy(PROBE, &probe).unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (dir, probe) = probe_copy();
     let run = run_id("rl-crash");
-    let child = Command::new("setpriv")
-        .args(["--reuid", USER, "--regid", USER, "--init-groups"])
-        .arg(&probe)
-        .args(["hold", &run, "2"])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(Some(child));
+    let mut guard = spawn_as_user(&probe, dir.path(), &["hold", &run, "2"]);
     let stdout = guard.0.as_mut().unwrap().stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -157,4 +166,37 @@ impl Drop for PidsGuard {
             }
         }
     }
+}
+
+#[test]
+fn ctrl_c_reaches_a_rootless_controller_which_tears_down_and_exits_cleanly() {
+    use std::io::{BufRead, BufReader};
+    if !is_root() {
+        return;
+    }
+    ensure_user();
+    let (dir, probe) = probe_copy();
+    let run = run_id("rl-int");
+    let mut guard = spawn_as_user(&probe, dir.path(), &["hold", &run, "2"]);
+    let child = guard.0.as_mut().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ready\":true"), "{line}");
+    let members = pid_namespace_members(format!("hold\0{run}\0").as_bytes());
+    let _members_guard = PidsGuard(members.clone());
+
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "status={status} output={rest}");
+    let report: serde_json::Value = serde_json::from_str(rest.trim()).expect(&rest);
+    assert_eq!(report["torn_down"]["first_call"], true, "{report}");
+    assert_eq!(report["torn_down"]["namespaces_deleted"], 4, "{report}");
+    assert!(eventually(std::time::Duration::from_secs(2), || members
+        .iter()
+        .all(|p| !is_alive(*p))));
 }

@@ -30,6 +30,9 @@ fn healer(f: &str) -> Option<&'static str> {
         "pause" => Some("resume"),
         "kill" => Some("start"),
         "start-partition" => Some("stop-partition"),
+        "bump-clock" | "strobe-clock" | "drift-clock" => Some("reset-clock"),
+        "start-loss" => Some("stop-loss"),
+        "start-latency" => Some("stop-latency"),
         _ => None,
     }
 }
@@ -72,7 +75,8 @@ fn json_text(v: &serde_json::Value) -> String {
 }
 
 /// Pairs nemesis ops into faults: each lasting fault from its start's invocation to its
-/// healer's completion; a fault with no healer (such as `bump-clock`) is an instant.
+/// healer's completion (a clock fault lasts until `reset-clock`); a fault with no
+/// healer is an instant.
 pub fn faults(history: &History) -> Vec<Fault> {
     let nemesis: Vec<&Op> = history
         .ops
@@ -212,7 +216,10 @@ pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
         .map(|f| Shade {
             start_ns: f.start_ns,
             end_ns: f.end_ns.unwrap_or(end_ns),
-            label: format!("{} {}", f.f, f.target).trim().to_string(),
+            // `start-partition` reads as `partition` on a shaded band: it is the fault.
+            label: format!("{} {}", f.f.trim_start_matches("start-"), f.target)
+                .trim()
+                .to_string(),
         })
         .collect();
     Timeline {
@@ -259,7 +266,7 @@ pub fn run_timeline(
     t
 }
 
-/// Bands where holds overlapped, on both holders' rows: red for violations, orange for
+/// Bands where holds overlapped, on both holders' rows: red for violations, purple for
 /// observations (overlaps under fencing, which the resource judges).
 fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
     let mut marks = Vec::new();
@@ -354,6 +361,8 @@ mod tests {
             None,
         );
         nemesis(&mut ops, 51, OpType::Info, "start-partition", grudge, None);
+        nemesis(&mut ops, 60, OpType::Invoke, "reset-clock", json!({}), None);
+        nemesis(&mut ops, 61, OpType::Info, "reset-clock", json!({}), None);
         let f = faults(&History::new(ops));
         let got: Vec<(&str, u64, Option<u64>, &str, bool)> = f
             .iter()
@@ -372,7 +381,7 @@ mod tests {
             got,
             vec![
                 ("pause", 10, Some(31), "agent-2 n3", false),
-                ("bump-clock", 20, Some(20), "{\"n1\":500}", false),
+                ("bump-clock", 20, Some(61), "{\"n1\":500}", false),
                 ("kill", 40, None, "n2", true),
                 ("start-partition", 50, None, "n1|n4,n5", false),
             ]

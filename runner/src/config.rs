@@ -1,5 +1,6 @@
 //! What a run is asked to do, validated before anything is created.
 
+use splitbrain_workloads::locks::LockKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     /// The lock under test.
-    pub lock: LockName,
+    pub lock: LockKind,
     /// The workload.
     pub workload: WorkloadName,
     /// Fault names in the nemesis mix; empty for none.
@@ -36,38 +37,36 @@ pub struct RunConfig {
     pub op_timeout: Duration,
     /// Quiet time between faults.
     pub nemesis_interval: Duration,
+    /// The sizes of clock, loss and latency faults.
+    pub nemesis_options: NemesisOptions,
+    /// Whether agents refuse to touch the resource once their lease has run out by
+    /// their own (injectable, skewable) clock, as a careful lease-based client does.
+    pub lease_check: bool,
     /// The command line, recorded so the run can be repeated.
     pub command: String,
 }
 
-/// A LockName is a lock this build can test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockName {
-    /// A single Redis primary: `SET NX PX`, compare-and-delete release, INCR fencing token.
-    Redis,
+/// NemesisOptions are the sizes of the faults that have one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisOptions {
+    /// The largest clock jump of `clock-bump` (and flip of `clock-strobe`).
+    pub clock_bump_max: Duration,
+    /// `clock-drift` runs clocks between `1/max` and `max` times the true speed.
+    pub clock_drift_max: f64,
+    /// The share of packets `loss` drops, in percent.
+    pub loss_percent: u8,
+    /// The delay `latency` adds each way between lock nodes.
+    pub latency: Duration,
 }
 
-impl LockName {
-    /// Every lock name, for help and error messages.
-    pub const ALL: &'static [&'static str] = &["redis"];
-
-    /// The spelling on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockName::Redis => "redis",
-        }
-    }
-}
-
-impl std::str::FromStr for LockName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "redis" => Ok(LockName::Redis),
-            other => Err(format!(
-                "unknown lock {other:?}; choose one of: {}",
-                LockName::ALL.join(", ")
-            )),
+impl Default for NemesisOptions {
+    fn default() -> NemesisOptions {
+        use splitbrain_nemesis::faults::schedule_defaults as d;
+        NemesisOptions {
+            clock_bump_max: d::DEFAULT_CLOCK_BUMP_MAX,
+            clock_drift_max: d::DEFAULT_CLOCK_DRIFT_MAX,
+            loss_percent: d::DEFAULT_LOSS_PERCENT,
+            latency: d::DEFAULT_LATENCY,
         }
     }
 }
@@ -102,4 +101,12 @@ impl std::str::FromStr for WorkloadName {
             )),
         }
     }
+}
+
+/// The command-line spelling of a lock kind (`redis`, ...).
+pub fn lock_name(kind: LockKind) -> String {
+    use clap::ValueEnum;
+    kind.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_else(|| format!("{kind:?}").to_lowercase())
 }

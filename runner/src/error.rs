@@ -22,7 +22,9 @@ pub enum RunError {
     #[error("cluster: {0}")]
     Cluster(#[from] splitbrain_nemesis::ClusterError),
     /// A service did not become ready in time.
-    #[error("{service} did not become ready within {waited_ms} ms: {detail}; see its log under logs/ in the run directory")]
+    #[error(
+        "{service} did not become ready within {waited_ms} ms: {detail}; see its log under logs/ in the run directory"
+    )]
     NotReady {
         /// Which service.
         service: String,

@@ -8,13 +8,15 @@
 
 mod config;
 mod error;
+mod lock_servers;
 mod progress;
 mod ready;
 mod run;
 pub mod run_dir;
 pub mod services;
 
-pub use config::{LockName, RunConfig, WorkloadName};
+pub use config::{NemesisOptions, RunConfig, WorkloadName, lock_name};
 pub use error::RunError;
 pub use progress::Progress;
 pub use run::{RunOutcome, run};
+pub use splitbrain_workloads::locks::LockKind;

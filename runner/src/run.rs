@@ -7,10 +7,10 @@ use crate::services::{self, Services};
 use crate::{RunConfig, RunError, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
-use splitbrain_nemesis::local::{LocalCluster, LocalConfig};
-use splitbrain_nemesis::{Cluster, FaultKind, PlannedFault, ScheduleConfig, Targets};
-use splitbrain_workloads::HolderBoard;
-use splitbrain_workloads::counter::{self, CounterClientConfig};
+use splitbrain_nemesis::Cluster;
+use splitbrain_nemesis::faults::{FaultMix, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
+use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,27 +32,29 @@ pub struct RunOutcome {
 pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunError> {
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
+    require_programs(crate::lock_servers::required_programs(cfg.lock))?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
         &cfg.results_root,
         &started_at,
-        cfg.lock.as_str(),
+        &crate::lock_name(cfg.lock),
         cfg.workload.as_str(),
         cfg.seed,
     )?;
     progress.println(format!(
         "splitbrain run: seed={} lock={} workload={} nemesis={} fencing={} -> {}",
         cfg.seed,
-        cfg.lock.as_str(),
+        &crate::lock_name(cfg.lock),
         cfg.workload.as_str(),
         nemesis_label(&cfg.nemesis),
         if cfg.fencing { "on" } else { "off" },
         dir.display()
     ));
     let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let plan = splitbrain_nemesis::plan(&schedule_config(&cfg, faults), &node_names);
-    print_plan(progress, &plan);
+    let plan =
+        splitbrain_nemesis::faults::plan(&schedule_config(&cfg, faults.clone()), &node_names);
+    print_plan(progress, &faults, &plan);
 
     let state = state_dir(&run_id);
     progress.phase("cluster up");
@@ -67,7 +69,15 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
             .await
             .expect("cluster setup task panicked")?,
     );
-    let body = run_on_cluster(&cfg, cluster.clone(), &dir, &state, plan, &started_at, progress);
+    let body = run_on_cluster(
+        &cfg,
+        cluster.clone(),
+        &dir,
+        &state,
+        plan,
+        &started_at,
+        progress,
+    );
     let (outcome, interrupted) = tokio::select! {
         r = body => (r, false),
         _ = shutdown_signal() => (Ok(()), true),
@@ -92,16 +102,29 @@ async fn run_on_cluster(
 ) -> Result<(), RunError> {
     let services = services::start(cluster.as_ref(), cfg, dir, state)?;
     write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;
-    crate::ready::wait_for_services(cluster.as_ref(), &services).await?;
+    crate::ready::wait_for_services(cluster.clone(), &services).await?;
     progress.phase("workload");
     let recorder = Arc::new(
-        Recorder::create(&dir.join("history.jsonl")).map_err(RunError::io(dir.join("history.jsonl")))?,
+        Recorder::create(&dir.join("history.jsonl"))
+            .map_err(RunError::io(dir.join("history.jsonl")))?,
     );
     let board = Arc::new(HolderBoard::default());
+    // Latency proxies only see connections opened after them: before any client.
+    let needs = plan.clone();
+    let prepared = cluster.clone();
+    let ready = tokio::task::spawn_blocking(move || {
+        splitbrain_nemesis::faults::prepare(&needs, prepared.as_ref())
+    })
+    .await
+    .expect("nemesis preparation task panicked");
+    if let Err(e) = ready {
+        // Not fatal: each fault that needed it is then recorded as not applied.
+        progress.println(format!("nemesis: cannot prepare latency: {e}"));
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
     let targets: Arc<dyn Targets> = Arc::new(BoardTargets(board.clone()));
-    let nemesis = tokio::spawn(splitbrain_nemesis::run_nemesis(
+    let nemesis = tokio::spawn(splitbrain_nemesis::faults::run_nemesis(
         plan,
         cluster.clone(),
         targets,
@@ -114,7 +137,9 @@ async fn run_on_cluster(
         let _ = c.await;
     }
     let _ = nemesis.await;
-    recorder.sync().map_err(RunError::io(dir.join("history.jsonl")))?;
+    recorder
+        .sync()
+        .map_err(RunError::io(dir.join("history.jsonl")))?;
     Ok(())
 }
 
@@ -160,11 +185,16 @@ async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progres
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     while Instant::now() < deadline {
         tick.tick().await;
-        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts(), 0);
+        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts());
     }
 }
 
-fn finish(cfg: &RunConfig, dir: PathBuf, interrupted: bool, progress: &Progress) -> Result<RunOutcome, RunError> {
+fn finish(
+    cfg: &RunConfig,
+    dir: PathBuf,
+    interrupted: bool,
+    progress: &Progress,
+) -> Result<RunOutcome, RunError> {
     progress.phase("check");
     let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
     progress.phase("report");
@@ -182,7 +212,7 @@ struct BoardTargets(Arc<HolderBoard>);
 
 impl Targets for BoardTargets {
     fn holder_agent(&self) -> Option<String> {
-        self.0.holder_agent()
+        self.0.current()
     }
 }
 
@@ -212,7 +242,7 @@ fn write_run_info(
     let info = RunInfo {
         splitbrain_version: env!("CARGO_PKG_VERSION").into(),
         seed: cfg.seed,
-        lock: cfg.lock.as_str().into(),
+        lock: crate::lock_name(cfg.lock),
         workload: cfg.workload.as_str().into(),
         nemesis: cfg.nemesis.clone(),
         clients: cfg.clients,
@@ -225,12 +255,20 @@ fn write_run_info(
         cluster: nodes,
         schedule: serde_json::to_value(plan).unwrap_or_default(),
         extra: serde_json::json!({
-            "lock_addr": services.lock_addr,
-            "resource_addr": services.resource_addr,
+            "run_id": cluster.run_id(),
+            "lock_agent_args": services.lock.agent_args,
+            "resource_addr": services.resource_addr.to_string(),
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
             "rate": cfg.rate,
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
             "nemesis_interval_ms": cfg.nemesis_interval.as_millis() as u64,
+            "nemesis_options": {
+                "clock_bump_max_ms": cfg.nemesis_options.clock_bump_max.as_millis() as u64,
+                "clock_drift_max": cfg.nemesis_options.clock_drift_max,
+                "loss_percent": cfg.nemesis_options.loss_percent,
+                "latency_ms": cfg.nemesis_options.latency.as_millis() as u64,
+            },
+            "lease_check": cfg.lease_check,
         }),
     };
     let path = dir.join("run.json");
@@ -258,45 +296,97 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
     Ok(())
 }
 
-fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {
+fn parse_faults(names: &[String]) -> Result<FaultMix, RunError> {
     names
-        .iter()
-        .map(|n| n.parse::<FaultKind>().map_err(|e| RunError::Config(e.to_string())))
-        .collect()
+        .join(",")
+        .parse::<FaultMix>()
+        .map_err(|e| RunError::Config(e.to_string()))
 }
 
-fn schedule_config(cfg: &RunConfig, faults: Vec<FaultKind>) -> ScheduleConfig {
+fn schedule_config(cfg: &RunConfig, faults: FaultMix) -> ScheduleConfig {
+    let o = &cfg.nemesis_options;
     ScheduleConfig {
         seed: cfg.seed,
         faults,
         time_limit: cfg.time_limit,
         interval: cfg.nemesis_interval,
         ttl: cfg.ttl,
+        clock_bump_max: o.clock_bump_max,
+        clock_drift_max: o.clock_drift_max,
+        loss_percent: o.loss_percent,
+        latency: o.latency,
     }
 }
 
-fn print_plan(progress: &Progress, plan: &[PlannedFault]) {
+fn print_plan(progress: &Progress, mix: &FaultMix, plan: &[PlannedFault]) {
     if plan.is_empty() {
-        progress.println("nemesis: none");
+        progress.println(format!("nemesis: none planned (mix: {mix})"));
         return;
     }
-    progress.println(format!("nemesis schedule ({} faults):", plan.len()));
+    progress.println(format!(
+        "nemesis schedule ({} faults, mix {mix}):",
+        plan.len()
+    ));
     for fault in plan {
         progress.println(format!(
-            "  at {:>6.1}s  {:<14} for {:.1}s",
+            "  at {:>6.1}s  {:<26} for {:>4.1}s  {}",
             fault.at.as_secs_f64(),
             fault.kind.to_string(),
-            fault.duration.as_secs_f64()
+            fault.duration.as_secs_f64(),
+            fault_details(fault)
         ));
     }
 }
 
-fn nemesis_label(names: &[String]) -> String {
-    if names.is_empty() { "none".into() } else { names.join(",") }
+/// What a planned fault hits and how hard, as far as the plan knows it.
+fn fault_details(fault: &PlannedFault) -> String {
+    let mut parts = Vec::new();
+    if !fault.nodes.is_empty() {
+        parts.push(format!("nodes={}", fault.nodes.join(",")));
+    }
+    if let Some(p) = &fault.partition {
+        let cut: Vec<String> = p
+            .grudge
+            .entries()
+            .map(|(n, d)| format!("{n}-x{}", d.iter().cloned().collect::<Vec<_>>().join("+")))
+            .collect();
+        if !cut.is_empty() {
+            parts.push(format!("drops {}", cut.join(" ")));
+        }
+    }
+    if let Some(c) = &fault.clock {
+        if let Some(s) = c.strobe {
+            parts.push(format!(
+                "strobe {:+} ms every {} ms",
+                s.delta_ms, s.period_ms
+            ));
+        } else if c.rate != 1.0 {
+            parts.push(format!("rate x{:.2}", c.rate));
+        } else if c.offset_ms != 0 {
+            parts.push(format!("jump {:+} ms", c.offset_ms));
+        }
+    }
+    if let Some(p) = fault.loss_percent {
+        parts.push(format!("{p}% packets dropped"));
+    }
+    if let Some(ms) = fault.latency_ms {
+        parts.push(format!("+{ms} ms each way"));
+    }
+    parts.join("  ")
 }
 
+fn nemesis_label(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(",")
+    }
+}
+
+/// The cluster's own state directory: created at `up`, removed with everything in it at
+/// teardown, so sockets and server data put there cannot outlive the run.
 fn state_dir(run_id: &str) -> PathBuf {
-    PathBuf::from("/run/splitbrain").join(run_id)
+    PathBuf::from(STATE_ROOT).join("state").join(run_id)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

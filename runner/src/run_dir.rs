@@ -7,7 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Creates a fresh run directory under `root` and returns its path. The name sorts by
 /// start time and says what ran, so a directory listing reads as a log.
-pub fn create(root: &Path, started: &str, lock: &str, workload: &str, seed: u64) -> Result<PathBuf, RunError> {
+pub fn create(
+    root: &Path,
+    started: &str,
+    lock: &str,
+    workload: &str,
+    seed: u64,
+) -> Result<PathBuf, RunError> {
     std::fs::create_dir_all(root).map_err(RunError::io(root))?;
     let stamp: String = started
         .chars()
@@ -16,7 +22,11 @@ pub fn create(root: &Path, started: &str, lock: &str, workload: &str, seed: u64)
         .collect();
     let base = format!("{stamp}-{lock}-{workload}-seed{seed}");
     for attempt in 0..100 {
-        let name = if attempt == 0 { base.clone() } else { format!("{base}-{attempt}") };
+        let name = if attempt == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{attempt}")
+        };
         let dir = root.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {
@@ -35,7 +45,10 @@ pub fn create(root: &Path, started: &str, lock: &str, workload: &str, seed: u64)
 
 /// Points `root/latest` at `dir`, replacing the previous link atomically.
 pub fn link_latest(root: &Path, dir: &Path) -> Result<(), RunError> {
-    let target = dir.file_name().map(PathBuf::from).unwrap_or_else(|| dir.to_path_buf());
+    let target = dir
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.to_path_buf());
     let tmp = root.join(format!(".latest-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(&target, &tmp).map_err(RunError::io(&tmp))?;

@@ -2,12 +2,12 @@
 //! agent per client spread over the nodes. Every process is started through the
 //! [`Cluster`], so the nemesis can pause, kill and restart it.
 
+use crate::lock_servers::{self, LockServers};
 use crate::{RunConfig, RunError};
 use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// The TCP port Redis listens on inside its node.
-pub const REDIS_PORT: u16 = 6379;
 /// The TCP port the resource listens on inside its node.
 pub const RESOURCE_PORT: u16 = 7070;
 
@@ -23,18 +23,18 @@ pub struct AgentEndpoint {
     pub socket: PathBuf,
 }
 
-/// Services is what a run started: where the lock server listens and the agents.
+/// Services is what a run started: the lock servers, the resource and the agents.
 #[derive(Clone, Debug)]
 pub struct Services {
-    /// `host:port` of the lock server.
-    pub lock_addr: String,
-    /// `host:port` of the resource.
-    pub resource_addr: String,
+    /// The lock system's servers.
+    pub lock: LockServers,
+    /// The resource's address.
+    pub resource_addr: SocketAddr,
     /// One agent per client slot, in slot order.
     pub agents: Vec<AgentEndpoint>,
 }
 
-/// Starts Redis on the first node, the resource on the resource node, and the agents.
+/// Starts the lock system's servers, the resource on the resource node, and the agents.
 /// `state` is scratch space removed at teardown; `run_dir` keeps logs and resource.jsonl.
 pub fn start(
     cluster: &dyn Cluster,
@@ -43,12 +43,9 @@ pub fn start(
     state: &Path,
 ) -> Result<Services, RunError> {
     let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
-    let lock_node = cluster.nodes()[0].clone();
-    let lock_addr = format!("{}:{REDIS_PORT}", lock_node.addr);
-    start_redis(cluster, &lock_node.name, &lock_node.addr.to_string(), run_dir, state)?;
-
+    let lock = lock_servers::start(cfg.lock, cluster, run_dir, state)?;
     let res_node = cluster.resource_node().clone();
-    let resource_addr = format!("{}:{RESOURCE_PORT}", res_node.addr);
+    let resource_addr = SocketAddr::new(res_node.addr.into(), RESOURCE_PORT);
     cluster.spawn(
         &res_node.name,
         ProcessSpec {
@@ -58,7 +55,7 @@ pub fn start(
             args: vec![
                 "resource".into(),
                 "--listen".into(),
-                resource_addr.clone(),
+                resource_addr.to_string(),
                 "--log".into(),
                 run_dir.join("resource.jsonl").display().to_string(),
                 "--fencing".into(),
@@ -81,8 +78,8 @@ pub fn start(
                 name: name.clone(),
                 kind: ProcessKind::Agent,
                 program: me.clone(),
-                args: agent_args(cfg, &socket, &node.name, &lock_addr, &resource_addr),
-                env: vec![],
+                args: agent_args(cfg, &socket, &node.name, &lock, resource_addr),
+                env: agent_env(cfg),
                 log: run_dir.join(format!("logs/{name}.log")),
             },
         )?;
@@ -93,61 +90,53 @@ pub fn start(
         });
     }
     Ok(Services {
-        lock_addr,
+        lock,
         resource_addr,
         agents,
     })
 }
 
-fn start_redis(
-    cluster: &dyn Cluster,
+fn agent_args(
+    cfg: &RunConfig,
+    socket: &Path,
     node: &str,
-    addr: &str,
-    run_dir: &Path,
-    state: &Path,
-) -> Result<(), RunError> {
-    let data = state.join(format!("redis-{node}"));
-    std::fs::create_dir_all(&data).map_err(RunError::io(&data))?;
-    // The append-only file with fsync on every write keeps the lock and the fencing
-    // counter across a kill and restart, as a lock service in production would be set
-    // up; without it a restart hands out tokens from 1 again.
-    let args = [
-        "--bind", addr, "--port", &REDIS_PORT.to_string(), "--protected-mode", "no",
-        "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-        "--dir", &data.display().to_string(), "--daemonize", "no",
-    ];
-    cluster.spawn(
-        node,
-        ProcessSpec {
-            name: format!("redis-{node}"),
-            kind: ProcessKind::LockServer,
-            program: PathBuf::from("redis-server"),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            env: vec![],
-            log: run_dir.join(format!("logs/redis-{node}.log")),
-        },
-    )?;
-    Ok(())
-}
-
-fn agent_args(cfg: &RunConfig, socket: &Path, node: &str, lock_addr: &str, resource_addr: &str) -> Vec<String> {
-    vec![
+    lock: &LockServers,
+    resource_addr: SocketAddr,
+) -> Vec<String> {
+    let mut args = vec![
         "agent".into(),
         "--socket".into(),
         socket.display().to_string(),
         "--node".into(),
         node.into(),
         "--lock".into(),
-        cfg.lock.as_str().into(),
-        "--redis".into(),
-        lock_addr.into(),
+        crate::lock_name(cfg.lock),
         "--resource".into(),
-        resource_addr.into(),
+        resource_addr.to_string(),
         "--fencing".into(),
         on_off(cfg.fencing).into(),
         "--op-timeout-ms".into(),
-        cfg.op_timeout.as_millis().to_string(),
-    ]
+        agent_step_timeout(cfg).as_millis().to_string(),
+    ];
+    args.extend(lock.agent_args.iter().cloned());
+    args
+}
+
+/// The agent bounds each step (a lock call, a resource access) so that its own, more
+/// precise answer arrives before the controller gives up on the op: acquire and release
+/// are two steps each, so a third of the controller's bound.
+fn agent_step_timeout(cfg: &RunConfig) -> std::time::Duration {
+    (cfg.op_timeout / 3).max(std::time::Duration::from_millis(50))
+}
+
+/// The agent's environment: the lease check is a switch the CLI does not show the
+/// agent's users (the cluster adds the clock file itself).
+fn agent_env(cfg: &RunConfig) -> Vec<(String, String)> {
+    let check = on_off(cfg.lease_check).to_string();
+    vec![(
+        splitbrain_workloads::agent::LEASE_CHECK_ENV.to_string(),
+        check,
+    )]
 }
 
 fn on_off(b: bool) -> &'static str {

@@ -45,7 +45,10 @@ pub fn assert_exit(out: &Output, code: i32) {
 
 /// Network namespaces whose name carries `run_id`.
 pub fn namespaces_of(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip runs");
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -57,9 +60,15 @@ pub fn namespaces_of(run_id: &str) -> Vec<String> {
 /// Processes whose command line mentions `needle`.
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut found = vec![];
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable").flatten() {
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|s| s.chars().all(|c| c.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.chars().all(|c| c.is_ascii_digit()))
+        else {
             continue;
         };
         if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {

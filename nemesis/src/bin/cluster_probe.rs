@@ -5,8 +5,9 @@
 //! splitbrain-cluster-probe listen PORT
 //!     accept connections forever, greeting each with "ok\n"
 //! splitbrain-cluster-probe hold RUN_ID NODES
-//!     bring a cluster up, start a sleeper and a listener in it, print one JSON line
-//!     describing it, then wait forever (a test kills it to simulate a crashed controller)
+//!     (rootless if not root) bring a cluster up, start a sleeper and a listener in it,
+//!     print one JSON line describing it, then wait: SIGINT tears down and exits 0,
+//!     SIGKILL simulates a crashed controller
 //! splitbrain-cluster-probe bench RUN_ID NODES
 //!     time up (with a Redis per node answering), spawn, partition, heal and teardown
 //! splitbrain-cluster-probe selftest RUN_ID NODES
@@ -20,11 +21,13 @@ use splitbrain_nemesis::{Cluster, ClusterError, Grudge, ProcessKind, ProcessSpec
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The port probe listeners use.
 const PORT: u16 = 7000;
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+// Generous: a busy 2-core machine must not turn a slow answer into a "cut" pair.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,6 +83,7 @@ fn hold(run_id: &str, nodes: usize) -> Result<ExitCode, String> {
     if let Some(code) = enter_user_namespace_if_needed().map_err(|e| e.to_string())? {
         return Ok(ExitCode::from(code.clamp(0, 255) as u8));
     }
+    handle_sigint()?;
     let cluster = LocalCluster::up(LocalConfig::new(run_id, nodes)).map_err(|e| e.to_string())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let me = me.to_string_lossy();
@@ -115,10 +119,33 @@ fn hold(run_id: &str, nodes: usize) -> Result<ExitCode, String> {
     });
     println!("{line}");
     let _ = std::io::stdout().flush();
-    // Wait to be killed; a crashed controller never tears down.
-    loop {
-        std::thread::park();
+    // Wait for SIGINT (then tear down, as a controller should) or to be killed (then
+    // nothing is torn down, as with a crashed controller).
+    while !INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
     }
+    let report = cluster.teardown().map_err(|e| e.to_string())?;
+    println!("{}", serde_json::json!({ "torn_down": report }));
+    Ok(ExitCode::SUCCESS)
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn handle_sigint() -> Result<(), String> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { sigaction(Signal::SIGINT, &action) }
+        .map(|_| ())
+        .map_err(|e| format!("cannot handle SIGINT: {e}"))
 }
 
 fn selftest(run_id: &str, nodes: usize) -> Result<ExitCode, String> {

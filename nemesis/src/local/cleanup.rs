@@ -47,11 +47,9 @@ impl CleanupReport {
 /// and every namespace with the `sb-` prefix that no registered run owns. Runs whose
 /// controller is alive are never touched.
 pub fn cleanup_leftovers() -> Result<CleanupReport, ClusterError> {
-    cleanup_leftovers_in(Path::new(STATE_ROOT))
-}
-
-/// [`cleanup_leftovers`] with another state root.
-pub fn cleanup_leftovers_in(state_root: &Path) -> Result<CleanupReport, ClusterError> {
+    // One root only, on purpose: a namespace is judged debris when no entry of the
+    // registry claims it, so a sweep against any other registry would take live runs.
+    let state_root = Path::new(STATE_ROOT);
     let mut report = CleanupReport::default();
     // Namespaces are listed before the registry is read: a run registers before it
     // creates namespaces, so any namespace seen here has its entry visible below.
@@ -69,9 +67,14 @@ pub fn cleanup_leftovers_in(state_root: &Path) -> Result<CleanupReport, ClusterE
                 .push(format!("run_id={}: {e}", entry.run_id));
         }
     }
+    let registered: BTreeSet<String> = registry_run_ids(state_root);
+    remove_unregistered_state_dirs(state_root, &registered, &mut report);
+    // A namespace is debris only if nothing claims it: not a registered run's list, nor
+    // (by its name) a run with a registry file, even one too corrupt to read.
     let orphans: Vec<String> = namespaces
         .into_iter()
-        .filter(|ns| !owned.contains(ns) && !is_kept(ns, &report.live_runs_kept))
+        .filter(|ns| !owned.contains(ns) && netns::namespace_exists(ns))
+        .filter(|ns| netns::run_of_namespace(ns).is_none_or(|run| !registered.contains(run)))
         .collect();
     if !orphans.is_empty() {
         report
@@ -85,9 +88,44 @@ pub fn cleanup_leftovers_in(state_root: &Path) -> Result<CleanupReport, ClusterE
     Ok(report)
 }
 
-/// A namespace named after a live run is kept even if its entry does not list it.
-fn is_kept(ns: &str, live: &[String]) -> bool {
-    netns::run_of_namespace(ns).is_some_and(|run| live.iter().any(|r| r == run))
+/// The run ids that still have a registry entry (after dead runs were removed).
+fn registry_run_ids(state_root: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(registry_dir(state_root))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_suffix(".json").map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes default-location state dirs (`<root>/state/<run_id>`) of runs with no
+/// registry entry: a run registers before it creates its state dir and removes the dir
+/// before its entry, so such a dir belongs to no run.
+fn remove_unregistered_state_dirs(
+    state_root: &Path,
+    registered: &BTreeSet<String>,
+    report: &mut CleanupReport,
+) {
+    let Ok(dirs) = std::fs::read_dir(state_root.join("state")) else {
+        return;
+    };
+    for dir in dirs.flatten() {
+        let Ok(run_id) = dir.file_name().into_string() else {
+            continue;
+        };
+        if registered.contains(&run_id) {
+            continue;
+        }
+        match state::remove_dir(&dir.path()) {
+            Ok(true) => report.state_dirs_removed.push(dir.path()),
+            Ok(false) => {}
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    }
 }
 
 fn registry_entries(

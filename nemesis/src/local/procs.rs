@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `pause` waits for the kernel to show a process stopped.
-const STOP_WAIT: Duration = Duration::from_secs(1);
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// A Managed process: its spec, where it runs, and its latest incarnation.
 struct Managed {
@@ -165,6 +165,11 @@ impl ProcessTable {
         killed
     }
 
+    /// The spec a process was started from.
+    pub(crate) fn spec(&mut self, name: &str) -> Result<&ProcessSpec, ClusterError> {
+        Ok(&self.get(name)?.spec)
+    }
+
     fn get(&mut self, name: &str) -> Result<&mut Managed, ClusterError> {
         if !self.procs.contains_key(name) {
             let known: Vec<&str> = self.procs.keys().map(String::as_str).collect();
@@ -192,9 +197,11 @@ impl Managed {
         if !self.state.is_alive() {
             return;
         }
-        if let Some(child) = self.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
             self.state = ProcessState::Exited(status.code());
             self.child = None;
         }
@@ -249,7 +256,17 @@ fn start(run_id: &str, node: &str, spec: &ProcessSpec) -> Result<Child, ClusterE
     let log_err = log.try_clone().map_err(spawn_err)?;
     let handle = NsHandle::open(&ns_name(run_id, node))?;
     let fd = handle.raw_fd();
-    let mut cmd = Command::new(&spec.program);
+    // A bare name is found the way `require_programs` finds it, so a program that
+    // passed that check also starts.
+    let program = match spec.program.parent() {
+        Some(dir) if dir.as_os_str().is_empty() => spec
+            .program
+            .to_str()
+            .and_then(super::programs::find_program)
+            .unwrap_or_else(|| spec.program.clone()),
+        _ => spec.program.clone(),
+    };
+    let mut cmd = Command::new(&program);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: run ids, specs, root checks and guards that
 //! remove whatever a test created even when it fails.
 
+// Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig};

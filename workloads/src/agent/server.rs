@@ -1,6 +1,7 @@
 //! The agent server: a Unix socket listener, and the per-process state of one client.
 
 use super::protocol::{AgentReply, AgentRequest, Command};
+use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
 use crate::locks::{LockKind, RedisLock, RedisLockConfig};
 use crate::resource::{ResourceClient, ResourceError};
@@ -40,10 +41,16 @@ pub struct AgentArgs {
     pub op_timeout_ms: u64,
 }
 
+/// The environment variable that turns the agent's lease check on (`on`).
+pub const LEASE_CHECK_ENV: &str = "SPLITBRAIN_LEASE_CHECK";
+
 /// A ProcessSlot is the process the agent currently serves and the guard it holds.
 struct ProcessSlot {
     process: u64,
     guard: Option<Guard>,
+    /// When the guard's lease runs out by the agent's own clock (local Unix ms):
+    /// the time the acquire was sent plus the TTL, as a lease-based client reckons it.
+    lease_expires_ms: Option<f64>,
 }
 
 /// The agent's state; one mutex around it makes the agent execute one request at a
@@ -54,6 +61,10 @@ struct AgentState {
     resource: ResourceClient,
     fencing: bool,
     current: Option<ProcessSlot>,
+    /// The local clock every lease decision reads; the nemesis can skew it.
+    clock: Arc<Clock>,
+    /// Refuse resource access once the lease ran out by `clock`.
+    lease_check: bool,
 }
 
 /// An AgentServer is a bound agent, ready to serve.
@@ -74,12 +85,11 @@ impl AgentServer {
                 hint: "give a bound above 0, such as 1000".into(),
             });
         }
-        let lock = build_lock(args)?;
+        let clock = Arc::new(Clock::from_env());
+        let lock = build_lock(args, clock.clone())?;
         remove_stale_socket(&args.socket)?;
-        let listener = UnixListener::bind(&args.socket).map_err(|source| Error::Bind {
-            addr: args.socket.display().to_string(),
-            source,
-        })?;
+        let listener =
+            UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
         let timeout = Duration::from_millis(args.op_timeout_ms);
         let state = AgentState {
             node: args.node.clone(),
@@ -87,6 +97,8 @@ impl AgentServer {
             resource: ResourceClient::new(args.resource.clone(), timeout),
             fencing: args.fencing.is_on(),
             current: None,
+            clock,
+            lease_check: std::env::var(LEASE_CHECK_ENV).is_ok_and(|v| v == "on"),
         };
         Ok(AgentServer {
             listener,
@@ -127,7 +139,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     server.run().await
 }
 
-fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
@@ -148,19 +160,36 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
                 holder_prefix,
             };
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
-            Ok(Box::new(lock))
+            Ok(Box::new(lock.with_clock(clock)))
         }
     }
 }
 
+/// Removes the socket file a killed agent left at `path`. Anything that is not a socket
+/// is left alone: a mistyped path must not delete someone's file.
 fn remove_stale_socket(path: &Path) -> Result<(), Error> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Bind {
-            addr: path.display().to_string(),
-            source,
-        }),
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(bind_error(path, source)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::Config {
+            name: "socket",
+            value: path.display().to_string(),
+            hint: "a file that is not a socket is in the way; give a path in the run \
+                   directory"
+                .into(),
+        });
+    }
+    std::fs::remove_file(path).map_err(|source| bind_error(path, source))
+}
+
+fn bind_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Bind {
+        addr: path.display().to_string(),
+        source,
     }
 }
 
@@ -203,19 +232,24 @@ impl AgentState {
         let id = req.id;
         let process = req.process;
         if self.current.as_ref().map(|c| c.process) != Some(process) {
+            tracing::debug!(process, node = %self.node, "serving a new process");
             // A new process id: the previous process was retired; its guard is
             // forgotten (the lock may still be held until its TTL runs out).
             self.current = Some(ProcessSlot {
                 process,
                 guard: None,
+                lease_expires_ms: None,
             });
         }
-        match req.command {
+        let f = req.command.f();
+        let reply = match req.command {
             Command::Acquire { key, ttl_ms } => self.acquire(id, process, &key, ttl_ms).await,
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
             Command::Release => self.release(id, process).await,
-        }
+        };
+        tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
+        reply
     }
 
     fn guard(&self) -> Option<&Guard> {
@@ -249,6 +283,8 @@ impl AgentState {
                 format!("already holding: process={process} key={held} (release first)"),
             );
         }
+        // Counted from before the request: the server's TTL may start any time after.
+        let sent_ms = self.clock.now_unix_ms();
         let guard = match self.lock.acquire(key, Duration::from_millis(ttl_ms)).await {
             Ok(guard) => guard,
             Err(e) => return lock_error_reply(id, &e),
@@ -256,6 +292,7 @@ impl AgentState {
         let token = guard.token;
         if let Some(slot) = self.current.as_mut() {
             slot.guard = Some(guard);
+            slot.lease_expires_ms = Some(sent_ms + ttl_ms as f64);
         }
         match self.resource.enter(process, self.token()).await {
             Ok(()) => AgentReply::ok(id, Value::String(key.to_string()), token),
@@ -265,9 +302,30 @@ impl AgentState {
         }
     }
 
+    /// With the lease check on, a definite failure when the lease has run out by the
+    /// agent's clock: the access is not sent. A skewed clock makes this check lie.
+    fn lease_expired(&self, id: u64, process: u64) -> Option<AgentReply> {
+        if !self.lease_check {
+            return None;
+        }
+        let expires = self.current.as_ref()?.lease_expires_ms?;
+        let now = self.clock.now_unix_ms();
+        (now >= expires).then(|| {
+            AgentReply::fail(
+                id,
+                format!(
+                    "lease expired by the local clock: process={process} now_ms={now:.0} expires_ms={expires:.0} (access not sent)"
+                ),
+            )
+        })
+    }
+
     async fn read(&mut self, id: u64, process: u64) -> AgentReply {
         if self.guard().is_none() {
             return self.not_holder(id, process);
+        }
+        if let Some(reply) = self.lease_expired(id, process) {
+            return reply;
         }
         let token = self.token();
         match self.resource.read(process, token).await {
@@ -279,6 +337,9 @@ impl AgentState {
     async fn write(&mut self, id: u64, process: u64, value: i64) -> AgentReply {
         if self.guard().is_none() {
             return self.not_holder(id, process);
+        }
+        if let Some(reply) = self.lease_expired(id, process) {
+            return reply;
         }
         let token = self.token();
         match self.resource.write(process, token, value).await {

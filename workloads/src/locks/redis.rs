@@ -1,12 +1,15 @@
-//! The `redis` lock: a single Redis server, `SET key holder NX PX ttl` to acquire and a
-//! compare-and-delete script to release. With fencing on, the acquire is a script that
-//! does the `SET NX PX` and, only if it succeeded, an `INCR` of `{key}:fence`, so a token
-//! is handed out if and only if the lock was granted (both happen atomically in Redis).
+//! The `redis` lock: a single Redis server, `SET key holder NX PX ttl` to acquire, a
+//! compare-and-delete script to release and a compare-and-`PEXPIRE` script to renew.
+//! With fencing on, the acquire is a script that does the `SET NX PX` and, only if it
+//! succeeded, an `INCR` of `{key}:fence`, so a token is handed out if and only if the
+//! lock was granted (both happen atomically in Redis).
 
+use crate::clock::Clock;
 use crate::lock::{Guard, Lock, LockError, LockFuture};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ServerErrorKind};
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -25,6 +28,14 @@ return false
 const COMPARE_AND_DELETE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+/// Extends the TTL only if the key still holds our value, for the same reason.
+const COMPARE_AND_EXTEND: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 "#;
@@ -52,8 +63,10 @@ pub struct RedisLock {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
     grants: AtomicU64,
+    clock: Arc<Clock>,
     fenced_acquire: Script,
     release: Script,
+    extend: Script,
 }
 
 impl RedisLock {
@@ -70,9 +83,18 @@ impl RedisLock {
             client,
             conn: Mutex::new(None),
             grants: AtomicU64::new(0),
+            clock: Arc::new(Clock::system()),
             fenced_acquire: Script::new(FENCED_ACQUIRE),
             release: Script::new(COMPARE_AND_DELETE),
+            extend: Script::new(COMPARE_AND_EXTEND),
         })
+    }
+
+    /// The same client with its request timeouts measured on `clock` (the agent's
+    /// injectable clock) instead of the true time.
+    pub fn with_clock(mut self, clock: Arc<Clock>) -> RedisLock {
+        self.clock = clock;
+        self
     }
 
     /// The fencing counter's key for a lock key.
@@ -120,12 +142,18 @@ impl RedisLock {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let deadline = Instant::now() + self.cfg.op_timeout;
-        let conn = self.connection(deadline).await?;
-        let result = match tokio::time::timeout_at(deadline, f(conn)).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => classify(op, e),
-            Err(_) => LockError::Timeout {
+        let started = Instant::now();
+        let conn = self.connection(started + self.cfg.op_timeout).await?;
+        // The request's bound runs on the injectable clock: a skewed agent gives up
+        // early (fast clock, forward jump) or late (slow clock, backward jump), as a
+        // client on a machine with a wrong clock would.
+        let left = self.cfg.op_timeout.saturating_sub(started.elapsed());
+        let result = tokio::select! {
+            reply = f(conn) => match reply {
+                Ok(value) => return Ok(value),
+                Err(e) => classify(op, e),
+            },
+            () = self.clock.sleep(left) => LockError::Timeout {
                 op: op.to_string(),
                 after_ms: u64::try_from(self.cfg.op_timeout.as_millis()).unwrap_or(u64::MAX),
             },
@@ -178,14 +206,30 @@ impl RedisLock {
     }
 
     async fn release_inner(&self, guard: &Guard) -> Result<(), LockError> {
-        let deleted: i64 = self
-            .call("release", |mut conn| {
-                let mut inv = self.release.prepare_invoke();
+        self.compare_and(guard, "release", &self.release, None)
+            .await
+    }
+
+    /// Runs a compare-and-something script on the guard's key: 1 means done, 0 means
+    /// the key no longer holds our value.
+    async fn compare_and(
+        &self,
+        guard: &Guard,
+        op: &str,
+        script: &Script,
+        ttl: Option<Duration>,
+    ) -> Result<(), LockError> {
+        let done: i64 = self
+            .call(op, |mut conn| {
+                let mut inv = script.prepare_invoke();
                 inv.key(&guard.key).arg(&guard.holder_id);
+                if let Some(ttl) = ttl {
+                    inv.arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+                }
                 async move { inv.invoke_async(&mut conn).await }
             })
             .await?;
-        if deleted == 1 {
+        if done == 1 {
             Ok(())
         } else {
             Err(LockError::NotHolder {
@@ -207,6 +251,10 @@ impl Lock for RedisLock {
 
     fn release<'a>(&'a self, guard: &'a Guard) -> LockFuture<'a, ()> {
         Box::pin(self.release_inner(guard))
+    }
+
+    fn renew<'a>(&'a self, guard: &'a Guard, ttl: Duration) -> LockFuture<'a, ()> {
+        Box::pin(self.compare_and(guard, "renew", &self.extend, Some(ttl)))
     }
 }
 
