@@ -98,8 +98,11 @@ impl LinearReport {
         let s = &self.stats;
         match self.valid {
             Validity::Valid => format!(
-                "linearizable: {} operations in {} partitions fit the {} model",
-                s.operations, s.partitions, self.model
+                "linearizable: {} operations in {} partition{} fit the {} model",
+                s.operations,
+                s.partitions,
+                if s.partitions == 1 { "" } else { "s" },
+                self.model
             ),
             Validity::Invalid => {
                 let at = self.counterexample.as_ref().and_then(|c| c.failed.as_ref());
@@ -146,7 +149,7 @@ fn key_text<M: HistoryModel>(prepared: &Prepared<M>, p: usize) -> String {
     match prepared.partitions[p].key {
         // One object (a register, one unnamed lock) or a map checked whole.
         WHOLE | 0 if prepared.partitions.len() == 1 => "all".to_owned(),
-        key => prepared.names.text(key).to_owned(),
+        key => prepared.names.name(key),
     }
 }
 

@@ -182,13 +182,12 @@ impl HistoryModel for FencedMutex {
             Some(FencedMutexRet::Granted(t)) => format!("granted token {t}"),
             Some(r) => format!("{r:?}").to_lowercase(),
         };
+        // The process is shown beside the operation, not in it.
         match op {
-            FencedMutexOp::Acquire { process, .. } => {
-                format!("process {process} acquire -> {outcome}")
-            }
-            FencedMutexOp::Release { process, token, .. } => match token {
-                Some(t) => format!("process {process} release token {t} -> {outcome}"),
-                None => format!("process {process} release -> {outcome}"),
+            FencedMutexOp::Acquire { .. } => format!("acquire -> {outcome}"),
+            FencedMutexOp::Release { token, .. } => match token {
+                Some(t) => format!("release token {t} -> {outcome}"),
+                None => format!("release -> {outcome}"),
             },
         }
     }

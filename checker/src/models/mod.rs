@@ -157,6 +157,16 @@ impl Interner {
         id
     }
 
+    /// The text an id stands for, with a JSON string shown without its quotes (for
+    /// keys and lock names).
+    pub fn name(&self, id: u32) -> String {
+        let text = self.text(id);
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::String(s)) => s,
+            _ => text.to_owned(),
+        }
+    }
+
     /// The text an id stands for (`?` for an id this interner never gave).
     pub fn text(&self, id: u32) -> &str {
         self.texts.get(id as usize).map_or("?", String::as_str)

@@ -137,9 +137,10 @@ impl HistoryModel for Mutex {
 
     fn describe_op(op: &MutexOp, ret: Option<&MutexRet>, _names: &Interner) -> String {
         let outcome = ret.map_or("?".to_owned(), |r| format!("{r:?}").to_lowercase());
+        // The process is shown beside the operation, not in it.
         match op {
-            MutexOp::Acquire { process, .. } => format!("process {process} acquire -> {outcome}"),
-            MutexOp::Release { process, .. } => format!("process {process} release -> {outcome}"),
+            MutexOp::Acquire { .. } => format!("acquire -> {outcome}"),
+            MutexOp::Release { .. } => format!("release -> {outcome}"),
         }
     }
 }
