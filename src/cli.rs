@@ -152,12 +152,29 @@ fn parse_workload(s: &str) -> Result<WorkloadName, String> {
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Check(args) => check(args),
-        Command::Report { dir } => report(dir),
+        Command::Check(args) => {
+            die_quietly_on_closed_pipe();
+            check(args)
+        }
+        Command::Report { dir } => {
+            die_quietly_on_closed_pipe();
+            report(dir)
+        }
         Command::Cleanup => cleanup(),
         Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
     }
+}
+
+/// Lets `splitbrain check ... | head` end quietly, as other Unix tools do, instead of
+/// panicking on a closed stdout. Only for commands that print and exit: the controller
+/// and the node services talk over sockets, where a closed peer must be an error to
+/// handle, not a signal that kills the process.
+fn die_quietly_on_closed_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restoring the default disposition installs no handler of ours, and runs
+    // before any thread is started.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn run(args: RunArgs) -> Result<u8> {
