@@ -254,6 +254,8 @@ fn split_evidence(s: &SplitBrain) -> Evidence {
             "overlap_end_ns": s.overlap.end_ns,
             "first": term_detail(a, &s.first_actions),
             "second": term_detail(b, &s.second_actions),
+            // The shape the report's timeline draws overlap bands from.
+            "holds": [{"process": a.process}, {"process": b.process}],
         }),
     }
 }
