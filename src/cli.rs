@@ -50,7 +50,9 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = LockKind::Redis)]
     lock: LockKind,
     /// The workload: `counter` acquires the lock, reads a counter on the resource, waits,
-    /// writes counter+1 with its fencing token, and releases.
+    /// writes counter+1 with its fencing token, and releases; `leader` elects leaders
+    /// with the lock and checks for split brain; `optimistic` does compare-and-set on a
+    /// counter in the lock system's store and checks linearizability.
     #[arg(long, default_value = "counter", value_parser = parse_workload)]
     workload: WorkloadName,
     /// Faults to inject, comma-separated, each with an optional weight (`pause:2,
