@@ -484,6 +484,10 @@ mod tests {
         let rows = HashMap::from([(0, 0), (1, 1)]);
         let marks = overlap_marks(&results, &rows);
         assert_eq!(marks.len(), 2);
-        assert!(marks.iter().all(|m| m.label == "split brain 1" && !m.observation));
+        assert!(
+            marks
+                .iter()
+                .all(|m| m.label == "split brain 1" && !m.observation)
+        );
     }
 }

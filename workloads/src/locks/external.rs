@@ -183,7 +183,7 @@ impl ExternalLock {
         let pid = plugin.pid;
         let bound = self.cfg.op_timeout;
         let result = tokio::time::timeout(bound, exchange(plugin, &fields)).await;
-        let outcome = match result {
+        let answer = match result {
             Err(_) => Err(LockError::Timeout {
                 op: op.into(),
                 after_ms: u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
@@ -205,23 +205,15 @@ impl ExternalLock {
             }
             Ok(Ok(line)) => self.parse(op, pid, id, &line),
         };
-        // After any broken exchange the plug-in's state is unknown: replace it.
-        if let Err(e) = &outcome
-            && !matches!(e, LockError::Held { .. } | LockError::NotHolder { .. })
-            && !self.refused_cleanly(e)
-        {
-            tracing::warn!(pid, error = %e, "dropping the plug-in; the next request starts a new one");
-            *slot = None;
-        }
-        outcome
-    }
-
-    /// Whether `e` is a well-formed refusal by the plug-in itself (it stays running).
-    fn refused_cleanly(&self, e: &LockError) -> bool {
-        match e {
-            LockError::Unsupported { .. } | LockError::Rejected { .. } => true,
-            LockError::Unknown { message, .. } => message.starts_with("plugin reported"),
-            _ => false,
+        match answer {
+            Ok(Answer::Granted(reply)) => Ok(reply),
+            Ok(Answer::Refused(refusal)) => Err(refusal.into_error(op, &fields)),
+            Err(e) => {
+                // After a broken exchange the plug-in's state is unknown: replace it.
+                tracing::warn!(pid, error = %e, "dropping the plug-in; the next request starts a new one");
+                *slot = None;
+                Err(e)
+            }
         }
     }
 
@@ -233,17 +225,15 @@ impl ExternalLock {
         }
     }
 
-    /// Reads one reply line; a bad one is an indeterminate error quoting it.
-    fn parse(&self, op: &str, pid: u32, id: u64, line: &str) -> Result<Reply, LockError> {
+    /// Reads one reply line: a grant or a well-formed refusal, or (Err) a reply that
+    /// breaks the protocol, as an indeterminate error quoting it.
+    fn parse(&self, op: &str, pid: u32, id: u64, line: &str) -> Result<Answer, LockError> {
         let quoted = quote(line);
-        let value: Value = serde_json::from_str(line)
-            .map_err(|e| self.unknown(op, pid, format!("wrote garbage: line={quoted}: {e}")))?;
+        let garbage =
+            |why: String| self.unknown(op, pid, format!("wrote garbage: line={quoted}: {why}"));
+        let value: Value = serde_json::from_str(line).map_err(|e| garbage(e.to_string()))?;
         let Some(obj) = value.as_object() else {
-            return Err(self.unknown(
-                op,
-                pid,
-                format!("wrote garbage: line={quoted}: not an object"),
-            ));
+            return Err(garbage("not an object".into()));
         };
         let got = obj.get("id").and_then(Value::as_u64);
         if got != Some(id) {
@@ -255,57 +245,27 @@ impl ExternalLock {
             ));
         }
         let Some(ok) = obj.get("ok").and_then(Value::as_bool) else {
-            return Err(self.unknown(
-                op,
-                pid,
-                format!("wrote garbage: line={quoted}: no boolean \"ok\""),
-            ));
+            return Err(garbage("no boolean \"ok\"".into()));
         };
         if ok {
             let token = obj.get("token").and_then(Value::as_u64);
-            return Ok(Reply { token });
+            return Ok(Answer::Granted(Reply { token }));
         }
-        let error = obj
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("(no error given)")
-            .to_string();
-        let definite = obj.get("definite").and_then(Value::as_bool) == Some(true);
-        Err(self.refusal(op, &fields_key(obj), definite, error))
-    }
-
-    fn refusal(&self, op: &str, key: &str, definite: bool, error: String) -> LockError {
-        if !definite {
-            return LockError::Unknown {
-                op: op.into(),
-                message: format!("plugin reported: {error}"),
-                source: None,
-            };
-        }
-        match error.as_str() {
-            "held" => LockError::Held { key: key.into() },
-            "not-holder" => LockError::NotHolder {
-                key: key.into(),
-                holder_id: "(see request)".into(),
-            },
-            "unsupported" => LockError::Unsupported {
-                lock: "external".into(),
-                op: op.into(),
-            },
-            _ => LockError::Rejected {
-                message: format!("plugin refused: {error}"),
-            },
-        }
+        Ok(Answer::Refused(Refusal {
+            definite: obj.get("definite").and_then(Value::as_bool) == Some(true),
+            error: obj
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("(no error given)")
+                .to_string(),
+        }))
     }
 
     async fn acquire_inner(&self, key: &str, ttl: Duration) -> Result<Guard, LockError> {
         let n = self.next_holder.fetch_add(1, Ordering::Relaxed);
         let holder = format!("{}-{n}", self.cfg.holder_prefix);
         let fields = object(json!({"key": key, "ttl_ms": millis(ttl), "holder": holder}));
-        let reply = self
-            .call("acquire", fields)
-            .await
-            .map_err(|e| named(e, key))?;
+        let reply = self.call("acquire", fields).await?;
         Ok(Guard {
             key: key.into(),
             holder_id: holder,
@@ -326,20 +286,61 @@ impl ExternalLock {
         if let Some(ttl) = ttl {
             fields.insert("ttl_ms".into(), millis(ttl).into());
         }
-        match self.call(op, fields).await {
-            Ok(_) => Ok(()),
-            Err(LockError::NotHolder { key, .. }) => Err(LockError::NotHolder {
-                key,
-                holder_id: guard.holder_id.clone(),
-            }),
-            Err(e) => Err(named(e, &guard.key)),
-        }
+        self.call(op, fields).await.map(drop)
     }
 }
 
 /// A Reply is what a successful plug-in reply carried.
 struct Reply {
     token: Option<u64>,
+}
+
+/// An Answer is a well-formed reply: the plug-in keeps running after either.
+enum Answer {
+    /// `"ok":true`.
+    Granted(Reply),
+    /// `"ok":false`.
+    Refused(Refusal),
+}
+
+/// A Refusal is a well-formed `"ok":false` reply.
+struct Refusal {
+    definite: bool,
+    error: String,
+}
+
+impl Refusal {
+    /// The lock error this refusal of `op` (sent with `fields`) stands for.
+    fn into_error(self, op: &str, fields: &Map<String, Value>) -> LockError {
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        if !self.definite {
+            return LockError::Unknown {
+                op: op.into(),
+                message: format!("plugin reported: {}", self.error),
+                source: None,
+            };
+        }
+        match self.error.as_str() {
+            "held" => LockError::Held { key: field("key") },
+            "not-holder" => LockError::NotHolder {
+                key: field("key"),
+                holder_id: field("holder"),
+            },
+            "unsupported" => LockError::Unsupported {
+                lock: "external".into(),
+                op: op.into(),
+            },
+            _ => LockError::Rejected {
+                message: format!("plugin refused: {}", self.error),
+            },
+        }
+    }
 }
 
 /// Why an exchange broke before a reply line arrived.
@@ -385,21 +386,6 @@ async fn exit_status(plugin: &mut Plugin) -> String {
         Ok(Err(e)) => format!("status=unknown: {e}"),
         Err(_) => "it closed its stdout but is still running".into(),
     }
-}
-
-/// Errors the plug-in reports for the key get the real key.
-fn named(e: LockError, key: &str) -> LockError {
-    match e {
-        LockError::Held { .. } => LockError::Held { key: key.into() },
-        other => other,
-    }
-}
-
-fn fields_key(obj: &Map<String, Value>) -> String {
-    obj.get("key")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
 }
 
 fn object(v: Value) -> Map<String, Value> {

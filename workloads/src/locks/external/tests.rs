@@ -20,6 +20,10 @@ for line in sys.stdin:
             print(json.dumps({"id": rid + 100, "ok": True}), flush=True); continue
         if seen == 2 and mode == "die":
             sys.exit(3)
+        if seen == 2 and mode == "indefinite":
+            print(json.dumps({"id": rid, "ok": False, "error": "timeout"}), flush=True); continue
+        if seen == 2 and mode == "readonly":
+            print(json.dumps({"id": rid, "ok": False, "definite": True, "error": "readonly"}), flush=True); continue
         if seen == 2 and mode == "hang":
             import time; time.sleep(30)
         if owner is None:
@@ -117,6 +121,33 @@ async fn a_plugin_that_dies_mid_request_is_reported_with_its_status() {
 async fn a_plugin_that_hangs_times_out_and_is_replaced() {
     let err = misbehaviour("hang").await;
     assert!(matches!(err, LockError::Timeout { .. }), "{err}");
+}
+
+/// Takes and releases the lock, then returns the second acquire's error, checking the
+/// plug-in was kept running.
+async fn refusal(mode: &str) -> LockError {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = fake_lock(&dir, mode);
+    let first = lock.acquire("k", TTL).await.unwrap();
+    lock.release(&first).await.unwrap();
+    let err = lock.acquire("k", TTL).await.unwrap_err();
+    assert!(lock.acquire("k", TTL).await.is_ok());
+    assert_eq!(lock.starts(), 1, "a well-formed refusal keeps the plug-in");
+    err
+}
+
+#[tokio::test]
+async fn a_refusal_without_definite_is_indeterminate() {
+    let err = refusal("indefinite").await;
+    assert_eq!(err.certainty(), Certainty::Indeterminate);
+    assert!(err.to_string().contains("plugin reported: timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_definite_refusal_is_a_rejection_with_the_plugins_text() {
+    let err = refusal("readonly").await;
+    assert!(matches!(err, LockError::Rejected { .. }), "{err}");
+    assert!(err.to_string().contains("plugin refused: readonly"), "{err}");
 }
 
 #[tokio::test]
