@@ -138,3 +138,18 @@ pub fn lock_name(kind: LockKind) -> String {
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| format!("{kind:?}").to_lowercase())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_name_parses_back_to_itself() {
+        for name in WorkloadName::ALL {
+            let w: WorkloadName = name.parse().unwrap();
+            assert_eq!(w.as_str(), *name);
+        }
+        let err = "leadr".parse::<WorkloadName>().unwrap_err();
+        assert!(err.contains("counter, leader, optimistic"), "{err}");
+    }
+}

@@ -346,10 +346,11 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
     if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
         return bad(format!("rate={} must be a positive number", cfg.rate));
     }
-    validate_plugin(cfg)
+    validate_lock_choice(cfg)
 }
 
-fn validate_plugin(cfg: &RunConfig) -> Result<(), RunError> {
+/// The lock, its plug-in and the workload fit together.
+fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
     use splitbrain_workloads::locks::LockKind;
     let bad = |m: &str| Err(RunError::Config(m.into()));
     match (&cfg.plugin, cfg.lock) {

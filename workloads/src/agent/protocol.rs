@@ -213,4 +213,20 @@ mod tests {
         );
         assert_eq!(reply.outcome.op_type(), OpType::Fail);
     }
+
+    #[test]
+    fn optimistic_and_leader_commands_spell_their_ops_and_record_their_history_names() {
+        let cas: AgentRequest = serde_json::from_value(
+            json!({"id":1,"process":0,"op":"cas","key":"c","from":3,"to":4}),
+        )
+        .unwrap();
+        assert_eq!(cas.command.f(), "cas");
+        let read = AgentRequest::new(0, Command::CasRead { key: "c".into() });
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({"id":0,"process":0,"op":"cas-read","key":"c"})
+        );
+        assert_eq!(read.command.f(), "read");
+        assert_eq!(Command::Renew { ttl_ms: 5 }.f(), "renew");
+    }
 }

@@ -140,14 +140,20 @@ async fn refusal(mode: &str) -> LockError {
 async fn a_refusal_without_definite_is_indeterminate() {
     let err = refusal("indefinite").await;
     assert_eq!(err.certainty(), Certainty::Indeterminate);
-    assert!(err.to_string().contains("plugin reported: timeout"), "{err}");
+    assert!(
+        err.to_string().contains("plugin reported: timeout"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_definite_refusal_is_a_rejection_with_the_plugins_text() {
     let err = refusal("readonly").await;
     assert!(matches!(err, LockError::Rejected { .. }), "{err}");
-    assert!(err.to_string().contains("plugin refused: readonly"), "{err}");
+    assert!(
+        err.to_string().contains("plugin refused: readonly"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
