@@ -5,7 +5,9 @@
 //! # Protocol
 //!
 //! The agent starts the plug-in with `sh -c "exec COMMAND"` in the directory the run was
-//! started from, with these environment variables:
+//! started from (`exec`, so that killing the plug-in kills the program and not just a
+//! shell above it: COMMAND must start with the program, `env FOO=1 prog` rather than
+//! `FOO=1 prog`), with these environment variables:
 //!
 //! | variable | meaning |
 //! |---|---|
