@@ -25,6 +25,7 @@
 //!     listen: "127.0.0.1:8080".parse().unwrap(),
 //!     etcd: vec!["http://127.0.0.1:2379".into()],
 //!     request_timeout_ms: 2000,
+//!     startup_timeout_ms: 30000,
 //! };
 //! serve(args).await // runs until the task is dropped
 //! # }
@@ -68,6 +69,18 @@ pub enum Error {
         #[source]
         source: etcd_client::Error,
     },
+    /// etcd did not answer a read within the startup timeout.
+    #[error(
+        "etcd not ready: endpoints={endpoints} waited_ms={waited_ms}: {last_error} (hint: is etcd running and does it have a quorum?)"
+    )]
+    EtcdNotReady {
+        /// The endpoints, comma-separated.
+        endpoints: String,
+        /// How long the stand-in waited.
+        waited_ms: u128,
+        /// The last failure.
+        last_error: String,
+    },
     /// The listening socket could not be bound or failed.
     #[error("cannot listen: addr={addr}: {source} (hint: is another process using it?)")]
     Listen {
@@ -92,6 +105,11 @@ pub struct StandinArgs {
     /// fails with 504 Timeout (a write may still have happened).
     #[arg(long, default_value_t = 2000)]
     pub request_timeout_ms: u64,
+    /// How long to wait for etcd to answer before listening, in milliseconds: the
+    /// stand-in accepts connections only once etcd has a quorum, so "accepts TCP" means
+    /// "ready", as a readiness probe would.
+    #[arg(long, default_value_t = 30000)]
+    pub startup_timeout_ms: u64,
 }
 
 /// A Standin is a stand-in bound to its address and connected (lazily) to etcd.
@@ -126,6 +144,7 @@ impl Standin {
                 endpoints: args.etcd.join(","),
                 source,
             })?;
+        wait_for_etcd(&client, args).await?;
         let router = http::router(store::Store::new(client.kv_client(), timeout));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -155,6 +174,30 @@ impl Standin {
         axum::serve(self.listener, self.router)
             .await
             .map_err(|source| Error::Listen { addr, source })
+    }
+}
+
+/// Polls etcd with a linearizable read until it answers or the startup timeout passes.
+async fn wait_for_etcd(client: &etcd_client::Client, args: &StandinArgs) -> Result<(), Error> {
+    let started = tokio::time::Instant::now();
+    let limit = Duration::from_millis(args.startup_timeout_ms);
+    let attempt = Duration::from_millis(args.request_timeout_ms);
+    loop {
+        let mut kv = client.kv_client();
+        let last_error = match tokio::time::timeout(attempt, kv.get("/registry/health", None)).await
+        {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", attempt.as_millis()),
+        };
+        if started.elapsed() >= limit {
+            return Err(Error::EtcdNotReady {
+                endpoints: args.etcd.join(","),
+                waited_ms: started.elapsed().as_millis(),
+                last_error,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

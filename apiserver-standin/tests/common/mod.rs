@@ -95,6 +95,7 @@ pub async fn standin() -> Target {
         listen: "127.0.0.1:0".parse().unwrap(),
         etcd: vec![etcd.url.clone()],
         request_timeout_ms: 5000,
+        startup_timeout_ms: 20000,
     };
     let standin = Standin::bind(&args).await.expect("the stand-in binds");
     let base_url = format!("http://{}", standin.addr());

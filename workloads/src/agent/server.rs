@@ -29,6 +29,9 @@ pub struct AgentArgs {
     /// The Redis server, `host:port` (for `--lock redis`).
     #[arg(long)]
     pub redis: Option<String>,
+    /// Where the `k8s-*` locks find the Kubernetes API.
+    #[command(flatten)]
+    pub kube: crate::locks::KubeAgentArgs,
     /// The resource, `host:port`.
     #[arg(long)]
     pub resource: String,
@@ -129,6 +132,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 
 fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
+        LockKind::K8sLease | LockKind::K8sConfigmap => crate::locks::kube_lock_for_agent(args),
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
                 name: "redis",
