@@ -1,0 +1,191 @@
+//! The `k8s-lease` and `k8s-configmap` locks against the API stand-in over a real etcd:
+//! client-go's leader-election properties, observed through the Lock trait.
+
+mod kube_support;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube_support::{ManualClock, config};
+use splitbrain_workloads::locks::k8s_configmap::{LEADER_ANNOTATION, configmap_lock, decode};
+use splitbrain_workloads::locks::k8s_elector::{
+    LeaderRecord, RecordStore, StoreErrorKind, system_clock,
+};
+use splitbrain_workloads::locks::k8s_elector_lock::{ElectionLock, kube_client};
+use splitbrain_workloads::locks::k8s_lease::{LeaseStore, lease_lock};
+use splitbrain_workloads::{Lock, LockError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const TTL: Duration = Duration::from_secs(1);
+
+fn lease(api: &kube_support::Api, holder: &str, clock: &ManualClock, op_ms: u64) -> ElectionLock {
+    let cfg = config(api, holder, clock.clock(), Duration::from_millis(op_ms));
+    lease_lock(cfg).expect("a lease lock")
+}
+
+async fn read_lease(api: &kube_support::Api, name: &str) -> Lease {
+    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
+    kube::Api::<Lease>::namespaced(client, "default")
+        .get(name)
+        .await
+        .expect("the lease exists")
+}
+
+#[tokio::test]
+async fn two_electors_never_both_lead_with_fresh_clocks() {
+    let api = kube_support::start().await;
+    let holding = Arc::new(AtomicBool::new(false));
+    let grants = Arc::new(AtomicU64::new(0));
+    let mut tasks = vec![];
+    for who in ["a", "b", "c"] {
+        let lock = lease(&api, who, &ManualClock::default(), 1500);
+        let (holding, grants) = (Arc::clone(&holding), Arc::clone(&grants));
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut last_token = None;
+            while started.elapsed() < Duration::from_secs(4) {
+                let Ok(guard) = lock.acquire("shared", TTL).await else {
+                    continue;
+                };
+                assert!(!holding.swap(true, Ordering::SeqCst), "two leaders at once");
+                assert!(guard.token > last_token, "tokens grow: {:?}", guard.token);
+                last_token = guard.token;
+                grants.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                holding.store(false, Ordering::SeqCst);
+                lock.release(&guard).await.expect("the holder releases");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("no elector saw a second leader");
+    }
+    assert!(grants.load(Ordering::SeqCst) >= 6, "the lock changed hands");
+}
+
+#[tokio::test]
+async fn a_holder_that_stops_renewing_loses_the_lease_after_the_lease_duration() {
+    let api = kube_support::start().await;
+    let (a_clock, b_clock) = (ManualClock::default(), ManualClock::default());
+    let a = lease(&api, "a", &a_clock, 300);
+    let b = lease(&api, "b", &b_clock, 300);
+    let held = a.acquire("k", TTL).await.expect("a takes the free lease");
+    // b sees the record now; by b's clock the lease is valid for one more second.
+    assert!(matches!(
+        b.acquire("k", TTL).await,
+        Err(LockError::Held { .. })
+    ));
+    b_clock.advance(Duration::from_millis(500));
+    assert!(matches!(
+        b.acquire("k", TTL).await,
+        Err(LockError::Held { .. })
+    ));
+    // a never renews; once b's clock passes the duration since b saw the record change,
+    // b takes over, and counts the change of holder.
+    b_clock.advance(Duration::from_millis(600));
+    let taken = b
+        .acquire("k", TTL)
+        .await
+        .expect("b takes the expired lease");
+    assert_eq!(taken.token, held.token.map(|t| t + 1));
+    // a's release carries the resourceVersion it last saw: it loses.
+    let release = a.release(&held).await;
+    assert!(
+        matches!(release, Err(LockError::NotHolder { .. })),
+        "{release:?}"
+    );
+    let spec = read_lease(&api, "k").await.spec.unwrap();
+    assert_eq!(
+        spec.holder_identity.as_deref(),
+        Some(taken.holder_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn lease_transitions_increment_on_every_change_of_holder_and_not_on_renewal() {
+    let api = kube_support::start().await;
+    let clock = ManualClock::default();
+    let (a, b) = (
+        lease(&api, "a", &clock, 1000),
+        lease(&api, "b", &clock, 1000),
+    );
+    let g1 = a.acquire("t", TTL).await.unwrap();
+    a.renew(&g1, TTL).await.expect("the holder renews");
+    assert_eq!(
+        read_lease(&api, "t").await.spec.unwrap().lease_transitions,
+        g1.token.map(|t| t as i32)
+    );
+    a.release(&g1).await.unwrap();
+    let released = read_lease(&api, "t").await.spec.unwrap();
+    assert_eq!(
+        released.holder_identity.as_deref(),
+        Some(""),
+        "release clears the holder"
+    );
+    assert_eq!(released.lease_duration_seconds, Some(1));
+    let g2 = b
+        .acquire("t", TTL)
+        .await
+        .expect("a released lease is free at once");
+    b.release(&g2).await.unwrap();
+    let g3 = a.acquire("t", TTL).await.unwrap();
+    let t1 = g1.token.unwrap();
+    assert_eq!((g2.token, g3.token), (Some(t1 + 1), Some(t1 + 2)));
+    let spec = read_lease(&api, "t").await.spec.unwrap();
+    assert_eq!(spec.lease_transitions, Some(t1 as i32 + 2));
+    assert_eq!(spec.holder_identity.as_deref(), Some(g3.holder_id.as_str()));
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_resource_version_loses() {
+    let api = kube_support::start().await;
+    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
+    let first = LeaseStore::new(client.clone(), "default", "race");
+    let second = LeaseStore::new(client, "default", "race");
+    let record = |who: &str| LeaderRecord {
+        holder_identity: who.into(),
+        lease_duration_seconds: 1,
+        ..Default::default()
+    };
+    first.create(&record("a")).await.unwrap();
+    second.get().await.unwrap().expect("the lease exists");
+    first.get().await.unwrap();
+    // Both saw the same version; the first write wins and the second is refused.
+    first
+        .update(&record("b"))
+        .await
+        .expect("the first writer wins");
+    let lost = second.update(&record("c")).await.unwrap_err();
+    assert_eq!(lost.kind, StoreErrorKind::Conflict, "{lost}");
+    let (now, _) = second.get().await.unwrap().unwrap();
+    assert_eq!(now.holder_identity, "b");
+}
+
+#[tokio::test]
+async fn the_configmap_lock_keeps_client_gos_record_in_the_leader_annotation() {
+    let api = kube_support::start().await;
+    let lock = |who: &str| {
+        let cfg = config(&api, who, system_clock(), Duration::from_millis(1000));
+        configmap_lock(cfg).unwrap()
+    };
+    let (a, b) = (lock("a"), lock("b"));
+    let g1 = a.acquire("cm", TTL).await.unwrap();
+    assert!(matches!(
+        b.acquire("cm", TTL).await,
+        Err(LockError::Held { .. })
+    ));
+    a.release(&g1).await.unwrap();
+    let g2 = b.acquire("cm", TTL).await.unwrap();
+    assert_eq!(g2.token, g1.token.map(|t| t + 1));
+    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
+    let cm = kube::Api::<ConfigMap>::namespaced(client, "default")
+        .get("cm")
+        .await
+        .unwrap();
+    let annotation = cm.metadata.annotations.unwrap()[LEADER_ANNOTATION].clone();
+    assert!(annotation.contains("\"holderIdentity\""), "{annotation}");
+    let record = decode(&annotation).unwrap();
+    assert_eq!(record.holder_identity, g2.holder_id);
+    assert_eq!(record.leader_transitions as u64, g2.token.unwrap());
+}
