@@ -122,3 +122,24 @@ fn lease_transitions_as_fencing_tokens_reject_the_paused_k8s_lease_holders_write
         "the paused holder's write was rejected by its older leaseTransitions: {safety:#}"
     );
 }
+
+#[test]
+fn the_third_party_kube_lease_manager_run_without_faults_is_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease-manager",
+        "none",
+        "on",
+    );
+    // The crate's shortest lease is 2 s.
+    let ttl = args.iter().position(|a| *a == "--ttl-ms").unwrap() + 1;
+    args[ttl] = "2000";
+    assert_exit(&splitbrain(&args), 0);
+    let run = latest_run(out.path());
+    assert!(
+        granted(&run) >= 20,
+        "the lock was granted often: {}",
+        granted(&run)
+    );
+}

@@ -189,3 +189,33 @@ async fn the_configmap_lock_keeps_client_gos_record_in_the_leader_annotation() {
     assert_eq!(record.holder_identity, g2.holder_id);
     assert_eq!(record.leader_transitions as u64, g2.token.unwrap());
 }
+
+#[tokio::test]
+async fn kube_lease_manager_through_the_adapter_hands_the_lease_to_one_holder_at_a_time() {
+    use splitbrain_workloads::locks::k8s_lease_manager::LeaseManagerLock;
+    let api = kube_support::start().await;
+    let lock = |who: &str| {
+        let cfg = config(&api, who, system_clock(), Duration::from_millis(1500));
+        LeaseManagerLock::new(cfg).unwrap()
+    };
+    let (a, b) = (lock("a"), lock("b"));
+    let ttl = Duration::from_secs(2);
+    let g1 = a.acquire("lm", ttl).await.expect("a free lease is taken");
+    assert!(matches!(
+        b.acquire("lm", ttl).await,
+        Err(LockError::Held { .. })
+    ));
+    a.release(&g1).await.expect("the holder releases");
+    let g2 = b
+        .acquire("lm", ttl)
+        .await
+        .expect("a released lease is taken");
+    assert!(g2.token > g1.token, "{:?} then {:?}", g1.token, g2.token);
+    let spec = read_lease(&api, "lm").await.spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some(g2.holder_id.as_str()));
+    // The first holder's second release is refused: it no longer holds the lease.
+    assert!(matches!(
+        a.release(&g1).await,
+        Err(LockError::NotHolder { .. })
+    ));
+}

@@ -25,7 +25,9 @@ pub struct LockServers {
 pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         LockKind::Redis => &[("redis-server", "redis-server")],
-        LockKind::K8sLease | LockKind::K8sConfigmap => &[("etcd", "etcd-server")],
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            &[("etcd", "etcd-server")]
+        }
     }
 }
 
@@ -38,6 +40,8 @@ pub fn start(
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
-        LockKind::K8sLease | LockKind::K8sConfigmap => kubernetes::start(cluster, run_dir, state),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            kubernetes::start(cluster, run_dir, state)
+        }
     }
 }

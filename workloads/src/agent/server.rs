@@ -130,7 +130,9 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 
 fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
-        LockKind::K8sLease | LockKind::K8sConfigmap => crate::locks::kube_lock_for_agent(args),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            crate::locks::kube_lock_for_agent(args)
+        }
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
                 name: "redis",

@@ -4,6 +4,7 @@ pub mod k8s_configmap;
 pub mod k8s_elector;
 pub mod k8s_elector_lock;
 pub mod k8s_lease;
+pub mod k8s_lease_manager;
 pub mod redis;
 
 pub use self::redis::{RedisLock, RedisLockConfig};
@@ -21,6 +22,10 @@ pub enum LockKind {
     /// client-go's leader election; token `leaderTransitions`.
     #[value(name = "k8s-configmap")]
     K8sConfigmap,
+    /// The third-party crate kube-lease-manager on a Lease, through an adapter; token
+    /// `leaseTransitions`. Its shortest lease is 2 s.
+    #[value(name = "k8s-lease-manager")]
+    K8sLeaseManager,
 }
 
 /// KubeAgentArgs are the agent's flags for the `k8s-*` locks.
@@ -67,12 +72,14 @@ pub(crate) fn kube_lock_for_agent(
         holder_prefix: format!("{}-{}-{started}", args.node, std::process::id()),
         clock: k8s_elector::system_clock(),
     };
-    let lock = match args.lock {
-        LockKind::K8sConfigmap => k8s_configmap::configmap_lock(cfg),
-        _ => k8s_lease::lease_lock(cfg),
+    let lock: Result<Box<dyn crate::Lock>, crate::LockError> = match args.lock {
+        LockKind::K8sConfigmap => k8s_configmap::configmap_lock(cfg).map(|l| Box::new(l) as _),
+        LockKind::K8sLeaseManager => {
+            k8s_lease_manager::LeaseManagerLock::new(cfg).map(|l| Box::new(l) as _)
+        }
+        _ => k8s_lease::lease_lock(cfg).map(|l| Box::new(l) as _),
     };
-    let lock = lock.map_err(|source| crate::Error::Lock { source })?;
-    Ok(Box::new(lock))
+    lock.map_err(|source| crate::Error::Lock { source })
 }
 
 /// The API URL for a node: the one at the node's number (`n3` -> the third), wrapping,
