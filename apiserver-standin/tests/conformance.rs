@@ -260,6 +260,40 @@ async fn server_side_apply_conflicts_over_another_managers_field(t: Target) {
     api.delete(&name, &DeleteParams::default()).await.unwrap();
 }
 
+async fn a_full_lease_spec_round_trips_through_kube_rs_unchanged(t: Target) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    let api: Api<Lease> = Api::namespaced(t.client.clone(), &t.namespace);
+    let name = unique("roundtrip");
+    let at: k8s_openapi::jiff::Timestamp = "2026-01-02T03:04:05.123456Z".parse().unwrap();
+    let mut sent = lease(&name, "holder-1");
+    let spec = sent.spec.as_mut().unwrap();
+    spec.acquire_time = Some(MicroTime(at));
+    spec.renew_time = Some(MicroTime(at));
+    spec.lease_transitions = Some(41);
+    let created = api.create(&PostParams::default(), &sent).await.unwrap();
+    assert_eq!(created.spec, sent.spec, "create echoes the spec");
+    let mut next = created.clone();
+    next.spec.as_mut().unwrap().lease_transitions = Some(42);
+    let replaced = api
+        .replace(&name, &PostParams::default(), &next)
+        .await
+        .unwrap();
+    let got = api.get(&name).await.unwrap();
+    assert_eq!(
+        got.spec, next.spec,
+        "microsecond times and every field survive"
+    );
+    assert_eq!(
+        got.metadata.resource_version,
+        replaced.metadata.resource_version
+    );
+    assert_eq!(
+        got.metadata.namespace.as_deref(),
+        Some(t.namespace.as_str())
+    );
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
+}
+
 /// Each check twice: against the stand-in, and (ignored unless asked) a real cluster.
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
@@ -291,4 +325,5 @@ conformance!(
     merge_patches_set_and_remove_fields,
     a_delete_with_a_stale_precondition_conflicts,
     server_side_apply_conflicts_over_another_managers_field,
+    a_full_lease_spec_round_trips_through_kube_rs_unchanged,
 );
