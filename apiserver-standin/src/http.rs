@@ -44,8 +44,12 @@ type Params = Query<HashMap<String, String>>;
 
 fn collection(res: &'static Resource) -> MethodRouter<Store> {
     get(
-        move |State(s): State<Store>, Path(ns): Path<String>| async move {
-            reply(StatusCode::OK, s.list(res, &ns).await)
+        move |State(s): State<Store>, Path(ns): Path<String>, q: Params| async move {
+            let result = async {
+                refuse_unsupported_list(&q)?;
+                s.list(res, &ns).await
+            };
+            reply(StatusCode::OK, result.await)
         },
     )
     .post(
@@ -102,6 +106,25 @@ fn item(res: &'static Resource) -> MethodRouter<Store> {
         },
     )
     .fallback(not_allowed)
+}
+
+/// Selectors and watches are not implemented; refusing them is better than answering
+/// as if they had been applied.
+fn refuse_unsupported_list(q: &Params) -> Result<(), ApiError> {
+    for param in ["labelSelector", "fieldSelector"] {
+        if q.get(param).is_some_and(|v| !v.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "{param} is not supported by the stand-in: {param}={} (list without it)",
+                q[param]
+            )));
+        }
+    }
+    if q.get("watch").is_some_and(|v| v == "true" || v == "1") {
+        return Err(ApiError::bad_request(
+            "watch is not supported by the stand-in: watch=true (poll with get instead)",
+        ));
+    }
+    Ok(())
 }
 
 async fn not_allowed(method: Method) -> ApiError {

@@ -327,3 +327,17 @@ conformance!(
     server_side_apply_conflicts_over_another_managers_field,
     a_full_lease_spec_round_trips_through_kube_rs_unchanged,
 );
+
+/// The stand-in refuses what it does not implement instead of ignoring it.
+#[tokio::test]
+async fn the_standin_refuses_label_selectors_rather_than_ignoring_them() {
+    let t = common::standin().await;
+    let api: Api<Lease> = Api::namespaced(t.client.clone(), &t.namespace);
+    let err = api
+        .list(&ListParams::default().labels("app=x"))
+        .await
+        .unwrap_err();
+    let s = status(err);
+    assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
+    assert!(s.message.contains("labelSelector"), "{}", s.message);
+}
