@@ -219,3 +219,27 @@ async fn kube_lease_manager_through_the_adapter_hands_the_lease_to_one_holder_at
         Err(LockError::NotHolder { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_paused_etcd_makes_a_release_indeterminate_and_an_acquire_a_definite_refusal() {
+    let api = kube_support::start().await;
+    let clock = ManualClock::default();
+    let (a, b) = (lease(&api, "a", &clock, 500), lease(&api, "b", &clock, 500));
+    let held = a.acquire("p", TTL).await.unwrap();
+    api.pause_etcd();
+    let started = Instant::now();
+    let release = a.release(&held).await;
+    let acquire = b.acquire("p", TTL).await;
+    let elapsed = started.elapsed();
+    api.resume_etcd();
+    // The release was sent and may be applied later: unknown.
+    let e = release.unwrap_err();
+    assert!(!e.is_definite(), "{e}");
+    // The acquire never read the record, so it wrote nothing: definite, and not "held".
+    let e = acquire.unwrap_err();
+    assert!(matches!(e, LockError::Rejected { .. }), "{e}");
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "each call kept its 500 ms bound: {elapsed:?}"
+    );
+}

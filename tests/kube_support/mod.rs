@@ -21,6 +21,26 @@ pub struct Api {
     pub url: String,
 }
 
+impl Api {
+    /// Stops etcd with SIGSTOP: requests reach the stand-in and hang there.
+    pub fn pause_etcd(&self) {
+        self.signal_etcd("-STOP");
+    }
+
+    /// Lets a stopped etcd run again.
+    pub fn resume_etcd(&self) {
+        self.signal_etcd("-CONT");
+    }
+
+    fn signal_etcd(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.etcd.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} etcd");
+    }
+}
+
 impl Drop for Api {
     fn drop(&mut self) {
         self.server.abort();

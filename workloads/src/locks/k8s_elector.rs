@@ -103,6 +103,9 @@ pub enum Attempt {
     NotLeader,
     /// A write's outcome is unknown: this identity may lead.
     Unknown(StoreError),
+    /// The record could not be read, so nothing was written: certainly not leading,
+    /// and nothing learned about who is.
+    Unreadable(StoreError),
 }
 
 /// What the elector last saw: the record, its raw bytes, and when (by its clock) it last
@@ -205,7 +208,7 @@ impl Elector {
         }
         let outcome = self.slow_path(identity, now, record, deadline).await;
         match (outcome, unknown) {
-            (Attempt::NotLeader, Some(e)) => Attempt::Unknown(e),
+            (Attempt::NotLeader | Attempt::Unreadable(_), Some(e)) => Attempt::Unknown(e),
             (outcome, _) => outcome,
         }
     }
@@ -231,7 +234,7 @@ impl Elector {
                 };
             }
             // A failed read changed nothing.
-            Err(_) => return Attempt::NotLeader,
+            Err(e) => return Attempt::Unreadable(e),
         };
         // 3. observedTime moves only when the record changed.
         if self.observed().raw != raw {

@@ -187,6 +187,8 @@ impl ElectionLock {
         // Once a write's outcome is unknown the acquire can no longer be called a
         // definite refusal, even if later rounds see someone else leading.
         let mut unknown = None;
+        // Held only if the record was seen at least once; otherwise say why it was not.
+        let (mut unread, mut seen) = (None, false);
         loop {
             match elector
                 .try_acquire_or_renew(&identity, lease, deadline)
@@ -199,8 +201,9 @@ impl ElectionLock {
                         token: u64::try_from(transitions).ok(),
                     });
                 }
-                Attempt::NotLeader => {}
+                Attempt::NotLeader => seen = true,
                 Attempt::Unknown(e) => unknown = Some(e),
+                Attempt::Unreadable(e) => unread = Some(e),
             }
             if Instant::now() + retry >= deadline {
                 break;
@@ -208,9 +211,15 @@ impl ElectionLock {
             tokio::time::sleep(retry).await;
         }
         let held = LockError::Held { key: key.into() };
-        match unknown {
-            Some(e) => Err(self.lock_error("acquire", e, held)),
-            None => Err(held),
+        match (unknown, unread) {
+            (Some(e), _) => Err(self.lock_error("acquire", e, held)),
+            (None, Some(e)) if !seen => Err(LockError::Rejected {
+                message: format!(
+                    "op=acquire: the leader record could not be read: {}: {e}",
+                    elector.describe()
+                ),
+            }),
+            (None, _) => Err(held),
         }
     }
 
@@ -240,7 +249,7 @@ impl ElectionLock {
             .await
         {
             Attempt::Leader(_) => Ok(()),
-            Attempt::NotLeader => Err(not_holder),
+            Attempt::NotLeader | Attempt::Unreadable(_) => Err(not_holder),
             Attempt::Unknown(e) => Err(self.lock_error("renew", e, not_holder)),
         }
     }

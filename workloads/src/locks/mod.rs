@@ -50,9 +50,10 @@ impl Default for KubeAgentArgs {
     }
 }
 
-/// Builds the `k8s-*` lock an agent's arguments ask for; its clock is the system clock.
+/// Builds the `k8s-*` lock an agent's arguments ask for, judging time by `clock`.
 pub(crate) fn kube_lock_for_agent(
     args: &crate::agent::AgentArgs,
+    clock: k8s_elector::Clock,
 ) -> Result<Box<dyn crate::Lock>, crate::Error> {
     let api_url =
         pick_api_url(&args.kube.kube_api, &args.node).ok_or_else(|| crate::Error::Config {
@@ -70,7 +71,7 @@ pub(crate) fn kube_lock_for_agent(
         op_timeout: std::time::Duration::from_millis(args.op_timeout_ms),
         // Node, pid and start time: unique across agents and across restarts.
         holder_prefix: format!("{}-{}-{started}", args.node, std::process::id()),
-        clock: k8s_elector::system_clock(),
+        clock,
     };
     let lock: Result<Box<dyn crate::Lock>, crate::LockError> = match args.lock {
         LockKind::K8sConfigmap => k8s_configmap::configmap_lock(cfg).map(|l| Box::new(l) as _),
