@@ -191,6 +191,15 @@ impl Store {
             None => None,
         };
         self.write_loop(res, ns, name, wanted, |stored| {
+            // A uid in the body is a precondition: the object must not have been
+            // deleted and recreated since the client read it.
+            let (sent, have) = (
+                object::meta_str(&obj, "uid"),
+                object::meta_str(stored, "uid"),
+            );
+            if sent.is_some_and(|uid| Some(uid) != have) {
+                return Err(ApiError::conflict(res, name));
+            }
             let mut new = obj.clone();
             object::keep_server_fields(&mut new, stored);
             fields::keep(stored, &mut new);

@@ -146,6 +146,17 @@ async fn an_update_with_a_stale_resource_version_conflicts(t: Target) {
     );
     assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
     assert_eq!(holder(&api.get(&name).await.unwrap()).as_deref(), Some("b"));
+    // A replace of a deleted and recreated object (another uid) loses even without a
+    // resourceVersion.
+    let mut other_uid = api.get(&name).await.unwrap();
+    other_uid.metadata.resource_version = None;
+    other_uid.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
+    let s = status(
+        api.replace(&name, &PostParams::default(), &other_uid)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
     // A merge patch carrying the stale version loses too.
     let stale =
         json!({"metadata": {"resourceVersion": rv(&v1.metadata)}, "spec": {"holderIdentity": "d"}});
