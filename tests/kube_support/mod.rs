@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use splitbrain_apiserver_standin::{Standin, StandinArgs};
-use splitbrain_workloads::locks::k8s_elector::Clock;
+use splitbrain_workloads::locks::k8s_elector::{Clock, Clocks};
 use splitbrain_workloads::locks::k8s_elector_lock::KubeLockConfig;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -129,12 +129,13 @@ impl ManualClock {
 
 /// A lock client configuration for `api` with its own holder prefix and clock.
 pub fn config(api: &Api, holder: &str, clock: Clock, op_timeout: Duration) -> KubeLockConfig {
+    let clocks = Clocks::single(clock);
     KubeLockConfig {
         api_url: api.url.clone(),
         namespace: "default".into(),
         op_timeout,
         holder_prefix: holder.into(),
-        clock,
+        clocks,
     }
 }
 

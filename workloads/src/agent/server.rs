@@ -145,7 +145,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
-            crate::locks::kube_lock_for_agent(args, crate::locks::k8s_elector::system_clock())
+            crate::locks::kube_lock_for_agent(args, crate::locks::elector_clocks(clock))
         }
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {

@@ -18,13 +18,46 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// A Clock is where a lock client takes "now" from: the agent hands one in, so a
-/// clock-skew fault can shift, slow or speed up the time the elector judges expiry by.
+/// A Clock is where a lock client takes "now" from: a function, so the agent can hand
+/// in a clock a clock-skew fault shifts, slows or speeds up.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// The real wall clock.
 pub fn system_clock() -> Clock {
     Arc::new(SystemTime::now)
+}
+
+/// Clocks are the two clocks client-go reads through `k8s.io/utils/clock`. Go's
+/// `time.Now()` carries a monotonic reading, and `observedTime.Add(d).After(now)`
+/// compares those, so a real client-go judges expiry by the **monotonic** clock (a
+/// step of the wall clock does not move it; a clock running fast or slow does), while
+/// the times it writes into the record (`acquireTime`, `renewTime`) are **wall** time.
+#[derive(Clone)]
+pub struct Clocks {
+    /// The wall clock: the record's times.
+    pub wall: Clock,
+    /// The monotonic clock: `observedTime` and expiry. Its epoch is arbitrary.
+    pub monotonic: Clock,
+}
+
+impl Clocks {
+    /// The host's clocks.
+    pub fn system() -> Clocks {
+        let start = std::time::Instant::now();
+        let base = SystemTime::now();
+        Clocks {
+            wall: system_clock(),
+            monotonic: Arc::new(move || base + start.elapsed()),
+        }
+    }
+
+    /// One clock for both, for tests that move time by hand.
+    pub fn single(clock: Clock) -> Clocks {
+        Clocks {
+            wall: Arc::clone(&clock),
+            monotonic: clock,
+        }
+    }
 }
 
 /// A LeaderRecord is client-go's `LeaderElectionRecord`: who leads, for how long a
@@ -122,16 +155,16 @@ struct Observed {
 /// would be by one process.
 pub struct Elector {
     store: Box<dyn RecordStore>,
-    clock: Clock,
+    clocks: Clocks,
     observed: Mutex<Observed>,
 }
 
 impl Elector {
-    /// An elector over `store`, judging time by `clock`.
-    pub fn new(store: Box<dyn RecordStore>, clock: Clock) -> Elector {
+    /// An elector over `store`, judging time by `clocks`.
+    pub fn new(store: Box<dyn RecordStore>, clocks: Clocks) -> Elector {
         Elector {
             store,
-            clock,
+            clocks,
             observed: Mutex::new(Observed::default()),
         }
     }
@@ -157,7 +190,7 @@ impl Elector {
     }
 
     /// client-go's `isLeaseValid`: the observed record's duration has not yet passed
-    /// since this elector saw it change.
+    /// since this elector saw it change, by the monotonic clock.
     fn is_lease_valid(&self, now: SystemTime) -> bool {
         let o = self.observed();
         let secs = u64::try_from(o.record.lease_duration_seconds).unwrap_or(0);
@@ -168,7 +201,7 @@ impl Elector {
     }
 
     fn set_observed(&self, record: LeaderRecord) {
-        let now = (self.clock)();
+        let now = (self.clocks.monotonic)();
         let mut o = self.observed();
         o.record = record;
         o.time = Some(now);
@@ -182,7 +215,8 @@ impl Elector {
         lease_duration: Duration,
         deadline: Instant,
     ) -> Attempt {
-        let now = (self.clock)();
+        let now = (self.clocks.wall)();
+        let elapsed_now = (self.clocks.monotonic)();
         let seconds = i32::try_from(lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
         let mut record = LeaderRecord {
             holder_identity: identity.to_string(),
@@ -193,7 +227,7 @@ impl Elector {
         };
         let mut unknown = None;
         // 1. The leader's fast path: update the record last seen, optimistically.
-        if self.is_leader(identity) && self.is_lease_valid(now) {
+        if self.is_leader(identity) && self.is_lease_valid(elapsed_now) {
             let old = self.observed_record();
             record.acquire_time = old.acquire_time;
             record.leader_transitions = old.leader_transitions;
@@ -206,18 +240,21 @@ impl Elector {
                 Err(_) => {}
             }
         }
-        let outcome = self.slow_path(identity, now, record, deadline).await;
+        let outcome = self
+            .slow_path(identity, elapsed_now, record, deadline)
+            .await;
         match (outcome, unknown) {
             (Attempt::NotLeader | Attempt::Unreadable(_), Some(e)) => Attempt::Unknown(e),
             (outcome, _) => outcome,
         }
     }
 
-    /// Steps 2 to 4: get or create the record, check holder and expiry, update.
+    /// Steps 2 to 4: get or create the record, check holder and expiry (at the
+    /// monotonic time `elapsed_now`), update.
     async fn slow_path(
         &self,
         identity: &str,
-        now: SystemTime,
+        elapsed_now: SystemTime,
         mut record: LeaderRecord,
         deadline: Instant,
     ) -> Attempt {
@@ -241,7 +278,9 @@ impl Elector {
             self.set_observed(old.clone());
             self.observed().raw = raw;
         }
-        if !old.holder_identity.is_empty() && self.is_lease_valid(now) && !self.is_leader(identity)
+        if !old.holder_identity.is_empty()
+            && self.is_lease_valid(elapsed_now)
+            && !self.is_leader(identity)
         {
             return Attempt::NotLeader;
         }
@@ -269,7 +308,7 @@ impl Elector {
         if !self.is_leader(identity) {
             return Ok(false);
         }
-        let now = (self.clock)();
+        let now = (self.clocks.wall)();
         let record = LeaderRecord {
             holder_identity: String::new(),
             lease_duration_seconds: 1,

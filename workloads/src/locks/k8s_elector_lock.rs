@@ -8,7 +8,7 @@
 //! grant uses a fresh identity (`holder_prefix:n`), as a fresh process would, so
 //! `leaderTransitions` grows with every grant and serves as the fencing token.
 
-use super::k8s_elector::{Attempt, Clock, Elector, RecordStore, StoreError, StoreErrorKind};
+use super::k8s_elector::{Attempt, Clocks, Elector, RecordStore, StoreError, StoreErrorKind};
 use crate::lock::{Guard, Lock, LockError, LockFuture};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +29,7 @@ pub struct KubeLockConfig {
     /// unique per client (node, pid, start time).
     pub holder_prefix: String,
     /// Where the elector takes "now" from.
-    pub clock: Clock,
+    pub clocks: Clocks,
 }
 
 impl std::fmt::Debug for KubeLockConfig {
@@ -144,12 +144,7 @@ impl ElectionLock {
     /// The elector of `key`, made on first use.
     pub fn elector(&self, key: &str) -> Arc<Elector> {
         let mut map = self.electors.lock().unwrap_or_else(|e| e.into_inner());
-        let make = || {
-            Arc::new(Elector::new(
-                (self.stores)(key),
-                Arc::clone(&self.cfg.clock),
-            ))
-        };
+        let make = || Arc::new(Elector::new((self.stores)(key), self.cfg.clocks.clone()));
         Arc::clone(map.entry(key.to_string()).or_insert_with(make))
     }
 

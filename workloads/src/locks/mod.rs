@@ -50,10 +50,10 @@ impl Default for KubeAgentArgs {
     }
 }
 
-/// Builds the `k8s-*` lock an agent's arguments ask for, judging time by `clock`.
+/// Builds the `k8s-*` lock an agent's arguments ask for, judging time by `clocks`.
 pub(crate) fn kube_lock_for_agent(
     args: &crate::agent::AgentArgs,
-    clock: k8s_elector::Clock,
+    clocks: k8s_elector::Clocks,
 ) -> Result<Box<dyn crate::Lock>, crate::Error> {
     let api_url =
         pick_api_url(&args.kube.kube_api, &args.node).ok_or_else(|| crate::Error::Config {
@@ -71,7 +71,7 @@ pub(crate) fn kube_lock_for_agent(
         op_timeout: std::time::Duration::from_millis(args.op_timeout_ms),
         // Node, pid and start time: unique across agents and across restarts.
         holder_prefix: format!("{}-{}-{started}", args.node, std::process::id()),
-        clock,
+        clocks,
     };
     let lock: Result<Box<dyn crate::Lock>, crate::LockError> = match args.lock {
         LockKind::K8sConfigmap => k8s_configmap::configmap_lock(cfg).map(|l| Box::new(l) as _),
@@ -81,6 +81,31 @@ pub(crate) fn kube_lock_for_agent(
         _ => k8s_lease::lease_lock(cfg).map(|l| Box::new(l) as _),
     };
     lock.map_err(|source| crate::Error::Lock { source })
+}
+
+/// The elector's clocks from an agent's clock (the one the nemesis skews): the wall
+/// clock is the agent's local time, steps and all; the monotonic clock advances at the
+/// agent clock's rate (so a drift reaches it) but ignores its steps and strobes, as
+/// CLOCK_MONOTONIC ignores a step of the wall clock. The rate in force when it is read
+/// applies to the time since the previous read; the elector reads it every attempt.
+pub fn elector_clocks(clock: std::sync::Arc<crate::clock::Clock>) -> k8s_elector::Clocks {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let wall_of = std::sync::Arc::clone(&clock);
+    let wall: k8s_elector::Clock = std::sync::Arc::new(move || {
+        let secs = (wall_of.now_unix_ms() / 1000.0).max(0.0);
+        UNIX_EPOCH + Duration::from_secs_f64(secs)
+    });
+    let last = std::sync::Mutex::new((Instant::now(), SystemTime::now()));
+    let monotonic: k8s_elector::Clock = std::sync::Arc::new(move || {
+        let rate = clock.control().rate;
+        let rate = if rate.is_finite() { rate.max(0.0) } else { 1.0 };
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let advanced = now.duration_since(last.0).mul_f64(rate);
+        *last = (now, last.1 + advanced);
+        last.1
+    });
+    k8s_elector::Clocks { wall, monotonic }
 }
 
 /// The API URL for a node: the one at the node's number (`n3` -> the third), wrapping,
@@ -94,4 +119,64 @@ pub fn pick_api_url(urls: &[String], node: &str) -> Option<String> {
         .parse()
         .unwrap_or(1);
     Some(urls[number.saturating_sub(1) % urls.len()].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ClockControl};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    fn ms_between(a: SystemTime, b: SystemTime) -> f64 {
+        b.duration_since(a)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(-1.0)
+    }
+
+    #[test]
+    fn a_stepped_agent_clock_moves_the_wall_clock_but_not_the_monotonic_one() {
+        let hour_ahead = ClockControl {
+            offset_ms: 3_600_000,
+            ..ClockControl::default()
+        };
+        let clocks = elector_clocks(Arc::new(Clock::fixed(hour_ahead)));
+        let wall_skew = ms_between(SystemTime::now(), (clocks.wall)());
+        assert!(
+            wall_skew > 3_599_000.0,
+            "the wall clock is an hour ahead: {wall_skew}"
+        );
+        let m1 = (clocks.monotonic)();
+        assert!(
+            ms_between(SystemTime::now(), m1) < 1000.0,
+            "no step in the monotonic clock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let step = ms_between(m1, (clocks.monotonic)());
+        assert!(
+            (40.0..500.0).contains(&step),
+            "it runs at the true rate: {step}"
+        );
+    }
+
+    #[test]
+    fn a_fast_agent_clock_makes_the_monotonic_clock_run_fast() {
+        let fast = ClockControl {
+            rate: 4.0,
+            ..ClockControl::default()
+        };
+        let clocks = elector_clocks(Arc::new(Clock::fixed(fast)));
+        let m1 = (clocks.monotonic)();
+        std::thread::sleep(Duration::from_millis(100));
+        let advanced = ms_between(m1, (clocks.monotonic)());
+        assert!(advanced >= 380.0, "four times the true 100 ms: {advanced}");
+    }
+
+    #[test]
+    fn each_agent_uses_the_api_server_of_its_own_node() {
+        let urls: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(pick_api_url(&urls, "n2").as_deref(), Some("b"));
+        assert_eq!(pick_api_url(&urls, "n5").as_deref(), Some("b"), "wrapping");
+        assert_eq!(pick_api_url(&[], "n1"), None);
+    }
 }
