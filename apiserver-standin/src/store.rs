@@ -224,15 +224,49 @@ impl Store {
             Some(rv) => Some(object::parse_resource_version(rv)?),
             None => None,
         };
-        self.write_loop(res, ns, name, wanted, |stored| {
-            let mut new = patch::apply(kind, stored, &patch, write, res, name)?;
-            object::check_type_and_namespace(&mut new, res, ns)?;
-            object::keep_server_fields(&mut new, stored);
-            object::take_resource_version(&mut new);
-            object::check_spec(res, name, &new)?;
-            Ok(new)
-        })
-        .await
+        let patched = self
+            .write_loop(res, ns, name, wanted, |stored| {
+                let mut new = patch::apply(kind, stored, &patch, write, res, name)?;
+                object::check_type_and_namespace(&mut new, res, ns)?;
+                object::keep_server_fields(&mut new, stored);
+                object::take_resource_version(&mut new);
+                object::check_spec(res, name, &new)?;
+                Ok(new)
+            })
+            .await;
+        match patched {
+            // A server-side apply creates what does not exist yet.
+            Err(e) if e.code == 404 && kind == PatchKind::Apply && wanted.is_none() => {
+                self.apply_create(res, ns, name, &patch, write).await
+            }
+            other => other,
+        }
+    }
+
+    /// Creates an object from an apply configuration, owned by its manager.
+    async fn apply_create(
+        &self,
+        res: &'static Resource,
+        ns: &str,
+        name: &str,
+        config: &Object,
+        write: &Write,
+    ) -> Result<Object, ApiError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut obj = patch::apply(PatchKind::Apply, &Object::new(), config, write, res, name)?;
+        object::check_type_and_namespace(&mut obj, res, ns)?;
+        object::metadata_mut(&mut obj).insert("name".into(), Value::String(name.into()));
+        object::check_name(res, name)?;
+        object::take_resource_version(&mut obj);
+        object::check_spec(res, name, &obj)?;
+        object::stamp_new(&mut obj);
+        let key = res.key(ns, name);
+        let absent = Compare::create_revision(key.as_str(), CompareOp::Equal, 0);
+        match self.put_if(deadline, &key, absent, &obj).await? {
+            Some(rev) => Ok(object::with_resource_version(obj, rev)),
+            // Created meanwhile: the client retries its apply against it.
+            None => Err(ApiError::conflict(res, name)),
+        }
     }
 
     /// Reads, changes and conditionally writes back one object until the write wins,

@@ -269,6 +269,14 @@ async fn server_side_apply_conflicts_over_another_managers_field(t: Target) {
         .unwrap();
     assert_eq!(holder(&forced).as_deref(), Some("b"));
     api.delete(&name, &DeleteParams::default()).await.unwrap();
+    // An apply to a missing object creates it.
+    let created = api
+        .patch(&name, &PatchParams::apply("manager-c"), &config("c"))
+        .await
+        .unwrap();
+    assert_eq!(holder(&created).as_deref(), Some("c"));
+    assert!(created.metadata.uid.is_some());
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
 }
 
 async fn a_full_lease_spec_round_trips_through_kube_rs_unchanged(t: Target) {
