@@ -243,3 +243,38 @@ async fn a_paused_etcd_makes_a_release_indeterminate_and_an_acquire_a_definite_r
         "each call kept its 500 ms bound: {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_contenders_wall_clock_jumping_an_hour_ahead_does_not_expire_a_live_lease() {
+    use splitbrain_workloads::clock::{Clock, ClockControl};
+    use splitbrain_workloads::locks::elector_clocks;
+    let api = kube_support::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("clock.json");
+    let b_clock = Arc::new(Clock::from_file(&control));
+    let mut cfg = config(&api, "b", system_clock(), Duration::from_millis(300));
+    cfg.clocks = elector_clocks(b_clock);
+    let b = lease_lock(cfg).unwrap();
+    let a = lease(&api, "a", &ManualClock::default(), 300);
+    let _held = a
+        .acquire("jump", TTL)
+        .await
+        .expect("a takes the free lease");
+    assert!(matches!(
+        b.acquire("jump", TTL).await,
+        Err(LockError::Held { .. })
+    ));
+    // b's agent clock steps an hour ahead, as the nemesis' clock-bump does. client-go
+    // judges expiry on the monotonic clock, which a step does not move.
+    let ahead = ClockControl {
+        offset_ms: 3_600_000,
+        ..ClockControl::default()
+    };
+    std::fs::write(&control, serde_json::to_vec(&ahead).unwrap()).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let attempt = b.acquire("jump", TTL).await;
+    assert!(
+        matches!(attempt, Err(LockError::Held { .. })),
+        "{attempt:?}"
+    );
+}
