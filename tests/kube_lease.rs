@@ -278,3 +278,39 @@ async fn a_contenders_wall_clock_jumping_an_hour_ahead_does_not_expire_a_live_le
         "{attempt:?}"
     );
 }
+
+#[tokio::test]
+async fn a_contender_whose_clock_runs_fast_takes_a_lease_before_its_duration_has_passed() {
+    use splitbrain_workloads::clock::{Clock, ClockControl};
+    use splitbrain_workloads::locks::elector_clocks;
+    let api = kube_support::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("clock.json");
+    let mut cfg = config(&api, "b", system_clock(), Duration::from_millis(300));
+    cfg.clocks = elector_clocks(Arc::new(Clock::from_file(&control)));
+    let b = lease_lock(cfg).unwrap();
+    let a = lease(&api, "a", &ManualClock::default(), 300);
+    let held = a.acquire("fast", TTL).await.unwrap();
+    let granted_at = Instant::now();
+    assert!(matches!(
+        b.acquire("fast", TTL).await,
+        Err(LockError::Held { .. })
+    ));
+    // b's clock now runs ten times too fast: its second passes in a tenth of one.
+    let fast = ClockControl {
+        rate: 10.0,
+        ..ClockControl::default()
+    };
+    std::fs::write(&control, serde_json::to_vec(&fast).unwrap()).unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let taken = b
+        .acquire("fast", TTL)
+        .await
+        .expect("b believes the lease expired");
+    assert!(
+        granted_at.elapsed() < TTL,
+        "taken {:?} after the grant",
+        granted_at.elapsed()
+    );
+    assert_eq!(taken.token, held.token.map(|t| t + 1));
+}
