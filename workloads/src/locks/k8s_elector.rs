@@ -5,6 +5,8 @@
 //! - expiry is judged by the **local** time at which this elector last saw the record
 //!   change (`observedTime`), plus the holder's `leaseDurationSeconds`, never by the
 //!   `renewTime` written in the record, so clocks are never compared across machines;
+//!   that local time is the monotonic one (see [`Clocks`]): a contender whose clock
+//!   runs fast takes over early, one whose wall clock steps does not;
 //! - every write carries the `resourceVersion` of the object last read or written, so
 //!   of two electors racing for an expired record exactly one update wins (409 for the
 //!   other);
