@@ -130,6 +130,17 @@ impl Standin {
                 hint: "give a bound above 0, such as 2000",
             });
         }
+        if let Some(bad) = args
+            .etcd
+            .iter()
+            .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(Error::Config {
+                name: "etcd",
+                value: bad.clone(),
+                hint: "give etcd client URLs such as http://10.77.0.1:2379",
+            });
+        }
         let timeout = Duration::from_millis(args.request_timeout_ms);
         // require_leader: a member cut off from the leader refuses at once instead of
         // hanging, as kube-apiserver configures its etcd client.

@@ -360,3 +360,23 @@ async fn the_standin_refuses_label_selectors_rather_than_ignoring_them() {
     assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
     assert!(s.message.contains("labelSelector"), "{}", s.message);
 }
+
+#[tokio::test]
+async fn an_etcd_endpoint_that_is_not_a_url_is_refused_at_once_with_a_hint() {
+    let args = splitbrain_apiserver_standin::StandinArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        etcd: vec!["10.77.0.1:2379".into()],
+        request_timeout_ms: 1000,
+        startup_timeout_ms: 60_000,
+    };
+    let started = std::time::Instant::now();
+    let Err(err) = splitbrain_apiserver_standin::Standin::bind(&args).await else {
+        panic!("bound with a bad endpoint");
+    };
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let text = err.to_string();
+    assert!(
+        text.contains("etcd=10.77.0.1:2379") && text.contains("http://"),
+        "{text}"
+    );
+}
