@@ -3,6 +3,7 @@
 //! Adding a lock system means a module here, an arm in each function below, and its
 //! client in splitbrain-workloads.
 
+mod kubernetes;
 mod redis;
 
 use crate::RunError;
@@ -24,6 +25,9 @@ pub struct LockServers {
 pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         LockKind::Redis => &[("redis-server", "redis-server")],
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            &[("etcd", "etcd-server")]
+        }
     }
 }
 
@@ -36,5 +40,8 @@ pub fn start(
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            kubernetes::start(cluster, run_dir, state)
+        }
     }
 }
