@@ -4,6 +4,7 @@
 //! client in splitbrain-workloads.
 
 pub mod external;
+mod kubernetes;
 mod redis;
 
 use crate::RunError;
@@ -27,6 +28,9 @@ pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static st
         LockKind::Redis => &[("redis-server", "redis-server")],
         // The plug-in's servers are listed by external::required_programs.
         LockKind::External => &[],
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            &[("etcd", "etcd-server")]
+        }
     }
 }
 
@@ -44,5 +48,8 @@ pub fn start(
             agent_args: vec![],
             ready_addrs: vec![],
         }),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            kubernetes::start(cluster, run_dir, state)
+        }
     }
 }

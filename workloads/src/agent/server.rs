@@ -31,6 +31,9 @@ pub struct AgentArgs {
     /// The Redis server, `host:port` (for `--lock redis`).
     #[arg(long)]
     pub redis: Option<String>,
+    /// Where the `k8s-*` locks find the Kubernetes API.
+    #[command(flatten)]
+    pub kube: crate::locks::KubeAgentArgs,
     /// The resource, `host:port`.
     #[arg(long)]
     pub resource: String,
@@ -176,6 +179,9 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
     match args.lock {
         LockKind::External => build_external(args),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            crate::locks::kube_lock_for_agent(args, crate::locks::elector_clocks(clock))
+        }
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
                 name: "redis",
