@@ -58,9 +58,13 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
+
+/// The longest reply line read; a plug-in writing more without a newline is broken, and
+/// reading on would only grow memory until the timeout.
+const MAX_LINE: u64 = 1 << 20;
 
 /// The longest stretch of a bad reply quoted in an error.
 const QUOTE_LIMIT: usize = 200;
@@ -202,6 +206,14 @@ impl ExternalLock {
                     format!("the plug-in exited mid-request ({status})"),
                 ))
             }
+            Ok(Err(Broken::TooLong(start))) => Err(self.unknown(
+                op,
+                pid,
+                format!(
+                    "wrote garbage: a line longer than {MAX_LINE} bytes, starting {}",
+                    quote(&start)
+                ),
+            )),
             Ok(Err(Broken::Read(e))) => {
                 Err(self.unknown(op, pid, format!("cannot read the plug-in's stdout: {e}")))
             }
@@ -353,6 +365,8 @@ enum Broken {
     Closed,
     /// Reading stdout failed.
     Read(std::io::Error),
+    /// A line longer than [`MAX_LINE`]; its start.
+    TooLong(String),
 }
 
 async fn exchange(plugin: &mut Plugin, fields: &Map<String, Value>) -> Result<String, Broken> {
@@ -366,11 +380,14 @@ async fn exchange(plugin: &mut Plugin, fields: &Map<String, Value>) -> Result<St
     plugin.stdin.flush().await.map_err(Broken::NotSent)?;
     loop {
         let mut reply = String::new();
-        let n = plugin
-            .stdout
+        let n = (&mut plugin.stdout)
+            .take(MAX_LINE)
             .read_line(&mut reply)
             .await
             .map_err(Broken::Read)?;
+        if n as u64 == MAX_LINE && !reply.ends_with('\n') {
+            return Err(Broken::TooLong(reply));
+        }
         if n == 0 || !reply.ends_with('\n') {
             return Err(Broken::Closed);
         }

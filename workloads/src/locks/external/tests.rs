@@ -20,6 +20,8 @@ for line in sys.stdin:
             print(json.dumps({"id": rid + 100, "ok": True}), flush=True); continue
         if seen == 2 and mode == "die":
             sys.exit(3)
+        if seen == 2 and mode == "endless":
+            sys.stdout.write("x" * 3000000); sys.stdout.flush(); continue
         if seen == 2 and mode == "indefinite":
             print(json.dumps({"id": rid, "ok": False, "error": "timeout"}), flush=True); continue
         if seen == 2 and mode == "readonly":
@@ -40,6 +42,8 @@ for line in sys.stdin:
     else:
         out = {"id": rid, "ok": False, "definite": True, "error": "unsupported"}
     print(json.dumps(out), flush=True)
+    if op == "release" and mode == "quit-after-release":
+        sys.exit(0)
 "#;
 
 fn fake_lock(dir: &tempfile::TempDir, mode: &str) -> ExternalLock {
@@ -118,6 +122,17 @@ async fn a_plugin_that_dies_mid_request_is_reported_with_its_status() {
 }
 
 #[tokio::test]
+async fn an_endless_line_is_cut_off_and_reported_as_garbage() {
+    let err = misbehaviour("endless").await.to_string();
+    assert!(err.contains("a line longer than 1048576 bytes"), "{err}");
+    assert!(
+        err.len() < 1000,
+        "the error quotes only the start: {} bytes",
+        err.len()
+    );
+}
+
+#[tokio::test]
 async fn a_plugin_that_hangs_times_out_and_is_replaced() {
     let err = misbehaviour("hang").await;
     assert!(matches!(err, LockError::Timeout { .. }), "{err}");
@@ -154,6 +169,22 @@ async fn an_unknown_definite_refusal_is_a_rejection_with_the_plugins_text() {
         err.to_string().contains("plugin refused: readonly"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_plugin_that_exited_between_requests_is_restarted_before_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = fake_lock(&dir, "quit-after-release");
+    let first = lock.acquire("k", TTL).await.unwrap();
+    lock.release(&first).await.unwrap();
+    // Let it exit, so the agent sees it gone before sending.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = lock.acquire("k", TTL).await;
+    assert!(
+        second.is_ok(),
+        "the next op is served by a new plug-in: {second:?}"
+    );
+    assert_eq!(lock.starts(), 2);
 }
 
 #[tokio::test]
