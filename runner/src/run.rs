@@ -364,10 +364,14 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
         (None, _) => Ok(()),
     }?;
     // Only these lock systems have a versioned store for the optimistic workload.
-    if cfg.workload == WorkloadName::Optimistic && cfg.lock != LockKind::Redis {
+    let versioned = matches!(
+        cfg.lock,
+        LockKind::Redis | LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager
+    );
+    if cfg.workload == WorkloadName::Optimistic && !versioned {
         return bad(
             "workload=optimistic needs a lock system with a versioned store; supported: \
-             --lock redis",
+             --lock redis, k8s-lease, k8s-configmap, k8s-lease-manager",
         );
     }
     Ok(())

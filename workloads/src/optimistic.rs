@@ -14,8 +14,10 @@
 //! clients`). Where the counter lives and how the precondition is enforced is the lock
 //! system's business: see [`store`].
 
+pub mod kube;
 pub mod store;
 
+pub use kube::KubeVersionedStore;
 pub use store::{RedisVersionedStore, VersionedStore};
 
 use crate::agent::{Command, Outcome};

@@ -4,7 +4,7 @@ use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
 use crate::locks::{ExternalLock, ExternalLockConfig, LockKind, RedisLock, RedisLockConfig};
-use crate::optimistic::{RedisVersionedStore, VersionedStore};
+use crate::optimistic::{KubeVersionedStore, RedisVersionedStore, VersionedStore};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -206,14 +206,22 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
     }
 }
 
-/// The optimistic workload's store on the lock system's servers. Redis has one; other
-/// systems add theirs here (a Kubernetes object's resourceVersion, an etcd key's
-/// mod_revision).
+/// The optimistic workload's store on the lock system's servers: a Lua
+/// compare-and-set on Redis, a ConfigMap PUT with its resourceVersion on Kubernetes.
 fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Error> {
     let timeout = Duration::from_millis(args.op_timeout_ms);
     match (&args.lock, &args.redis) {
         (LockKind::Redis, Some(addr)) => {
             let store = RedisVersionedStore::new(addr, timeout, args.optimistic_unsafe)
+                .map_err(|source| Error::Lock { source })?;
+            Ok(Some(Box::new(store)))
+        }
+        (LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager, _) => {
+            let Some(url) = crate::locks::pick_api_url(&args.kube.kube_api, &args.node) else {
+                return Ok(None);
+            };
+            let ns = &args.kube.kube_namespace;
+            let store = KubeVersionedStore::new(&url, ns, timeout, args.optimistic_unsafe)
                 .map_err(|source| Error::Lock { source })?;
             Ok(Some(Box::new(store)))
         }
