@@ -93,6 +93,84 @@ fn a_compare_and_set_that_skips_the_version_check_is_caught_as_not_linearizable(
     );
 }
 
+fn optimistic_on(lock: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--lock",
+        lock,
+        "--workload",
+        "optimistic",
+        "--clients",
+        "4",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "6",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    splitbrain(&args)
+}
+
+#[test]
+fn compare_and_set_on_a_kubernetes_configmap_is_linearizable_without_faults() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "k8s-lease",
+        out.path().to_str().unwrap(),
+        &["--nemesis", "none", "--seed", "1"],
+    );
+    assert_exit(&result, 0);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+    let history = std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
+    let swaps = history
+        .matches(r#""type":"ok","f":"cas","value":["#)
+        .count();
+    let conflicts = history
+        .matches(r#""type":"ok","f":"cas","value":false"#)
+        .count();
+    assert!(swaps >= 10, "too few swaps: {swaps}");
+    assert!(
+        conflicts >= 1,
+        "stale resourceVersions should conflict: {conflicts}"
+    );
+}
+
+#[test]
+fn compare_and_set_on_a_kubernetes_configmap_stays_linearizable_under_faults() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "k8s-lease",
+        out.path().to_str().unwrap(),
+        &[
+            "--nemesis",
+            "pause,kill,partition",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_exit(&result, 0);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+}
+
+#[test]
+fn a_configmap_put_without_its_resource_version_is_caught_as_not_linearizable() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "k8s-configmap",
+        out.path().to_str().unwrap(),
+        &["--nemesis", "none", "--seed", "2", "--optimistic-unsafe"],
+    );
+    assert_exit(&result, 1);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], false, "{r:#}");
+}
+
 #[test]
 fn the_optimistic_workload_on_a_lock_without_a_versioned_store_is_a_bad_argument() {
     let out = tempfile::tempdir().unwrap();
