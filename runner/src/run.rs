@@ -33,6 +33,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
     require_programs(crate::lock_servers::required_programs(cfg.lock))?;
+    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(

@@ -3,7 +3,12 @@
 //! Adding a lock system means a module here, an arm in each function below, and its
 //! client in splitbrain-workloads.
 
+pub mod etcd;
 mod redis;
+mod redlock;
+mod sentinel;
+mod wait;
+mod zookeeper;
 
 use crate::RunError;
 use splitbrain_nemesis::Cluster;
@@ -23,11 +28,41 @@ pub struct LockServers {
 /// The system programs a lock system needs, with the Debian package of each.
 pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static str)] {
     match kind {
-        LockKind::Redis => &[("redis-server", "redis-server")],
+        LockKind::Redis | LockKind::Redlock => &[("redis-server", "redis-server")],
+        LockKind::Etcd => &[("etcd", "etcd-server")],
+        LockKind::Zookeeper => &[("java", "default-jre-headless")],
+        LockKind::RedisSentinel => &[
+            ("redis-server", "redis-server"),
+            ("redis-sentinel", "redis-sentinel"),
+        ],
     }
 }
 
-/// Starts the servers of `kind` on the cluster's nodes.
+/// Checks, before anything starts, what [`required_programs`] cannot: files a lock
+/// system needs (ZooKeeper's jars) and settings it cannot honour (fencing with Redlock,
+/// which hands out no token).
+pub fn preflight(kind: LockKind, fencing: bool) -> Result<(), RunError> {
+    if kind == LockKind::Redlock && fencing {
+        return Err(RunError::Config(
+            "lock=redlock fencing=on: Redlock hands out no fencing token, so the resource \
+             could not check one; run it with --fencing off"
+                .into(),
+        ));
+    }
+    if kind == LockKind::Zookeeper {
+        for (file, package) in zookeeper::REQUIRED_FILES {
+            if !Path::new(file).is_file() {
+                return Err(RunError::Config(format!(
+                    "lock=zookeeper: missing file={file}; install the Debian package \
+                     {package} (apt-get install {package}, or scripts/install-deps)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Starts the servers of `kind` on the cluster's nodes and waits until they serve.
 pub fn start(
     kind: LockKind,
     cluster: &dyn Cluster,
@@ -36,5 +71,37 @@ pub fn start(
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
+        LockKind::Etcd => etcd::start(cluster, run_dir, state),
+        LockKind::Zookeeper => zookeeper::start(cluster, run_dir, state),
+        LockKind::Redlock => redlock::start(cluster, run_dir, state),
+        LockKind::RedisSentinel => sentinel::start(cluster, run_dir, state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redlock_with_fencing_is_refused_with_the_flag_to_change() {
+        let err = preflight(LockKind::Redlock, true).unwrap_err().to_string();
+        assert!(err.contains("no fencing token"), "{err}");
+        assert!(err.contains("--fencing off"), "{err}");
+        assert!(preflight(LockKind::Redlock, false).is_ok());
+        assert!(preflight(LockKind::Etcd, true).is_ok());
+    }
+
+    #[test]
+    fn every_lock_names_the_debian_package_of_each_program() {
+        for kind in [
+            LockKind::Redis,
+            LockKind::Etcd,
+            LockKind::Zookeeper,
+            LockKind::Redlock,
+            LockKind::RedisSentinel,
+        ] {
+            assert!(!required_programs(kind).is_empty(), "{kind:?}");
+        }
+        assert!(required_programs(LockKind::Etcd).contains(&("etcd", "etcd-server")));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::lock::{Certainty, Guard, Lock, LockError};
-use crate::locks::{LockKind, RedisLock, RedisLockConfig};
+use crate::locks::{LockEndpoints, LockKind, LockOptions, RedisLock, RedisLockConfig};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -29,6 +29,9 @@ pub struct AgentArgs {
     /// The Redis server, `host:port` (for `--lock redis`).
     #[arg(long)]
     pub redis: Option<String>,
+    /// Where the other lock systems' servers are.
+    #[command(flatten)]
+    pub endpoints: LockEndpoints,
     /// The resource, `host:port`.
     #[arg(long)]
     pub resource: String,
@@ -128,6 +131,17 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 }
 
 fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // Node, pid and start time: unique across agents and across restarts.
+    let holder_prefix = format!("{}-{}-{started}", args.node, std::process::id());
+    let options = LockOptions {
+        fencing: args.fencing.is_on(),
+        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        holder_prefix,
+    };
     match args.lock {
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
@@ -135,21 +149,16 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
                 value: "(missing)".into(),
                 hint: "--lock redis needs --redis host:port".into(),
             })?;
-            let started = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            // Node, pid and start time: unique across agents and across restarts.
-            let holder_prefix = format!("{}-{}-{started}", args.node, std::process::id());
             let cfg = RedisLockConfig {
                 addr,
-                fencing: args.fencing.is_on(),
-                op_timeout: Duration::from_millis(args.op_timeout_ms),
-                holder_prefix,
+                fencing: options.fencing,
+                op_timeout: options.op_timeout,
+                holder_prefix: options.holder_prefix,
             };
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
             Ok(Box::new(lock))
         }
+        other => crate::locks::build(other, &args.endpoints, options),
     }
 }
 

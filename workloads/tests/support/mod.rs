@@ -158,6 +158,7 @@ pub fn agent_args(
         node: node.into(),
         lock: LockKind::Redis,
         redis: Some(redis.into()),
+        endpoints: Default::default(),
         resource: resource.into(),
         fencing,
         op_timeout_ms: 500,
