@@ -104,6 +104,8 @@ struct RunArgs {
 struct CheckArgs {
     /// A run directory, or a history file (then --model is required).
     path: PathBuf,
+    #[command(flatten)]
+    file: crate::check_file::CheckFileArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -135,8 +137,13 @@ fn run(args: RunArgs) -> Result<u8> {
     let cfg = run_config(args)?;
     let progress = Progress::stderr();
     let outcome = runtime()?.block_on(splitbrain_runner::run(cfg, &progress))?;
-    progress.finish();
     print_results(&outcome.results);
+    let timings: Vec<String> = progress
+        .timings()
+        .iter()
+        .map(|(phase, d)| format!("{phase} {:.2}s", d.as_secs_f64()))
+        .collect();
+    eprintln!("phases: {}", timings.join(", "));
     println!("report: {}", outcome.dir.join("index.html").display());
     if outcome.interrupted {
         eprintln!("splitbrain: interrupted; the results cover the part of the run that happened");
@@ -203,7 +210,8 @@ fn check(args: CheckArgs) -> Result<u8> {
         print_results(&results);
         return Ok(results.valid.exit_code() as u8);
     }
-    anyhow::bail!("{} is not a run directory", args.path.display())
+    let code = crate::check_file::run(&args.path, &args.file)?;
+    Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL))
 }
 
 fn report(dir: PathBuf) -> Result<u8> {

@@ -3,6 +3,7 @@
 //! 254 bad arguments, 255 internal error) and hosts the hidden subcommands that run on
 //! the nodes (the agent and the resource).
 
+mod check_file;
 mod cli;
 
 use clap::Parser;
@@ -24,8 +25,24 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("splitbrain: error: {e:#}");
+            eprintln!("splitbrain: error: {}", describe(&e));
             ExitCode::from(cli::exit_code_for(&e))
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message
+/// before it already contains (library errors carry their cause in their own message).
+fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

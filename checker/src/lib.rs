@@ -30,6 +30,8 @@
 
 mod error;
 pub mod exclusive;
+pub mod linear;
+pub mod models;
 pub mod resource_safety;
 pub mod run_dir;
 mod verdict;

@@ -292,7 +292,11 @@ pub fn check(entries: &[ResourceEntry], fencing: bool) -> CheckerResult {
         let accepted = f.stale_writes.iter().filter(|s| s.accepted);
         evidence.extend(accepted.map(stale_evidence));
     }
-    evidence.extend(f.overlaps.iter().map(|(a, b)| overlap_evidence(a, b)));
+    evidence.extend(
+        f.overlaps
+            .iter()
+            .map(|(a, b)| overlap_evidence(a, b, fencing)),
+    );
     evidence.truncate(MAX_EVIDENCE);
     CheckerResult {
         valid,
@@ -424,7 +428,7 @@ fn stale_evidence(s: &StaleWrite) -> Evidence {
     }
 }
 
-fn overlap_evidence(a: &Section, b: &Section) -> Evidence {
+fn overlap_evidence(a: &Section, b: &Section, fencing: bool) -> Evidence {
     let until = if a.exited {
         format!("exited at seq {}", a.end_seq)
     } else {
@@ -432,9 +436,17 @@ fn overlap_evidence(a: &Section, b: &Section) -> Evidence {
     };
     Evidence {
         explanation: format!(
-            "overlapping critical sections: process {} entered at seq {} while process {} \
+            "overlapping critical sections{}: process {} entered at seq {} while process {} \
              was inside (entered at seq {}, {until})",
-            b.process, b.enter_seq, a.process, a.enter_seq
+            if fencing {
+                " (fencing on: not a violation by itself)"
+            } else {
+                ""
+            },
+            b.process,
+            b.enter_seq,
+            a.process,
+            a.enter_seq
         ),
         op_indexes: Vec::new(),
         resource_seqs: vec![a.enter_seq, b.enter_seq, a.end_seq, b.end_seq],

@@ -18,6 +18,7 @@
 
 mod error;
 mod history;
+pub mod import;
 pub mod jsonl;
 mod op;
 pub mod recorder;

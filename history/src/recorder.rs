@@ -69,6 +69,7 @@ pub struct Recorder {
     start: Instant,
     inner: Mutex<RecorderState>,
     counts: [AtomicU64; 4],
+    nemesis_invokes: AtomicU64,
 }
 
 struct RecorderState {
@@ -96,6 +97,7 @@ impl Recorder {
                 writer,
             }),
             counts: Default::default(),
+            nemesis_invokes: AtomicU64::new(0),
         }
     }
 
@@ -129,6 +131,9 @@ impl Recorder {
         }
         state.next_index += 1;
         self.counts[count_slot(op.kind)].fetch_add(1, Ordering::Relaxed);
+        if op.process == Process::Nemesis && op.kind == OpType::Invoke {
+            self.nemesis_invokes.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(op)
     }
 
@@ -140,6 +145,7 @@ impl Recorder {
             ok: get(OpType::Ok),
             fail: get(OpType::Fail),
             info: get(OpType::Info),
+            nemesis: self.nemesis_invokes.load(Ordering::Relaxed),
         }
     }
 
@@ -173,6 +179,8 @@ pub struct OpCounts {
     pub fail: u64,
     /// Indeterminate completions.
     pub info: u64,
+    /// Nemesis invocations (fault starts and heals), included in the counts above.
+    pub nemesis: u64,
 }
 
 #[cfg(test)]
@@ -207,5 +215,14 @@ mod tests {
         assert_eq!(on_disk, vec![a, b]);
         assert_eq!(rec.counts().invoke, 1);
         assert_eq!(rec.counts().ok, 1);
+        assert_eq!(rec.counts().nemesis, 0);
+        rec.record(OpDraft::new(
+            Process::Nemesis,
+            OpType::Invoke,
+            "pause",
+            json!({}),
+        ))
+        .unwrap();
+        assert_eq!(rec.counts().nemesis, 1);
     }
 }

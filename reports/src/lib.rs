@@ -29,6 +29,7 @@
 
 mod error;
 pub mod junit;
+pub mod linear_page;
 mod page;
 pub mod run_timeline;
 pub mod timeline;

@@ -34,7 +34,7 @@ h1{font-size:22px;margin:0 0 12px}h2{font-size:17px;margin:28px 0 8px;border-bot
 .unknown{background:#ffe9a8;color:#6b4e00}\
 table{border-collapse:collapse;font-size:14px}td,th{padding:3px 10px;text-align:left;\
 border-bottom:1px solid #eee;vertical-align:top}th{background:#fafafa}\
-pre{background:#f4f4f4;padding:8px 12px;border-radius:4px;overflow-x:auto}\
+pre{background:#f4f4f4;padding:8px 12px;border-radius:4px;white-space:pre-wrap}\
 .tag{padding:1px 6px;border-radius:3px;font-size:13px;font-weight:bold}\
 .legend span{display:inline-block;margin-right:14px;font-size:13px}\
 .sw{display:inline-block;width:14px;height:10px;margin-right:4px;border:1px solid #999}\

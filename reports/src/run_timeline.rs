@@ -212,7 +212,10 @@ pub fn history_timeline(history: &History, marked: &HashSet<u64>) -> Timeline {
         .map(|f| Shade {
             start_ns: f.start_ns,
             end_ns: f.end_ns.unwrap_or(end_ns),
-            label: format!("{} {}", f.f, f.target).trim().to_string(),
+            // `start-partition` reads as `partition` on a shaded band: it is the fault.
+            label: format!("{} {}", f.f.trim_start_matches("start-"), f.target)
+                .trim()
+                .to_string(),
         })
         .collect();
     Timeline {
@@ -259,7 +262,7 @@ pub fn run_timeline(
     t
 }
 
-/// Bands where holds overlapped, on both holders' rows: red for violations, orange for
+/// Bands where holds overlapped, on both holders' rows: red for violations, purple for
 /// observations (overlaps under fencing, which the resource judges).
 fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
     let mut marks = Vec::new();

@@ -28,16 +28,16 @@ impl Outcome {
     pub fn css_color(self) -> &'static str {
         match self {
             Outcome::Ok => "#8fd694",
-            Outcome::Fail => "#f2a7a7",
-            Outcome::Info => "#f5d76e",
+            Outcome::Fail => "#c4c4c4",
+            Outcome::Info => "#f5a54a",
         }
     }
 
     fn color(self) -> RGBColor {
         match self {
             Outcome::Ok => RGBColor(0x8f, 0xd6, 0x94),
-            Outcome::Fail => RGBColor(0xf2, 0xa7, 0xa7),
-            Outcome::Info => RGBColor(0xf5, 0xd7, 0x6e),
+            Outcome::Fail => RGBColor(0xc4, 0xc4, 0xc4),
+            Outcome::Info => RGBColor(0xf5, 0xa5, 0x4a),
         }
     }
 }
@@ -47,7 +47,7 @@ pub const SHADE_CSS: &str = "rgba(90, 120, 200, 0.18)";
 /// The color of violation marks, as CSS, for legends.
 pub const MARK_CSS: &str = "#d00000";
 /// The color of observation marks, as CSS, for legends.
-pub const OBSERVATION_CSS: &str = "#e67e00";
+pub const OBSERVATION_CSS: &str = "#7d3c98";
 
 /// A Span is one operation's bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,11 +77,11 @@ pub struct Shade {
     pub label: String,
 }
 
-/// A Mark is a band over one row's interval: red where a violation happened, orange
+/// A Mark is a band over one row's interval: red where a violation happened, purple
 /// where a checker made an observation that is not a violation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mark {
-    /// Whether this marks an observation (orange) rather than a violation (red).
+    /// Whether this marks an observation (purple) rather than a violation (red).
     pub observation: bool,
     /// Row index into [`Timeline::rows`].
     pub row: usize,
@@ -412,11 +412,13 @@ fn draw_bands(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
 }
 
 fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> {
-    for m in t.marks.iter().filter(|m| m.row < t.rows.len()) {
+    let mut marks: Vec<&Mark> = t.marks.iter().filter(|m| m.row < t.rows.len()).collect();
+    marks.sort_by_key(|m| (m.row, m.start_ns));
+    for (i, m) in marks.iter().enumerate() {
         let top = l.row_top(m.row);
         let (x0, x1) = (l.x(m.start_ns), l.x(m.end_ns).max(l.x(m.start_ns) + 2));
         let color = if m.observation {
-            RGBColor(0xe6, 0x7e, 0x00)
+            RGBColor(0x7d, 0x3c, 0x98)
         } else {
             RGBColor(0xd0, 0, 0)
         };
@@ -425,9 +427,17 @@ fn draw_marks(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
             color.mix(0.35).filled(),
         ))
         .map_err(plot_err)?;
-        let style = text_style(10.0, color, HPos::Left, VPos::Top);
-        root.draw_text(&m.label, &style, (x1 + 3, top + 1))
-            .map_err(plot_err)?;
+        // A label only where it does not run into the next mark of the row: with many
+        // overlaps, unreadable piles of labels help nobody; the page lists them all.
+        let room = match marks.get(i + 1) {
+            Some(next) if next.row == m.row => l.x(next.start_ns) - x1 - 3,
+            _ => i32::MAX,
+        };
+        if fits(&m.label, room) {
+            let style = text_style(10.0, color, HPos::Left, VPos::Top);
+            root.draw_text(&m.label, &style, (x1 + 3, top + 1))
+                .map_err(plot_err)?;
+        }
     }
     Ok(())
 }
@@ -500,6 +510,26 @@ mod tests {
         };
         let svg = render_svg(&t).unwrap();
         assert!(svg.contains("stroke=\"#D00000\""), "{svg}");
+    }
+
+    #[test]
+    fn mark_labels_that_would_collide_are_left_out() {
+        let mark = |start_ns: u64, label: &str| Mark {
+            observation: false,
+            row: 0,
+            start_ns,
+            end_ns: start_ns + 1,
+            label: label.to_string(),
+        };
+        let t = Timeline {
+            rows: vec!["p".into()],
+            marks: vec![mark(0, "first"), mark(2, "second"), mark(500, "third")],
+            end_ns: 1_000,
+            ..Timeline::default()
+        };
+        let svg = render_svg(&t).unwrap();
+        assert!(!svg.contains("first"), "first runs into second");
+        assert!(svg.contains("second") && svg.contains("third"));
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn the_timeline_has_one_row_per_process_and_shades_the_pause() {
     assert!(!svg.contains("process 2"));
     assert!(svg.contains("pause agent-0 n1"), "pause shade label");
     // The partition could not be applied: listed as such, not shaded.
-    assert!(!svg.contains("start-partition"));
+    assert!(!svg.contains("partition"));
     assert!(html.contains("no: &lt;b&gt;nft missing&lt;/b&gt;"));
 }
 
@@ -174,6 +174,6 @@ fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
     let html = report(&dir.0);
     assert!(html.contains("exclusive-holding: observations (not violations)"));
     let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
-    assert!(svg.contains("fill=\"#E67E00\""), "orange observation band");
+    assert!(svg.contains("fill=\"#7D3C98\""), "purple observation band");
     assert!(svg.contains("overlap 1"));
 }

@@ -3,12 +3,15 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use splitbrain_history::OpCounts;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// A Progress shows the phases of a run to the person (or log) watching it.
+/// A Progress shows the phases of a run to the person (or log) watching it, and keeps
+/// how long each took.
 pub struct Progress {
     bar: ProgressBar,
     interactive: bool,
+    phases: Mutex<Vec<(String, Instant)>>,
 }
 
 impl Progress {
@@ -26,7 +29,11 @@ impl Progress {
         if interactive {
             bar.enable_steady_tick(Duration::from_millis(120));
         }
-        Progress { bar, interactive }
+        Progress {
+            bar,
+            interactive,
+            phases: Mutex::default(),
+        }
     }
 
     /// A progress display that shows nothing, for tests and library use.
@@ -34,11 +41,16 @@ impl Progress {
         Progress {
             bar: ProgressBar::hidden(),
             interactive: false,
+            phases: Mutex::default(),
         }
     }
 
     /// Starts a phase (`cluster up`, `workload`, `check`, ...).
     pub fn phase(&self, name: &str) {
+        self.phases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_string(), Instant::now()));
         self.bar.set_prefix(name.to_string());
         self.bar.set_message("");
         if !self.interactive {
@@ -47,16 +59,16 @@ impl Progress {
     }
 
     /// Updates the live line of the workload phase.
-    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts, faults: u64) {
+    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts) {
         self.bar.set_message(format!(
-            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  faults={}",
+            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  nemesis ops={}",
             elapsed.as_secs(),
             limit.as_secs(),
             counts.invoke,
             counts.ok,
             counts.fail,
             counts.info,
-            faults
+            counts.nemesis
         ));
     }
 
@@ -69,8 +81,18 @@ impl Progress {
         }
     }
 
-    /// Clears the bar at the end of the run.
+    /// Clears the bar at the end of the run and closes the last phase.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+        self.phase("done");
+    }
+
+    /// How long each finished phase took, in order.
+    pub fn timings(&self) -> Vec<(String, Duration)> {
+        let phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
+        phases
+            .windows(2)
+            .map(|w| (w[0].0.clone(), w[1].1 - w[0].1))
+            .collect()
     }
 }

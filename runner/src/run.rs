@@ -173,7 +173,7 @@ async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progres
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     while Instant::now() < deadline {
         tick.tick().await;
-        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts(), 0);
+        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts());
     }
 }
 

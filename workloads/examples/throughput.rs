@@ -30,9 +30,14 @@ struct Opts {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
-    /// Lock keys; slot i uses key i mod keys.
+    /// Lock keys; slot i uses key i mod keys. The resource has one counter, so with
+    /// more than one key only the throughput figures mean anything.
     #[arg(long, default_value_t = 1)]
     keys: usize,
+    /// Attempts per second over all clients; the default is far above what the system
+    /// can do, so slots retry at once.
+    #[arg(long, default_value_t = 1e7)]
+    rate: f64,
     /// Fencing on or off.
     #[arg(long, value_enum, default_value_t = Fencing::On)]
     fencing: Fencing,
@@ -137,8 +142,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
                 slot,
                 clients: opts.clients,
                 seed: 1,
-                // Far above what the system can do: no waiting between attempts.
-                rate: 1e7,
+                rate: opts.rate,
                 key: format!("lock-{}", slot % opts.keys.max(1)),
                 ttl: Duration::from_secs(5),
                 cs_wait: Duration::from_millis(opts.cs_wait_ms),
@@ -164,6 +168,9 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
     let elapsed = started.elapsed().as_secs_f64();
     for t in tasks {
         t.abort();
+    }
+    if let Ok(path) = std::env::var("THROUGHPUT_KEEP") {
+        let _ = std::fs::copy(dir.join("history.jsonl"), path);
     }
     let counts = recorder.counts();
     let ops = counts.invoke + counts.ok + counts.fail + counts.info;

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A CounterClientConfig is everything one client slot needs.
 #[derive(Clone, Debug)]
@@ -37,7 +38,9 @@ pub struct CounterClientConfig {
     pub clients: usize,
     /// The generator seed, shared by all slots.
     pub seed: u64,
-    /// Attempts per second over all clients.
+    /// Attempts per second over all clients. A wait shorter than a millisecond still
+    /// lasts until the timer's next 1 ms tick, so per-slot rates approaching 1000/s are
+    /// offered only approximately; a rate far above that means "retry at once".
     pub rate: f64,
     /// The lock key.
     pub key: String,
@@ -119,13 +122,6 @@ pub async fn run_client(
         last_process: cfg.slot as u64,
         ..ClientSummary::default()
     };
-    let generator = Generator::new(GeneratorConfig {
-        clients: cfg.clients,
-        rate: cfg.rate,
-        // The controller's stop ends the run; the schedule itself never runs out.
-        time_limit: Duration::MAX,
-        seed: cfg.seed,
-    });
     let mut slot = Slot {
         process: cfg.slot as u64,
         cfg,
@@ -136,52 +132,68 @@ pub async fn run_client(
         held: None,
         summary,
     };
-    let generator = match generator {
-        Ok(g) => g,
-        Err(e) => {
-            slot.summary.error = Some(e.to_string());
-            return slot.summary;
-        }
-    };
-    for delay in generator.slot(slot.cfg.slot) {
-        let result = match slot.connect().await {
-            Ok(()) => match slot.pause(delay).await {
-                Ok(()) => slot.cycle().await,
-                Err(halt) => Err(halt),
-            },
-            Err(halt) => Err(halt),
-        };
-        match result {
-            Ok(()) => {}
-            Err(Halt::Stopped) => break,
-            Err(Halt::Fatal(e)) => {
-                slot.summary.error = Some(e);
-                break;
-            }
-        }
+    match slot.run().await {
+        Ok(()) | Err(Halt::Stopped) => {}
+        Err(Halt::Fatal(e)) => slot.summary.error = Some(e),
     }
     slot.summary.last_process = slot.process;
     slot.summary
 }
 
 impl Slot {
+    /// Attempts cycles on the generator's schedule until stop.
+    async fn run(&mut self) -> Result<(), Halt> {
+        let cfg = &self.cfg;
+        if cfg.slot >= cfg.clients {
+            let (slot, clients) = (cfg.slot, cfg.clients);
+            return Err(Halt::Fatal(format!(
+                "bad config: slot={slot} clients={clients}: slots are numbered 0..clients, \
+                 or retired processes would collide with other slots' numbers"
+            )));
+        }
+        let generator = Generator::new(GeneratorConfig {
+            clients: cfg.clients,
+            rate: cfg.rate,
+            // The controller's stop ends the run; the schedule itself never runs out.
+            time_limit: Duration::MAX,
+            seed: cfg.seed,
+        })
+        .map_err(|e| Halt::Fatal(e.to_string()))?;
+        // Delays run from the start of one attempt to the start of the next, so the
+        // offered rate is the configured one as long as cycles are shorter than the
+        // delays; a slot that falls behind starts at once and never bursts to catch up.
+        let mut last_start = Instant::now();
+        for delay in generator.slot(self.cfg.slot) {
+            self.connect().await?;
+            self.pause_until(last_start + delay).await?;
+            last_start = Instant::now();
+            self.cycle().await?;
+        }
+        Ok(())
+    }
+
     fn stopped(&self) -> bool {
         *self.stop.borrow()
     }
 
-    /// Sleeps for `d` (rounded up to the timer's millisecond ticks), or less if stop
-    /// comes first.
+    /// Sleeps for `d`, or less if stop comes first.
     async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
+        self.pause_until(Instant::now() + d).await
+    }
+
+    /// Sleeps until `at` (rounded up to the timer's millisecond ticks), or less if stop
+    /// comes first.
+    async fn pause_until(&mut self, at: Instant) -> Result<(), Halt> {
         if self.stopped() {
             return Err(Halt::Stopped);
         }
-        if d.is_zero() {
+        if at <= Instant::now() {
             // Tokio's timer has millisecond ticks: even a zero sleep waits for the next
             // tick, which would cap a slot at a few hundred cycles per second.
             return Ok(());
         }
         tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
+            _ = tokio::time::sleep_until(at) => Ok(()),
             _ = stopped(&mut self.stop) => Err(Halt::Stopped),
         }
     }
@@ -214,7 +226,6 @@ impl Slot {
     async fn cycle(&mut self) -> Result<(), Halt> {
         let key = self.cfg.key.clone();
         let ttl_ms = u64::try_from(self.cfg.ttl.as_millis()).unwrap_or(u64::MAX);
-        self.summary.acquires += 1;
         let acquire = Command::Acquire {
             key: key.clone(),
             ttl_ms,
@@ -223,30 +234,20 @@ impl Slot {
         if reply.outcome != Outcome::Ok {
             return Ok(());
         }
-        self.summary.acquired += 1;
         let read = self.step(Command::Read, Value::Null).await?;
         let Some(counter) = read.value.as_i64().filter(|_| read.outcome == Outcome::Ok) else {
             return self.release_if_held().await;
         };
         self.pause(self.cfg.cs_wait).await?;
         let next = counter + 1;
-        let write = self
-            .step(Command::Write { value: next }, json!(next))
+        self.step(Command::Write { value: next }, json!(next))
             .await?;
-        match write.outcome {
-            Outcome::Ok => self.summary.writes_ok += 1,
-            Outcome::Fail => self.summary.writes_failed += 1,
-            Outcome::Info => {}
-        }
         self.release_if_held().await
     }
 
     async fn release_if_held(&mut self) -> Result<(), Halt> {
         if self.held.is_some() {
-            let reply = self.step(Command::Release, json!(self.cfg.key)).await?;
-            if reply.outcome == Outcome::Ok {
-                self.summary.released += 1;
-            }
+            self.step(Command::Release, json!(self.cfg.key)).await?;
         }
         Ok(())
     }
@@ -279,8 +280,16 @@ impl Slot {
         Ok(reply)
     }
 
-    /// Updates the slot's belief after a completion.
+    /// Updates the slot's belief and counts after a completion; before the stop check,
+    /// so the summary agrees with the history.
     fn after(&mut self, f: &str, reply: &AgentReply) {
+        match (f, reply.outcome) {
+            ("acquire", _) => self.summary.acquires += 1,
+            ("write", Outcome::Ok) => self.summary.writes_ok += 1,
+            ("write", Outcome::Fail) => self.summary.writes_failed += 1,
+            ("release", Outcome::Ok) => self.summary.released += 1,
+            _ => {}
+        }
         match (f, reply.outcome) {
             (_, Outcome::Info) => {
                 self.summary.infos += 1;
@@ -289,6 +298,7 @@ impl Slot {
                 self.process += self.cfg.clients as u64;
             }
             ("acquire", Outcome::Ok) => {
+                self.summary.acquired += 1;
                 self.held = Some(reply.token);
                 self.board.set(&self.cfg.agent_name);
             }

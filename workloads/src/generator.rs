@@ -76,7 +76,9 @@ impl Generator {
     }
 }
 
-/// A SlotSchedule is an iterator over one slot's delays: each is uniform in
+/// A SlotSchedule is an iterator over one slot's delays, each the time from the start
+/// of one attempt to the start of the next (the counter workload starts at once when a
+/// cycle outlasts its delay). Each is uniform in
 /// `[0, 2 * mean)` microseconds, so the mean is clients/rate and slots drift apart
 /// instead of attempting in lockstep. It ends when the delays add up past the time
 /// limit.

@@ -273,3 +273,61 @@ async fn a_bad_request_line_is_a_definite_failure_with_its_id() {
     assert_eq!((reply.id, reply.outcome), (9, Outcome::Fail));
     assert!(reply.error.unwrap().contains("bad request"));
 }
+
+#[tokio::test]
+async fn a_grant_whose_resource_enter_fails_is_info_and_the_lock_stays_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let nowhere = format!("127.0.0.1:{}", support::free_port());
+    let socket = dir.path().join("agent-0.sock");
+    let _agent = start_agent(&agent_args(
+        &socket,
+        "n1",
+        &redis.addr(),
+        &nowhere,
+        Fencing::On,
+    ))
+    .await;
+    let mut c = AgentClient::connect(&socket).await.unwrap();
+    let r = call(&mut c, 0, acquire(5000)).await;
+    assert_eq!(r.outcome, Outcome::Info, "{r:?}");
+    assert!(
+        r.error
+            .unwrap()
+            .starts_with("acquired but resource enter failed")
+    );
+    let r = call(&mut c, 1, acquire(5000)).await;
+    assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+    assert!(r.error.unwrap().starts_with("lock held"));
+}
+
+#[tokio::test]
+async fn a_release_whose_resource_exit_fails_is_info_but_still_frees_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let res = start_resource(dir.path(), Fencing::Off).await;
+    let socket = dir.path().join("agent-0.sock");
+    let _agent = start_agent(&agent_args(
+        &socket,
+        "n1",
+        &redis.addr(),
+        &res.addr,
+        Fencing::Off,
+    ))
+    .await;
+    let mut c = AgentClient::connect(&socket).await.unwrap();
+    assert_eq!(call(&mut c, 0, acquire(5000)).await.outcome, Outcome::Ok);
+    res.task.kill().await;
+    let r = call(&mut c, 0, Command::Release).await;
+    assert_eq!(r.outcome, Outcome::Info, "{r:?}");
+    assert!(
+        r.error
+            .unwrap()
+            .starts_with("released but resource exit failed")
+    );
+    // The lock itself was released: the next process is granted it (its enter fails,
+    // the resource being gone, which makes that acquire info too, not "lock held").
+    let r = call(&mut c, 1, acquire(5000)).await;
+    assert_eq!(r.outcome, Outcome::Info, "{r:?}");
+    assert!(r.error.unwrap().starts_with("acquired but"));
+}

@@ -96,7 +96,9 @@ async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
 async fn an_agent_replaces_a_stale_socket_file() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("a.sock");
-    std::fs::write(&socket, b"left by a killed agent").unwrap();
+    // What a SIGKILLed agent leaves: a socket file nobody listens on.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
     let args = AgentArgs {
         socket: socket.clone(),
         node: "n1".into(),
@@ -110,4 +112,25 @@ async fn an_agent_replaces_a_stale_socket_file() {
     let server = AgentServer::bind(&args).await.unwrap();
     assert_eq!(server.socket(), socket.as_path());
     tokio::net::UnixStream::connect(&socket).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"precious").unwrap();
+    let args = AgentArgs {
+        socket: path.clone(),
+        node: "n1".into(),
+        lock: LockKind::Redis,
+        redis: Some("127.0.0.1:1".into()),
+        resource: "127.0.0.1:1".into(),
+        fencing: Fencing::Off,
+        op_timeout_ms: 500,
+    };
+    let Err(err) = AgentServer::bind(&args).await else {
+        panic!("bound over a regular file");
+    };
+    assert!(err.to_string().contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }

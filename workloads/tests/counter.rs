@@ -122,6 +122,13 @@ async fn three_clients_without_faults_produce_a_well_formed_history_and_no_lost_
         writes_ok as u64,
         summaries.iter().map(|s| s.writes_ok).sum::<u64>()
     );
+    // The summaries count exactly what the history holds, even for ops cut by stop.
+    let count =
+        |f: &str, kind: OpType| ops.iter().filter(|o| o.f == f && o.kind == kind).count() as u64;
+    let sum = |get: fn(&ClientSummary) -> u64| summaries.iter().map(get).sum::<u64>();
+    assert_eq!(sum(|s| s.acquired), count("acquire", OpType::Ok));
+    assert_eq!(sum(|s| s.released), count("release", OpType::Ok));
+    assert_eq!(sum(|s| s.acquires), count("acquire", OpType::Invoke));
     // Processes never change without a fault.
     for op in &ops {
         assert!(matches!(op.process, Process::Client(0..=2)), "{op:?}");
@@ -348,4 +355,78 @@ async fn with_fencing_the_resource_rejects_the_late_writes_and_loses_no_update()
         // And no update is lost: each accepted write is one more than the last.
         assert_eq!(e.value, serde_json::json!(accepted), "seq={}", e.seq);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_board_names_the_agent_inside_its_critical_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cluster = cluster(dir.path(), 1, Fencing::Off).await;
+    let recorder = Arc::new(Recorder::unrecorded());
+    let board = Arc::new(HolderBoard::new());
+    let (stop_tx, stop) = watch::channel(false);
+    let mut cfg = config(0, 1, &dir.path().join("agent-0.sock"));
+    cfg.cs_wait = Duration::from_millis(150);
+    cfg.rate = 5.0;
+    let client = tokio::spawn(run_client(
+        cfg,
+        Arc::clone(&recorder),
+        Arc::clone(&board),
+        stop,
+    ));
+    let (mut held, mut free) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        match board.current().as_deref() {
+            Some("agent-0") => held += 1,
+            None => free += 1,
+            Some(other) => panic!("unexpected holder {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop_tx.send(true).unwrap();
+    let summary = client.await.unwrap();
+    assert!(summary.acquired >= 2, "{summary:?}");
+    assert!(held > 10 && free > 10, "held={held} free={free}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_offers_the_configured_rate_when_cycles_are_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cluster = cluster(dir.path(), 2, Fencing::Off).await;
+    let recorder = Arc::new(Recorder::unrecorded());
+    let cfgs = (0..2)
+        .map(|slot| {
+            let mut cfg = config(slot, 2, &dir.path().join(format!("agent-{slot}.sock")));
+            cfg.rate = 100.0;
+            cfg.cs_wait = Duration::ZERO;
+            cfg
+        })
+        .collect();
+    let summaries = run_and_stop(cfgs, &recorder, Duration::from_secs(2)).await;
+    let attempts: u64 = summaries.iter().map(|s| s.acquires).sum();
+    // 100 attempts/s over all slots for 2 s, counted start to start.
+    assert!((150..=250).contains(&attempts), "attempts={attempts}");
+}
+
+#[tokio::test]
+async fn a_bad_config_ends_the_slot_at_once_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder::unrecorded());
+    let (_stop_tx, stop) = watch::channel(false);
+    let board = Arc::new(HolderBoard::new());
+    let mut cfg = config(3, 3, &dir.path().join("none.sock"));
+    let summary = run_client(
+        cfg.clone(),
+        Arc::clone(&recorder),
+        Arc::clone(&board),
+        stop.clone(),
+    )
+    .await;
+    let err = summary.error.unwrap();
+    assert!(err.contains("slot=3 clients=3"), "{err}");
+    cfg.slot = 0;
+    cfg.rate = -1.0;
+    let summary = run_client(cfg, Arc::clone(&recorder), board, stop).await;
+    assert!(summary.error.unwrap().contains("rate=-1"));
+    assert_eq!(recorder.counts().invoke, 0);
 }

@@ -108,6 +108,16 @@ fn an_overlap_neutralised_by_fencing_is_valid_and_counts_the_rejection() {
         "{}",
         r.summary
     );
+    let overlap = r
+        .evidence
+        .iter()
+        .find(|e| e.explanation.starts_with("overlapping"));
+    assert!(
+        overlap
+            .unwrap()
+            .explanation
+            .contains("fencing on: not a violation by itself")
+    );
     // The same overlap without fencing is a violation.
     assert_eq!(check(&log.0, false).valid, Validity::Invalid);
 }

@@ -251,7 +251,17 @@ fn start(run_id: &str, node: &str, spec: &ProcessSpec) -> Result<Child, ClusterE
     let log_err = log.try_clone().map_err(spawn_err)?;
     let handle = NsHandle::open(&ns_name(run_id, node))?;
     let fd = handle.raw_fd();
-    let mut cmd = Command::new(&spec.program);
+    // A bare name is found the way `require_programs` finds it, so a program that
+    // passed that check also starts.
+    let program = match spec.program.parent() {
+        Some(dir) if dir.as_os_str().is_empty() => spec
+            .program
+            .to_str()
+            .and_then(super::programs::find_program)
+            .unwrap_or_else(|| spec.program.clone()),
+        _ => spec.program.clone(),
+    };
+    let mut cmd = Command::new(&program);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -79,10 +79,8 @@ impl AgentServer {
         }
         let lock = build_lock(args)?;
         remove_stale_socket(&args.socket)?;
-        let listener = UnixListener::bind(&args.socket).map_err(|source| Error::Bind {
-            addr: args.socket.display().to_string(),
-            source,
-        })?;
+        let listener =
+            UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
         let timeout = Duration::from_millis(args.op_timeout_ms);
         let state = AgentState {
             node: args.node.clone(),
@@ -162,14 +160,31 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
     }
 }
 
+/// Removes the socket file a killed agent left at `path`. Anything that is not a socket
+/// is left alone: a mistyped path must not delete someone's file.
 fn remove_stale_socket(path: &Path) -> Result<(), Error> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Bind {
-            addr: path.display().to_string(),
-            source,
-        }),
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(bind_error(path, source)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::Config {
+            name: "socket",
+            value: path.display().to_string(),
+            hint: "a file that is not a socket is in the way; give a path in the run \
+                   directory"
+                .into(),
+        });
+    }
+    std::fs::remove_file(path).map_err(|source| bind_error(path, source))
+}
+
+fn bind_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Bind {
+        addr: path.display().to_string(),
+        source,
     }
 }
 
@@ -212,6 +227,7 @@ impl AgentState {
         let id = req.id;
         let process = req.process;
         if self.current.as_ref().map(|c| c.process) != Some(process) {
+            tracing::debug!(process, node = %self.node, "serving a new process");
             // A new process id: the previous process was retired; its guard is
             // forgotten (the lock may still be held until its TTL runs out).
             self.current = Some(ProcessSlot {
@@ -219,12 +235,15 @@ impl AgentState {
                 guard: None,
             });
         }
-        match req.command {
+        let f = req.command.f();
+        let reply = match req.command {
             Command::Acquire { key, ttl_ms } => self.acquire(id, process, &key, ttl_ms).await,
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
             Command::Release => self.release(id, process).await,
-        }
+        };
+        tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
+        reply
     }
 
     fn guard(&self) -> Option<&Guard> {

@@ -1,7 +1,8 @@
-//! The `redis` lock: a single Redis server, `SET key holder NX PX ttl` to acquire and a
-//! compare-and-delete script to release. With fencing on, the acquire is a script that
-//! does the `SET NX PX` and, only if it succeeded, an `INCR` of `{key}:fence`, so a token
-//! is handed out if and only if the lock was granted (both happen atomically in Redis).
+//! The `redis` lock: a single Redis server, `SET key holder NX PX ttl` to acquire, a
+//! compare-and-delete script to release and a compare-and-`PEXPIRE` script to renew.
+//! With fencing on, the acquire is a script that does the `SET NX PX` and, only if it
+//! succeeded, an `INCR` of `{key}:fence`, so a token is handed out if and only if the
+//! lock was granted (both happen atomically in Redis).
 
 use crate::lock::{Guard, Lock, LockError, LockFuture};
 use redis::aio::MultiplexedConnection;
@@ -25,6 +26,14 @@ return false
 const COMPARE_AND_DELETE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+/// Extends the TTL only if the key still holds our value, for the same reason.
+const COMPARE_AND_EXTEND: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 "#;
@@ -54,6 +63,7 @@ pub struct RedisLock {
     grants: AtomicU64,
     fenced_acquire: Script,
     release: Script,
+    extend: Script,
 }
 
 impl RedisLock {
@@ -72,6 +82,7 @@ impl RedisLock {
             grants: AtomicU64::new(0),
             fenced_acquire: Script::new(FENCED_ACQUIRE),
             release: Script::new(COMPARE_AND_DELETE),
+            extend: Script::new(COMPARE_AND_EXTEND),
         })
     }
 
@@ -178,14 +189,30 @@ impl RedisLock {
     }
 
     async fn release_inner(&self, guard: &Guard) -> Result<(), LockError> {
-        let deleted: i64 = self
-            .call("release", |mut conn| {
-                let mut inv = self.release.prepare_invoke();
+        self.compare_and(guard, "release", &self.release, None)
+            .await
+    }
+
+    /// Runs a compare-and-something script on the guard's key: 1 means done, 0 means
+    /// the key no longer holds our value.
+    async fn compare_and(
+        &self,
+        guard: &Guard,
+        op: &str,
+        script: &Script,
+        ttl: Option<Duration>,
+    ) -> Result<(), LockError> {
+        let done: i64 = self
+            .call(op, |mut conn| {
+                let mut inv = script.prepare_invoke();
                 inv.key(&guard.key).arg(&guard.holder_id);
+                if let Some(ttl) = ttl {
+                    inv.arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+                }
                 async move { inv.invoke_async(&mut conn).await }
             })
             .await?;
-        if deleted == 1 {
+        if done == 1 {
             Ok(())
         } else {
             Err(LockError::NotHolder {
@@ -207,6 +234,10 @@ impl Lock for RedisLock {
 
     fn release<'a>(&'a self, guard: &'a Guard) -> LockFuture<'a, ()> {
         Box::pin(self.release_inner(guard))
+    }
+
+    fn renew<'a>(&'a self, guard: &'a Guard, ttl: Duration) -> LockFuture<'a, ()> {
+        Box::pin(self.compare_and(guard, "renew", &self.extend, Some(ttl)))
     }
 }
 

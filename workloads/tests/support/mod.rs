@@ -40,31 +40,42 @@ impl RedisServer {
     fn try_start() -> Option<RedisServer> {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
+        let child = spawn_redis(port, dir.path());
         let mut server = RedisServer {
             child,
             port,
             _dir: dir,
         };
+        // On failure the server is dropped, which kills it.
+        server.wait_ready().then_some(server)
+    }
+
+    /// Waits until the server answers PING; false if it exited or took over 5 s.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if server.pings() {
-                return Some(server);
+            if self.pings() {
+                return true;
             }
-            if let Ok(Some(_)) = server.child.try_wait() {
-                return None; // lost the port race; try another
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false; // lost the port race
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        None
+        false
+    }
+
+    /// SIGKILLs the server and starts it again on the same port with empty data, as
+    /// the nemesis's kill and restart do.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_redis(self.port, self._dir.path());
+        assert!(
+            self.wait_ready(),
+            "redis-server did not come back on port {}",
+            self.port
+        );
     }
 
     fn pings(&self) -> bool {
@@ -93,6 +104,27 @@ impl Drop for RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_redis(port: u16, dir: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("redis-server");
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // prctl, which is async-signal-safe. It makes the kernel kill the server if the
+    // test process dies without running destructors (a SIGKILLed test run).
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server (is it installed?)")
 }
 
 /// A port that was free a moment ago.

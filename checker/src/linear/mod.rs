@@ -1,0 +1,222 @@
+//! The linearizability checker: a porcupine-class search (Wing & Gong's backtracking
+//! with Lowe's cache of (linearized set, state)), P-compositional partitioning, a time
+//! budget that answers `unknown` instead of hanging, and counterexamples a report can
+//! draw.
+//!
+//! Operations whose outcome is unknown (`info`, or never completed) may or may not have
+//! taken effect: their return is placed after every other event, so the search may
+//! linearize them anywhere after their call, including at the very end (which is the
+//! same as never). Operations that ended `fail` did not take effect and are left out.
+//!
+//! ```
+//! use splitbrain_checker::linear::{CheckOptions, check_history};
+//! use splitbrain_checker::models::CasRegister;
+//! use splitbrain_history::{History, Op, OpType, Process};
+//! use serde_json::json;
+//! let op = |i, p, kind, f: &str, v| Op::new(i, i, Process::Client(p), kind, f, v);
+//! let history = History::new(vec![
+//!     op(0, 0, OpType::Invoke, "write", json!(1)),
+//!     op(1, 0, OpType::Ok, "write", json!(1)),
+//!     op(2, 1, OpType::Invoke, "read", json!(null)),
+//!     op(3, 1, OpType::Ok, "read", json!(2)),
+//! ]);
+//! let report = check_history::<CasRegister>(&history, None, &CheckOptions::default()).unwrap();
+//! assert_eq!(report.valid, splitbrain_checker::Validity::Invalid);
+//! ```
+
+mod cache;
+mod error;
+mod outcome;
+mod prepare;
+mod search;
+
+pub use error::LinearError;
+pub use outcome::{Counterexample, LinearReport, PartitionReport, SearchStats, StepView};
+pub use prepare::{Partition, Prepared, SearchOp, WHOLE, prepare};
+
+use crate::Validity;
+use crate::models::{CasRegister, FencedMutex, HistoryModel, Kv, ModelKind, Mutex, Register};
+use search::{Found, SearchFigures};
+use serde_json::Value;
+use splitbrain_history::History;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// An Operation is one operation as the search sees it: the model's operation, its
+/// observed return (None when unknown), and its interval on the history's clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation<O, R> {
+    /// The model's operation.
+    pub op: O,
+    /// The observed return, or None when any return is allowed.
+    pub ret: Option<R>,
+    /// When it was invoked.
+    pub call_ns: u64,
+    /// When it returned; `u64::MAX` when it may never have returned.
+    pub return_ns: u64,
+    /// The history index of its invocation, for reports.
+    pub index: u64,
+    /// Its process, for reports.
+    pub process: splitbrain_history::Process,
+}
+
+/// CheckOptions tune a check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Give up and answer `unknown` after this long; None searches until done.
+    pub time_limit: Option<Duration>,
+    /// Check each partition (key, lock) on its own. Turning it off only matters for models
+    /// whose state spans partitions (kv); it is much slower and exists for comparison.
+    pub partition: bool,
+    /// The most memory the cache of one partition may take; past it the search goes on
+    /// without remembering more (slower, still correct).
+    pub max_cache_bytes: usize,
+    /// Set to true from elsewhere to stop the check early (answer `unknown`).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            time_limit: None,
+            partition: true,
+            max_cache_bytes: 1 << 30,
+            cancel: None,
+        }
+    }
+}
+
+/// A Budget is the time and memory one check may use.
+pub(crate) struct Budget {
+    deadline: Option<Instant>,
+    cancel: Option<Arc<AtomicBool>>,
+    pub(crate) max_cache_bytes: usize,
+}
+
+impl Budget {
+    fn new(options: &CheckOptions) -> Budget {
+        Budget {
+            deadline: options.time_limit.map(|d| Instant::now() + d),
+            cancel: options.cancel.clone(),
+            max_cache_bytes: options.max_cache_bytes,
+        }
+    }
+
+    /// Whether the search must stop now.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Checks a history against model `M` with initial value `init` (`--init`).
+pub fn check_history<M: HistoryModel>(
+    history: &History,
+    init: Option<&Value>,
+    options: &CheckOptions,
+) -> Result<LinearReport, LinearError> {
+    let prepared = prepare::<M>(history, init, options.partition)?;
+    Ok(check_prepared(&prepared, options))
+}
+
+/// Checks a history against the model `kind` names.
+pub fn check_with_model(
+    kind: ModelKind,
+    history: &History,
+    init: Option<&Value>,
+    options: &CheckOptions,
+) -> Result<LinearReport, LinearError> {
+    match kind {
+        ModelKind::Register => check_history::<Register>(history, init, options),
+        ModelKind::CasRegister => check_history::<CasRegister>(history, init, options),
+        ModelKind::Kv => check_history::<Kv>(history, init, options),
+        ModelKind::Mutex => check_history::<Mutex>(history, init, options),
+        ModelKind::FencedMutex => check_history::<FencedMutex>(history, init, options),
+    }
+}
+
+/// Checks operations already in the model's terms (no history to decode), partitioned as
+/// [`prepare`] would. Operation `index` fields are what reports show.
+pub fn check_operations<M: HistoryModel>(
+    init: M,
+    ops: Vec<SearchOp<M>>,
+    options: &CheckOptions,
+) -> LinearReport {
+    let mut parts: std::collections::BTreeMap<u32, Vec<SearchOp<M>>> = Default::default();
+    for op in ops {
+        let key = if options.partition || !M::STATE_SPANS_PARTITIONS {
+            M::partition(&op.op)
+        } else {
+            WHOLE
+        };
+        parts.entry(key).or_default().push(op);
+    }
+    let prepared = Prepared {
+        init,
+        names: crate::models::Interner::default(),
+        partitions: parts
+            .into_iter()
+            .map(|(key, ops)| Partition { key, ops })
+            .collect(),
+    };
+    check_prepared(&prepared, options)
+}
+
+/// Checks operations already decoded and partitioned. Smaller partitions go first, so an
+/// illegal one is usually found early; the first illegal partition ends the check.
+pub fn check_prepared<M: HistoryModel>(
+    prepared: &Prepared<M>,
+    options: &CheckOptions,
+) -> LinearReport {
+    let started = Instant::now();
+    let budget = Budget::new(options);
+    let mut figures = SearchFigures::default();
+    let mut order: Vec<usize> = (0..prepared.partitions.len()).collect();
+    order.sort_by_key(|&p| prepared.partitions[p].ops.len());
+    let mut reports = Vec::with_capacity(order.len());
+    let mut counterexample = None;
+    let mut valid = Validity::Valid;
+    for p in order {
+        let part = &prepared.partitions[p];
+        let found = search::search(&prepared.init, &part.ops, &budget, &mut figures);
+        let (verdict, linearization) = match found {
+            Found::Linearizable(order) => (Validity::Valid, order),
+            Found::Timeout => (Validity::Unknown, Vec::new()),
+            Found::Illegal(deepest) => {
+                counterexample = Some(outcome::counterexample(prepared, p, &deepest));
+                (Validity::Invalid, deepest.prefix)
+            }
+        };
+        valid = valid.and(verdict);
+        reports.push(outcome::partition_report(
+            prepared,
+            p,
+            verdict,
+            &linearization,
+        ));
+        if verdict == Validity::Invalid || (verdict == Validity::Unknown && budget.exhausted()) {
+            break;
+        }
+    }
+    let stats = SearchStats {
+        operations: prepared.operations(),
+        partitions: prepared.partitions.len(),
+        partitions_checked: reports.len(),
+        steps: figures.steps,
+        cache_entries_peak: figures.cache_entries,
+        cache_bytes_peak: figures.cache_bytes,
+        cache_full: figures.cache_full,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    LinearReport {
+        valid,
+        model: M::NAME.to_owned(),
+        stats,
+        partitions: reports,
+        counterexample,
+    }
+}

@@ -1,0 +1,110 @@
+//! Turning a history into the search's input: pairing invocations with completions,
+//! decoding them with the model, and splitting them into partitions.
+
+use super::{LinearError, Operation};
+use crate::models::{Decoded, HistoryModel, Interner};
+use serde_json::Value;
+use splitbrain_history::{History, OpType};
+use std::collections::BTreeMap;
+
+/// The most operations one partition may hold: events are numbered with `u32`.
+const MAX_OPERATIONS: usize = (u32::MAX as usize - 4) / 2;
+
+/// A SearchOp is an [`Operation`] of model `M`.
+pub type SearchOp<M> =
+    Operation<<M as crate::models::SequentialSpec>::Op, <M as crate::models::SequentialSpec>::Ret>;
+
+/// The partition key of a history checked as one object.
+pub const WHOLE: u32 = u32::MAX;
+
+/// A Partition is the operations on one key (or lock), which can be checked alone.
+#[derive(Clone, Debug)]
+pub struct Partition<M: HistoryModel> {
+    /// The interned partition key (see [`HistoryModel::partition`]).
+    pub key: u32,
+    /// Its operations, in invocation order.
+    pub ops: Vec<SearchOp<M>>,
+}
+
+/// Prepared is a history ready to search: the initial state, the interned names and the
+/// partitions.
+#[derive(Clone, Debug)]
+pub struct Prepared<M: HistoryModel> {
+    /// The initial state.
+    pub init: M,
+    /// The values and keys the operations refer to.
+    pub names: Interner,
+    /// The partitions, by key.
+    pub partitions: Vec<Partition<M>>,
+}
+
+impl<M: HistoryModel> Prepared<M> {
+    /// Operations across all partitions.
+    pub fn operations(&self) -> usize {
+        self.partitions.iter().map(|p| p.ops.len()).sum()
+    }
+}
+
+/// Decodes a history for model `M`. Nemesis operations and operations that ended `fail`
+/// are left out; operations that ended `info` or never completed keep an unknown return
+/// placed after every other event. With `partition` false, a model whose state spans
+/// partitions (kv) is checked as one object.
+pub fn prepare<M: HistoryModel>(
+    history: &History,
+    init: Option<&Value>,
+    partition: bool,
+) -> Result<Prepared<M>, LinearError> {
+    let mut names = Interner::default();
+    let init = M::initial(init, &mut names)?;
+    let mut parts: BTreeMap<u32, Vec<SearchOp<M>>> = BTreeMap::new();
+    for pair in history.pairs() {
+        let invoke = &history.ops[pair.invoke];
+        if !invoke.is_client() {
+            continue;
+        }
+        let completion = pair.completion.map(|c| &history.ops[c]);
+        let (known, return_ns) = match completion {
+            Some(c) if c.kind == OpType::Fail => continue,
+            Some(c) if c.kind == OpType::Ok => (Some(c), c.time_ns),
+            _ => (None, u64::MAX),
+        };
+        if return_ns < invoke.time_ns {
+            return Err(LinearError::ReturnBeforeCall {
+                index: invoke.index,
+                call_ns: invoke.time_ns,
+                return_ns,
+            });
+        }
+        let Decoded::Call { op, ret } = M::decode(invoke, known, &mut names)? else {
+            continue;
+        };
+        let key = if partition || !M::STATE_SPANS_PARTITIONS {
+            M::partition(&op)
+        } else {
+            WHOLE
+        };
+        parts.entry(key).or_default().push(Operation {
+            op,
+            ret,
+            call_ns: invoke.time_ns,
+            return_ns,
+            index: invoke.index,
+            process: invoke.process,
+        });
+    }
+    let mut partitions = Vec::with_capacity(parts.len());
+    for (key, ops) in parts {
+        if ops.len() > MAX_OPERATIONS {
+            return Err(LinearError::TooLarge {
+                operations: ops.len(),
+                max: MAX_OPERATIONS,
+            });
+        }
+        partitions.push(Partition { key, ops });
+    }
+    Ok(Prepared {
+        init,
+        names,
+        partitions,
+    })
+}

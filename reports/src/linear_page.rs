@@ -1,0 +1,283 @@
+//! The page of one linearizability check: a self-contained HTML file with the verdict,
+//! a timeline per process (each operation a bar, numbered by its place in the
+//! linearization, the operation that cannot be linearized marked in red), and the
+//! linearization or the longest linearizable prefix as a table with the model state
+//! after each step.
+
+use crate::esc;
+use crate::timeline::{Mark, Outcome, Span, Timeline, render_svg};
+use splitbrain_checker::Validity;
+use splitbrain_checker::linear::{LinearReport, StepView};
+use splitbrain_history::{History, OpType, Process};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Table rows shown before the rest is elided: a page must stay readable (and small)
+/// for a 100,000-operation history.
+const MAX_TABLE_ROWS: usize = 300;
+
+/// Renders the page for `history` and its `report`; `title` names the history (its
+/// file name).
+pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
+    let timeline = timeline(history, report);
+    let svg = render_svg(&timeline).unwrap_or_else(|e| {
+        format!(
+            "<p class=\"err\">timeline not drawn: {}</p>",
+            esc(&e.to_string())
+        )
+    });
+    let (word, color) = match report.valid {
+        Validity::Valid => ("linearizable", "#1e7e34"),
+        Validity::Invalid => ("NOT linearizable", "#c0392b"),
+        Validity::Unknown => ("unknown", "#b7950b"),
+    };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}: {word}</title>\n<style>{STYLE}</style></head><body>\n\
+         <h1>{t}</h1>\n<p class=\"verdict\" style=\"color:{color}\">{word} <span>({m} model)</span></p>\n<p>{s}</p>\n",
+        t = esc(title),
+        m = esc(&report.model),
+        s = esc(&report.summary()),
+    );
+    if let Some(c) = &report.counterexample {
+        let _ = writeln!(html, "<p class=\"explain\">{}</p>", esc(&c.explanation));
+    }
+    let _ = writeln!(html, "<div class=\"chart\">{svg}</div>\n{}", legend());
+    html.push_str(&tables(report));
+    let st = &report.stats;
+    let _ = write!(
+        html,
+        "<p class=\"stats\">operations={} partitions={} steps={} cache peak: {} entries, {} KiB, elapsed {:.1} ms</p>\n</body></html>\n",
+        st.operations,
+        st.partitions,
+        st.steps,
+        st.cache_entries_peak,
+        st.cache_bytes_peak / 1024,
+        st.elapsed_ms
+    );
+    html
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222}\
+h1{font-size:20px;margin-bottom:4px}.verdict{font-size:22px;font-weight:bold;margin:4px 0}\
+.verdict span{font-size:14px;color:#555;font-weight:normal}.explain{background:#fdecea;padding:8px;border-left:4px solid #c0392b}\
+table{border-collapse:collapse;font-size:13px;margin:12px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}\
+tr.failed td{background:#fdecea;font-weight:bold}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
+.stats{color:#666;font-size:12px}.chart{overflow-x:auto}";
+
+fn legend() -> String {
+    format!(
+        "<p class=\"legend\"><span style=\"background:{}\"></span>ok<span style=\"background:{}\"></span>info (may or may not have happened)\
+         <span style=\"background:{}\"></span>fail<span style=\"background:{}\"></span>cannot be linearized. \
+         Numbers on bars: place in the linearization.</p>",
+        Outcome::Ok.css_color(),
+        Outcome::Info.css_color(),
+        Outcome::Fail.css_color(),
+        crate::timeline::MARK_CSS
+    )
+}
+
+/// Builds the timeline: one row per client process, bars labelled with their place in
+/// the linearization (or the longest linearizable prefix).
+fn timeline(history: &History, report: &LinearReport) -> Timeline {
+    let mut place: HashMap<u64, usize> = HashMap::new();
+    for part in &report.partitions {
+        for (k, &index) in part.linearization.iter().enumerate() {
+            place.insert(index, k + 1);
+        }
+    }
+    let failed = report
+        .counterexample
+        .as_ref()
+        .and_then(|c| c.failed.as_ref())
+        .map(|f| f.index);
+    let end_ns = history.ops.iter().map(|o| o.time_ns).max().unwrap_or(0) + 1;
+    let mut rows: Vec<Process> = history
+        .ops
+        .iter()
+        .map(|o| o.process)
+        .filter(|p| p.client().is_some())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let row_of: HashMap<Process, usize> = rows.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let mut t = Timeline {
+        rows: rows.iter().map(|p| format!("process {p}")).collect(),
+        end_ns,
+        ..Timeline::default()
+    };
+    for pair in history.pairs() {
+        let invoke = &history.ops[pair.invoke];
+        let Some(&row) = row_of.get(&invoke.process) else {
+            continue;
+        };
+        let end = pair.completion.map_or(end_ns, |c| history.ops[c].time_ns);
+        let outcome = match history.outcome(pair) {
+            OpType::Ok => Outcome::Ok,
+            OpType::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        };
+        let label = match place.get(&invoke.index) {
+            Some(k) => format!("{k}: {}", invoke.f),
+            None => invoke.f.clone(),
+        };
+        let highlighted = failed == Some(invoke.index);
+        if highlighted {
+            t.marks.push(Mark {
+                observation: false,
+                row,
+                start_ns: invoke.time_ns,
+                end_ns: end,
+                label: "cannot be linearized".to_owned(),
+            });
+        }
+        t.spans.push(Span {
+            row,
+            start_ns: invoke.time_ns,
+            end_ns: end,
+            outcome,
+            label,
+            highlighted,
+        });
+    }
+    t
+}
+
+fn step_rows(html: &mut String, steps: &[StepView], first: usize) {
+    let shown = steps.len().min(MAX_TABLE_ROWS);
+    for (k, s) in steps[..shown].iter().enumerate() {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            first + k,
+            s.index,
+            s.process,
+            esc(&s.op),
+            esc(&s.state)
+        );
+    }
+    if steps.len() > shown {
+        let _ = writeln!(
+            html,
+            "<tr><td colspan=\"5\">... {} more</td></tr>",
+            steps.len() - shown
+        );
+    }
+}
+
+/// The counterexample as a table: the end of the longest linearizable prefix, then the
+/// operation that cannot follow it; for a valid history, the start of each partition's
+/// linearization.
+fn tables(report: &LinearReport) -> String {
+    let mut html = String::new();
+    let head =
+        "<tr><th>#</th><th>index</th><th>process</th><th>operation</th><th>state after</th></tr>";
+    if let Some(c) = &report.counterexample {
+        let _ = writeln!(
+            html,
+            "<h2>Longest linearizable prefix in partition {} ({} operations)</h2><table>{head}",
+            esc(&c.partition),
+            c.prefix.len()
+        );
+        let skip = c.prefix.len().saturating_sub(MAX_TABLE_ROWS);
+        if skip > 0 {
+            let _ = writeln!(
+                html,
+                "<tr><td colspan=\"5\">... {skip} earlier operations</td></tr>"
+            );
+        }
+        step_rows(&mut html, &c.prefix[skip..], skip + 1);
+        if let Some(f) = &c.failed {
+            let _ = writeln!(
+                html,
+                "<tr class=\"failed\"><td>-</td><td>{}</td><td>{}</td><td>{}</td><td>cannot be linearized; state before: {}</td></tr>",
+                f.index,
+                f.process,
+                esc(&f.op),
+                esc(&f.state)
+            );
+        }
+        html.push_str("</table>\n");
+        if !c.candidates.is_empty() {
+            let _ = writeln!(
+                html,
+                "<h2>Operations pending at that point (none can come next)</h2><table>{head}"
+            );
+            step_rows(&mut html, &c.candidates, 1);
+            html.push_str("</table>\n");
+        }
+        return html;
+    }
+    for part in report
+        .partitions
+        .iter()
+        .filter(|p| p.valid == Validity::Valid)
+        .take(20)
+    {
+        let order: Vec<String> = part
+            .linearization
+            .iter()
+            .take(MAX_TABLE_ROWS)
+            .map(u64::to_string)
+            .collect();
+        let more = if part.linearization.len() > MAX_TABLE_ROWS {
+            " ..."
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            html,
+            "<p>partition {}: linearization by op index: {}{more}</p>",
+            esc(&part.key),
+            order.join(" ")
+        );
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use splitbrain_checker::linear::{CheckOptions, check_with_model};
+    use splitbrain_checker::models::ModelKind;
+    use splitbrain_history::Op;
+
+    fn history(read: i64) -> History {
+        let op = |i: u64, p, kind, f: &str, v| Op::new(i, i * 10, Process::Client(p), kind, f, v);
+        History::new(vec![
+            op(0, 0, OpType::Invoke, "write", json!(1)),
+            op(1, 0, OpType::Ok, "write", json!(1)),
+            op(2, 1, OpType::Invoke, "read", json!(null)),
+            op(3, 1, OpType::Ok, "read", json!(read)),
+        ])
+    }
+
+    fn page(read: i64) -> String {
+        let h = history(read);
+        let report =
+            check_with_model(ModelKind::Register, &h, None, &CheckOptions::default()).unwrap();
+        render(&h, &report, "h<1>.jsonl")
+    }
+
+    #[test]
+    fn an_invalid_history_page_marks_the_failing_read_and_shows_the_prefix() {
+        let html = page(7);
+        assert!(html.contains("NOT linearizable"), "{html}");
+        assert!(html.contains("cannot be linearized"), "{html}");
+        assert!(
+            html.contains("read -&gt; 7") || html.contains("read -> 7"),
+            "{html}"
+        );
+        assert!(html.contains("<svg"));
+        assert!(html.contains("h&lt;1&gt;.jsonl"), "titles are escaped");
+    }
+
+    #[test]
+    fn a_valid_history_page_numbers_the_linearization() {
+        let html = page(1);
+        assert!(html.contains(">linearizable"), "{html}");
+        assert!(html.contains("linearization by op index: 0 2"), "{html}");
+    }
+}

@@ -1,0 +1,299 @@
+//! `splitbrain check FILE --model M`: checks one history file (ours, Jepsen's or
+//! porcupine's) for linearizability against a model, prints the verdict with a short
+//! explanation (or JSON), optionally writes an HTML page, and returns Jepsen's exit code.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+use splitbrain_checker::Validity;
+use splitbrain_checker::linear::{CheckOptions, LinearReport, check_with_model};
+use splitbrain_checker::models::ModelKind;
+use splitbrain_history::History;
+use splitbrain_history::import::{self, Format};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a check may search when `--time-limit` is not given: a hard history gets
+/// `unknown` rather than a command that never returns.
+const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// A FileFormat is a history file format, as `--format` spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    /// splitbrain's history.jsonl.
+    Jsonl,
+    /// porcupine's Jepsen etcd logs.
+    PorcupineJepsen,
+    /// porcupine's kv test data (one EDN map per line).
+    PorcupineKv,
+    /// Jepsen's or Knossos's history.edn.
+    JepsenEdn,
+}
+
+impl From<FileFormat> for Format {
+    fn from(f: FileFormat) -> Format {
+        match f {
+            FileFormat::Jsonl => Format::Jsonl,
+            FileFormat::PorcupineJepsen => Format::PorcupineJepsen,
+            FileFormat::PorcupineKv => Format::PorcupineKv,
+            FileFormat::JepsenEdn => Format::JepsenEdn,
+        }
+    }
+}
+
+/// A ModelArg is a model, as `--model` spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// Read/write register.
+    Register,
+    /// Read/write/compare-and-set register.
+    CasRegister,
+    /// Key-value map with get/put/append, checked per key.
+    Kv,
+    /// Mutex with an owner: only the holder may release.
+    Mutex,
+    /// Mutex whose grants carry strictly increasing fencing tokens.
+    FencedMutex,
+}
+
+impl From<ModelArg> for ModelKind {
+    fn from(m: ModelArg) -> ModelKind {
+        match m {
+            ModelArg::Register => ModelKind::Register,
+            ModelArg::CasRegister => ModelKind::CasRegister,
+            ModelArg::Kv => ModelKind::Kv,
+            ModelArg::Mutex => ModelKind::Mutex,
+            ModelArg::FencedMutex => ModelKind::FencedMutex,
+        }
+    }
+}
+
+/// CheckFileArgs are the options of checking a history file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckFileArgs {
+    /// Format of the history file [default: from the extension: .jsonl, .edn, .log]
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    /// Model to check the history against (required for a history file)
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Initial value of the model, as JSON (`nil` is accepted for null). Registers start
+    /// at null unless told: porcupine's cas-register starts at nil, Knossos's at 0
+    #[arg(long, value_name = "VALUE")]
+    pub init: Option<String>,
+    /// Give up after this many seconds and answer unknown (exit code 2) [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<f64>,
+    /// Print the full result as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a self-contained HTML page of the history and its linearization
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
+    /// Check a kv history as one map instead of key by key (slow; for comparison)
+    #[arg(long)]
+    pub no_partition: bool,
+}
+
+/// Checks `file` and prints the outcome. Returns 0 when linearizable, 1 when not, 2 when
+/// unknown (out of time).
+pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
+    let Some(model) = args.model else {
+        bail!(
+            "checking a history file needs a model: file={} (add --model register|cas-register|kv|mutex|fenced-mutex)",
+            file.display()
+        );
+    };
+    let format = match args.format {
+        Some(f) => Format::from(f),
+        None => guess_format(file)?,
+    };
+    let init = args.init.as_deref().map(parse_init);
+    let options = options(args)?;
+    let ops = import::read(file, format)
+        .with_context(|| format!("reading the history (format={format})"))?;
+    let history = History::new(ops);
+    let report = check_with_model(model.into(), &history, init.as_ref(), &options)
+        .with_context(|| format!("checking {}", file.display()))?;
+    if args.json {
+        let out = serde_json::json!({ "file": file, "format": format.name(), "result": report });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_text(file, &report);
+    }
+    if let Some(out) = &args.html {
+        let title = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let page = splitbrain_reports::linear_page::render(&history, &report, &title);
+        std::fs::write(out, page)
+            .with_context(|| format!("writing the page: out={}", out.display()))?;
+        if !args.json {
+            println!("page: {}", out.display());
+        }
+    }
+    Ok(report.valid.exit_code())
+}
+
+fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
+    let time_limit = match args.time_limit {
+        None => Some(DEFAULT_TIME_LIMIT),
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
+    };
+    Ok(CheckOptions {
+        time_limit,
+        partition: !args.no_partition,
+        ..CheckOptions::default()
+    })
+}
+
+/// `--init` as JSON; `nil` (Clojure) is null and anything else that is not JSON is a
+/// string.
+fn parse_init(text: &str) -> Value {
+    match text {
+        "nil" => Value::Null,
+        _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
+    }
+}
+
+fn guess_format(file: &Path) -> Result<Format> {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    Ok(match ext {
+        "jsonl" | "json" => Format::Jsonl,
+        "edn" => Format::JepsenEdn,
+        "log" => Format::PorcupineJepsen,
+        _ => bail!(
+            "cannot tell the format of file={} from its extension (add --format jsonl|porcupine-jepsen|porcupine-kv|jepsen-edn)",
+            file.display()
+        ),
+    })
+}
+
+fn print_text(file: &Path, report: &LinearReport) {
+    let verdict = match report.valid {
+        Validity::Valid => "linearizable",
+        Validity::Invalid => "NOT linearizable",
+        Validity::Unknown => "unknown",
+    };
+    println!("{}: {verdict} ({} model)", file.display(), report.model);
+    println!("  {}", report.summary());
+    if let Some(c) = &report.counterexample {
+        println!("  {}", c.explanation);
+        let shown = c.prefix.len().min(8);
+        if shown > 0 {
+            println!("  last {shown} operations of the longest linearizable prefix:");
+            for step in &c.prefix[c.prefix.len() - shown..] {
+                println!(
+                    "    index={:<6} process={:<4} {:<32} state after: {}",
+                    step.index, step.process, step.op, step.state
+                );
+            }
+        }
+        if let Some(f) = &c.failed {
+            println!(
+                "  cannot linearize: index={} process={} {} (state before: {})",
+                f.index, f.process, f.op, f.state
+            );
+        }
+    }
+    let s = &report.stats;
+    println!(
+        "  operations={} partitions={} steps={} cache_peak_entries={} cache_peak_kib={} elapsed_ms={:.1}",
+        s.operations,
+        s.partitions,
+        s.steps,
+        s.cache_entries_peak,
+        s.cache_bytes_peak / 1024,
+        s.elapsed_ms
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(rel: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/corpus/porcupine")
+            .join(rel)
+    }
+
+    fn args(model: ModelArg) -> CheckFileArgs {
+        CheckFileArgs {
+            model: Some(model),
+            ..CheckFileArgs::default()
+        }
+    }
+
+    #[test]
+    fn porcupine_etcd_logs_exit_with_their_verdicts() {
+        let a = args(ModelArg::CasRegister);
+        assert_eq!(run(&corpus("jepsen/etcd_002.log"), &a).unwrap(), 0);
+        assert_eq!(run(&corpus("jepsen/etcd_000.log"), &a).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_kv_file_needs_its_format_named_and_then_checks() {
+        let mut a = args(ModelArg::Kv);
+        let err = run(&corpus("kv/c01-bad.txt"), &a).unwrap_err().to_string();
+        assert!(err.contains("--format"), "{err}");
+        a.format = Some(FileFormat::PorcupineKv);
+        a.json = true;
+        assert_eq!(run(&corpus("kv/c01-bad.txt"), &a).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_missing_model_or_a_bad_time_limit_is_a_clear_error() {
+        let err = run(Path::new("h.jsonl"), &CheckFileArgs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--model"), "{err}");
+        let mut a = args(ModelArg::Register);
+        a.time_limit = Some(-1.0);
+        let err = run(Path::new("h.jsonl"), &a).unwrap_err().to_string();
+        assert!(err.contains("secs=-1"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_file_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.edn");
+        std::fs::write(
+            &path,
+            "[{:type :invoke, :f :read, :process 0}\n {:type :ok :f}]",
+        )
+        .unwrap();
+        let err = format!("{:#}", run(&path, &args(ModelArg::Register)).unwrap_err());
+        assert!(err.contains("h.edn:2:"), "{err}");
+    }
+
+    #[test]
+    fn open_operations_at_the_end_are_indeterminate_and_the_page_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let lines = [
+            r#"{"index":0,"time_ns":0,"process":0,"type":"invoke","f":"write","value":1}"#,
+            r#"{"index":1,"time_ns":5,"process":1,"type":"invoke","f":"read","value":null}"#,
+            r#"{"index":2,"time_ns":9,"process":1,"type":"ok","f":"read","value":1}"#,
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let mut a = args(ModelArg::CasRegister);
+        a.html = Some(dir.path().join("page.html"));
+        a.init = Some("nil".into());
+        assert_eq!(run(&path, &a).unwrap(), 0);
+        let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
+        assert!(
+            page.contains("<svg") && page.contains("linearizable"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn init_values_read_as_json_or_text() {
+        assert_eq!(parse_init("0"), serde_json::json!(0));
+        assert_eq!(parse_init("nil"), Value::Null);
+        assert_eq!(parse_init("free"), serde_json::json!("free"));
+    }
+}
