@@ -5,8 +5,10 @@ mod common;
 
 use common::*;
 
-/// A pause of the holder's agent (2 x TTL + 0.5 s = 4.5 s) outlives its session (2 s):
-/// the ensemble expires it and deletes the znode, so another client takes the lock while the paused one still thinks it holds it.
+/// A pause of the holder's agent (2 x TTL + 0.5 s = 2.5 s) outlives its session (1 s):
+/// the ensemble expires it and deletes the znode, so another client takes the lock while
+/// the paused one still thinks it holds it. Four such pauses in 12 s: one that finds no
+/// holder at its moment is refused, and the verdict must not hang on a single one.
 fn pause_holder_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
     vec![
         "run",
@@ -25,11 +27,11 @@ fn pause_holder_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
         "--time-limit",
         "12",
         "--ttl-ms",
-        "2000",
+        "1000",
         "--cs-wait-ms",
         "100",
         "--nemesis-interval",
-        "1",
+        "0.5",
         "--out",
         out,
     ]

@@ -124,6 +124,7 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
         node: "n1".into(),
         lock: LockKind::Redis,
         redis: Some("127.0.0.1:1".into()),
+        endpoints: Default::default(),
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,

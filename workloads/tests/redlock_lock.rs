@@ -47,7 +47,11 @@ async fn one_paused_instance_of_three_still_leaves_a_majority() {
     let started = Instant::now();
     let guard = a.acquire("k", Duration::from_secs(10)).await.unwrap();
     // The paused instance costs at most its per-instance bound, a third of the op's.
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     a.release(&guard).await.unwrap();
     redis[2].signal(Signal::SIGCONT);
 }

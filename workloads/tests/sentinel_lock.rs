@@ -26,7 +26,10 @@ async fn the_lock_runs_on_the_primary_the_sentinels_name() {
     let (a, b) = (lock(&set, "a"), lock(&set, "b"));
     let guard = a.acquire("k", Duration::from_secs(10)).await.unwrap();
     assert_eq!(a.primary().await, Some(set.primary.addr()));
-    assert!(guard.token.is_some(), "the INCR token comes with fencing on");
+    assert!(
+        guard.token.is_some(),
+        "the INCR token comes with fencing on"
+    );
     let err = b.acquire("k", Duration::from_secs(10)).await.unwrap_err();
     assert!(matches!(err, LockError::Held { .. }), "{err}");
     a.release(&guard).await.unwrap();
