@@ -50,13 +50,19 @@ pub fn preflight(kind: LockKind, fencing: bool) -> Result<(), RunError> {
         ));
     }
     if kind == LockKind::Zookeeper {
-        for (file, package) in zookeeper::REQUIRED_FILES {
-            if !Path::new(file).is_file() {
-                return Err(RunError::Config(format!(
-                    "lock=zookeeper: missing file={file}; install the Debian package \
-                     {package} (apt-get install {package}, or scripts/install-deps)"
-                )));
-            }
+        require_files("zookeeper", zookeeper::REQUIRED_FILES)?;
+    }
+    Ok(())
+}
+
+/// Fails on the first of `files` that does not exist, naming its Debian package.
+fn require_files(lock: &str, files: &[(&str, &str)]) -> Result<(), RunError> {
+    for (file, package) in files {
+        if !Path::new(file).is_file() {
+            return Err(RunError::Config(format!(
+                "lock={lock}: missing file={file}; install the Debian package {package} \
+                 (apt-get install {package}, or scripts/install-deps)"
+            )));
         }
     }
     Ok(())
@@ -89,6 +95,15 @@ mod tests {
         assert!(err.contains("--fencing off"), "{err}");
         assert!(preflight(LockKind::Redlock, false).is_ok());
         assert!(preflight(LockKind::Etcd, true).is_ok());
+    }
+
+    #[test]
+    fn a_missing_server_file_names_the_package_to_install() {
+        let err = require_files("zookeeper", &[("/nonexistent/zk.jar", "zookeeper")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("file=/nonexistent/zk.jar"), "{err}");
+        assert!(err.contains("apt-get install zookeeper"), "{err}");
     }
 
     #[test]

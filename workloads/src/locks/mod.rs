@@ -145,3 +145,54 @@ pub fn kind_name(kind: LockKind) -> String {
 pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(fencing: bool) -> LockOptions {
+        LockOptions {
+            fencing,
+            op_timeout: Duration::from_millis(100),
+            holder_prefix: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_lock_without_its_endpoints_names_the_flag_to_add() {
+        let none = LockEndpoints::default();
+        for (kind, flag) in [
+            (LockKind::Etcd, "--etcd"),
+            (LockKind::Zookeeper, "--zookeeper"),
+            (LockKind::Redlock, "--redlock"),
+            (LockKind::RedisSentinel, "--sentinels"),
+        ] {
+            let err = build(kind, &none, options(false))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(flag), "{kind:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn redlock_refuses_fencing_because_it_has_no_token() {
+        let endpoints = LockEndpoints {
+            redlock: vec![
+                "127.0.0.1:1".into(),
+                "127.0.0.1:2".into(),
+                "127.0.0.1:3".into(),
+            ],
+            ..LockEndpoints::default()
+        };
+        let err = build(LockKind::Redlock, &endpoints, options(true))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no fencing token"), "{err}");
+        assert!(build(LockKind::Redlock, &endpoints, options(false)).is_ok());
+        assert!(!LockKind::Redlock.has_fencing_token());
+        assert!(LockKind::Etcd.has_fencing_token());
+        assert_eq!(kind_name(LockKind::RedisSentinel), "redis-sentinel");
+    }
+}
