@@ -245,6 +245,7 @@ fn write_run_info(
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
             "lock_agent_args": services.lock.agent_args,
+            "lock_notes": crate::lock_servers::notes(cfg.lock),
             "resource_addr": services.resource_addr.to_string(),
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
             "rate": cfg.rate,

@@ -68,6 +68,34 @@ fn require_files(lock: &str, files: &[(&str, &str)]) -> Result<(), RunError> {
     Ok(())
 }
 
+/// What a run's report should know about a lock system's fencing token (recorded in
+/// run.json as `lock_notes`): where it comes from, or that there is none.
+pub fn notes(kind: LockKind) -> &'static [&'static str] {
+    match kind {
+        LockKind::Redis => &[
+            "fencing token: an INCR counter in the same Redis, handed out \
+             atomically with the grant",
+        ],
+        LockKind::Etcd => &[
+            "fencing token: the lock key's revision (etcd's global revision at the grant)",
+            "etcd raises leases to whole seconds and to its minimum of 2 s, so a TTL under \
+             2 s holds for 2 s",
+        ],
+        LockKind::Zookeeper => &[
+            "fencing token: the lock znode's czxid (the id of the transaction that created it)",
+            "the hold lasts as long as the ZooKeeper session, whose timeout is the TTL \
+             clamped to 1-10 s",
+        ],
+        LockKind::Redlock => &[
+            "fencing token: none. Redlock hands out no fencing token, so \
+             the resource cannot tell a paused holder from the next one",
+        ],
+        LockKind::RedisSentinel => &["fencing token: an INCR counter on the primary, \
+             replicated asynchronously: after a failover the new primary can hand out \
+             tokens the old one already gave"],
+    }
+}
+
 /// Starts the servers of `kind` on the cluster's nodes and waits until they serve.
 pub fn start(
     kind: LockKind,
