@@ -1,19 +1,22 @@
 //! The `redis-sentinel` lock: the [`redis`](super::redis) lock on whichever server the
 //! sentinels currently name as primary.
 //!
-//! The client asks the sentinels for the primary (the redis crate's Sentinel support,
-//! which also checks that the server calls itself master), then runs the `redis` lock
-//! there, fencing INCR counter included. After a connection failure, a timeout, or a
-//! refusal such as READONLY (a demoted primary), it asks the sentinels again before the
-//! next call. Like most Sentinel clients it does not ask on every call: a client whose
-//! primary was paused and came back still talks to it until something fails, which is
-//! the two-primaries window this lock is tested for. Replication is asynchronous, so a
-//! failover can lose the lock key and the fencing counter's latest increments.
+//! The client asks every sentinel at once for the primary (`SENTINEL
+//! get-master-addr-by-name`) and takes the first answer, then runs the `redis` lock
+//! there, fencing INCR counter included. The redis crate's own Sentinel support asks the
+//! sentinels one after another with no bound per sentinel, so a single unreachable
+//! sentinel (a partition) would stall every lookup; asking all at once is what a client
+//! that must follow failovers under partitions needs. After a connection failure, a
+//! timeout, or a refusal such as READONLY (a demoted primary), the client asks again
+//! before its next call. Like most Sentinel clients it does not ask on every call: a
+//! client whose primary was cut off or paused and came back still talks to it until
+//! something fails, which is the two-primaries window this lock is tested for.
+//! Replication is asynchronous, so a failover can lose the lock key and the fencing
+//! counter's latest increments.
 
 use super::{LockOptions, RedisLock, RedisLockConfig, duration_ms};
 use crate::lock::{Guard, Lock, LockError, LockFuture};
-use redis::ConnectionAddr;
-use redis::sentinel::Sentinel;
+use redis::AsyncConnectionConfig;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -67,31 +70,33 @@ impl SentinelLock {
         }
     }
 
-    /// Asks the sentinels for the primary's address by `deadline` (definite on
-    /// failure: nothing was sent to any primary).
+    /// Asks every sentinel at once for the primary's address and returns the first
+    /// answer by `deadline` (definite on failure: nothing was sent to any primary).
     async fn lookup(&self, deadline: Instant) -> Result<String, LockError> {
-        let urls: Vec<String> = self
-            .cfg
-            .sentinels
-            .iter()
-            .map(|s| format!("redis://{s}/"))
-            .collect();
-        let mut sentinel = Sentinel::build(urls).map_err(|e| {
-            self.connect_error(format!("{e} (hint: give each sentinel as host:port)"))
-        })?;
-        let found = sentinel.async_master_for(&self.cfg.master, None);
-        let client = match tokio::time::timeout_at(deadline, found).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(self.connect_error(format!("no primary: {e}"))),
-            Err(_) => {
-                let ms = duration_ms(self.cfg.options.op_timeout);
-                return Err(self.connect_error(format!("no primary named within {ms} ms")));
-            }
-        };
-        match client.get_connection_info().addr() {
-            ConnectionAddr::Tcp(host, port) => Ok(format!("{host}:{port}")),
-            other => Err(self.connect_error(format!("unexpected primary address {other}"))),
+        let mut asks = tokio::task::JoinSet::new();
+        for sentinel in &self.cfg.sentinels {
+            let (sentinel, master) = (sentinel.clone(), self.cfg.master.clone());
+            let timeout = self.cfg.options.op_timeout;
+            asks.spawn(async move {
+                let answer = ask_sentinel(&sentinel, &master, timeout).await;
+                answer.map_err(|e| format!("sentinel={sentinel}: {e}"))
+            });
         }
+        let mut errors = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, asks.join_next()).await {
+                Ok(Some(Ok(Ok(addr)))) => return Ok(addr),
+                Ok(Some(Ok(Err(e)))) => errors.push(e),
+                Ok(Some(Err(e))) => errors.push(e.to_string()),
+                Ok(None) => break,
+                Err(_) => {
+                    let ms = duration_ms(self.cfg.options.op_timeout);
+                    errors.push(format!("no sentinel answered within {ms} ms"));
+                    break;
+                }
+            }
+        }
+        Err(self.connect_error(format!("no primary: {}", errors.join("; "))))
     }
 
     /// The lock client for the current primary, looking it up if needed.
@@ -142,6 +147,28 @@ impl SentinelLock {
         let result = lock.release(guard).await;
         self.after(&result).await;
         result
+    }
+}
+
+/// One sentinel's answer to `SENTINEL get-master-addr-by-name`, as `host:port`.
+async fn ask_sentinel(sentinel: &str, master: &str, timeout: Duration) -> Result<String, String> {
+    let client = redis::Client::open(format!("redis://{sentinel}/")).map_err(|e| e.to_string())?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply: Option<(String, u16)> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(master)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    match reply {
+        Some((host, port)) => Ok(format!("{host}:{port}")),
+        None => Err(format!("does not monitor master={master}")),
     }
 }
 
