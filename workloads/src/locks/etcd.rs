@@ -101,9 +101,9 @@ impl EtcdLock {
         self.cfg.options.op_timeout
     }
 
-    /// Runs one request by `deadline` and classifies its failure; `sent` says whether
-    /// a failure may have left an effect (false for requests that change nothing we
-    /// rely on, such as granting a lease nobody uses yet).
+    /// Runs one request by `deadline` and classifies its failure. `may_have_effect`
+    /// says whether a failed request may have left an effect (false for requests that
+    /// change nothing a holder relies on, such as granting a lease nobody uses yet).
     async fn call<T, Fut>(
         &self,
         op: &str,
