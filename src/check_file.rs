@@ -139,8 +139,10 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
 fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
     let time_limit = match args.time_limit {
         None => Some(DEFAULT_TIME_LIMIT),
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => bail!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
+        },
     };
     Ok(CheckOptions {
         time_limit,
@@ -251,9 +253,11 @@ mod tests {
             .to_string();
         assert!(err.contains("--model"), "{err}");
         let mut a = args(ModelArg::Register);
-        a.time_limit = Some(-1.0);
-        let err = run(Path::new("h.jsonl"), &a).unwrap_err().to_string();
-        assert!(err.contains("secs=-1"), "{err}");
+        for bad in [-1.0, 0.0, f64::NAN, 1e300] {
+            a.time_limit = Some(bad);
+            let err = run(Path::new("h.jsonl"), &a).unwrap_err().to_string();
+            assert!(err.contains("bad --time-limit: secs="), "{err}");
+        }
     }
 
     #[test]

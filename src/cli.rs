@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use splitbrain_runner::{LockKind, Progress, RunConfig, RunError, WorkloadName};
+use splitbrain_runner::{LockKind, NemesisOptions, Progress, RunConfig, RunError, WorkloadName};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +42,10 @@ enum Command {
     /// Run the protected resource on a node (started by `splitbrain run`).
     #[command(hide = true)]
     Resource(splitbrain_workloads::resource::ResourceArgs),
+    /// Run the Kubernetes API stand-in (leases and configmaps over etcd) on a node
+    /// (started by `splitbrain run --lock k8s-*`).
+    #[command(name = "apiserver-standin", hide = true)]
+    ApiserverStandin(splitbrain_apiserver_standin::StandinArgs),
 }
 
 #[derive(Args, Debug)]
@@ -53,11 +57,24 @@ struct RunArgs {
     /// writes counter+1 with its fencing token, and releases.
     #[arg(long, default_value = "counter", value_parser = parse_workload)]
     workload: WorkloadName,
-    /// Faults to inject, comma-separated: pause (SIGSTOP/SIGCONT a lock server or agent),
-    /// pause-holder (pause the current lock holder's agent for longer than the TTL),
-    /// kill (SIGKILL, then restart with the same command line), partition (random halves
-    /// or one node isolated, then heal); or `none`.
-    #[arg(long, default_value = "pause,kill,partition")]
+    /// Faults to inject, comma-separated, each with an optional weight (`pause:2,
+    /// partition:1`: pauses twice as often); `none` for no faults. Names are
+    /// `<action>[-<target>]`:
+    ///   pause, kill: SIGSTOP then SIGCONT; SIGKILL then the same command line again.
+    ///   clock-bump, clock-strobe, clock-drift: a jump by up to --clock-bump-max-ms, a
+    ///     flip back and forth every 10-100 ms, a rate up to --clock-drift-max; then a
+    ///     reset (clock: all three; clock-reset: every clock back to the true time).
+    ///     Our agents' lease bookkeeping reads the skewed clock; servers only under
+    ///     libfaketime. The host clock is never touched.
+    ///   Targets: none = one lock server or agent; -one, -minority, -majority, -all =
+    ///     every lock server and agent on that many nodes; -holder = the lock holder's
+    ///     agent (pause-holder lasts 2 x TTL + 500 ms); -leader = the leader's servers.
+    ///   partition (random halves or one node), partition-halves,
+    ///     partition-random-halves, partition-one, partition-majorities-ring,
+    ///     partition-bridge, partition-oneway, isolate-holder, isolate-leader.
+    ///   loss: every lock node drops --loss-percent of the packets from the others;
+    ///   latency: --latency-ms more each way between lock nodes (a TCP proxy).
+    #[arg(long, default_value = "pause,kill,partition", verbatim_doc_comment)]
     nemesis: String,
     /// Client processes (one agent each, spread over the nodes).
     #[arg(long, default_value_t = 5)]
@@ -98,6 +115,23 @@ struct RunArgs {
     /// Seconds of quiet between the end of one fault and the start of the next.
     #[arg(long, default_value_t = 3.0)]
     nemesis_interval: f64,
+    /// The largest jump of clock-bump (and flip of clock-strobe), in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    clock_bump_max_ms: u64,
+    /// clock-drift runs a clock between 1/F and F times the true speed.
+    #[arg(long, default_value_t = 2.0)]
+    clock_drift_max: f64,
+    /// The share of packets the loss fault drops, in percent (1 to 100).
+    #[arg(long, default_value_t = 20)]
+    loss_percent: u8,
+    /// The delay the latency fault adds each way between lock nodes, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    /// Agents refuse to touch the resource once the lease they were granted has run out
+    /// by their own clock (the one clock faults skew), as a careful lease-based client
+    /// does. Off by default: the unfenced canary relies on holders acting late.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    lease_check: OnOff,
 }
 
 #[derive(Args, Debug)]
@@ -122,12 +156,30 @@ fn parse_workload(s: &str) -> Result<WorkloadName, String> {
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Check(args) => check(args),
-        Command::Report { dir } => report(dir),
+        Command::Check(args) => {
+            die_quietly_on_closed_pipe();
+            check(args)
+        }
+        Command::Report { dir } => {
+            die_quietly_on_closed_pipe();
+            report(dir)
+        }
         Command::Cleanup => cleanup(),
         Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
+        Command::ApiserverStandin(args) => serve(splitbrain_apiserver_standin::serve(args)),
     }
+}
+
+/// Lets `splitbrain check ... | head` end quietly, as other Unix tools do, instead of
+/// panicking on a closed stdout. Only for commands that print and exit: the controller
+/// and the node services talk over sockets, where a closed peer must be an error to
+/// handle, not a signal that kills the process.
+fn die_quietly_on_closed_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restoring the default disposition installs no handler of ours, and runs
+    // before any thread is started.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn run(args: RunArgs) -> Result<u8> {
@@ -157,6 +209,7 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         list => list.split(',').map(|s| s.trim().to_string()).collect(),
     };
     let seed = args.seed.unwrap_or_else(rand_seed);
+    let nemesis_options = nemesis_options(&args)?;
     if !(args.nemesis_interval >= 0.0 && args.nemesis_interval.is_finite()) {
         return Err(RunError::Config(format!(
             "nemesis-interval={} must be a non-negative number of seconds",
@@ -180,7 +233,35 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         rate: args.rate,
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         nemesis_interval: Duration::from_secs_f64(args.nemesis_interval),
+        nemesis_options,
+        lease_check: args.lease_check == OnOff::On,
         command: command_line(seed),
+    })
+}
+
+/// The sizes of clock, loss and latency faults, checked.
+fn nemesis_options(args: &RunArgs) -> Result<NemesisOptions> {
+    let bad = |m: String| Err(RunError::Config(m).into());
+    if !(args.clock_drift_max.is_finite() && args.clock_drift_max > 1.0) {
+        return bad(format!(
+            "clock-drift-max={} must be a factor above 1, such as 2 (clocks then run between half and twice the true speed)",
+            args.clock_drift_max
+        ));
+    }
+    if !(1..=100).contains(&args.loss_percent) {
+        return bad(format!(
+            "loss-percent={} must be between 1 and 100",
+            args.loss_percent
+        ));
+    }
+    if args.clock_bump_max_ms == 0 {
+        return bad("clock-bump-max-ms=0: give the largest jump, such as 5000".into());
+    }
+    Ok(NemesisOptions {
+        clock_bump_max: Duration::from_millis(args.clock_bump_max_ms),
+        clock_drift_max: args.clock_drift_max,
+        loss_percent: args.loss_percent,
+        latency: Duration::from_millis(args.latency_ms),
     })
 }
 

@@ -100,6 +100,19 @@ fn kv(runs: usize) {
 /// `keys` keys against a simulated linearizable store, with `info_percent` of operations
 /// timing out (they take effect or not at random, and their process is replaced).
 pub fn synthetic_kv(ops: usize, keys: u64, clients: u64, info_percent: u64, seed: u64) -> History {
+    synthetic(ops, keys, clients, info_percent, seed, 3)
+}
+
+/// The generator behind [`synthetic_kv`]: `kinds` 3 uses get, put and append; 2 only get
+/// and put.
+fn synthetic(
+    ops: usize,
+    keys: u64,
+    clients: u64,
+    info_percent: u64,
+    seed: u64,
+    kinds: u64,
+) -> History {
     let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         rng ^= rng << 13;
@@ -131,7 +144,7 @@ pub fn synthetic_kv(ops: usize, keys: u64, clients: u64, info_percent: u64, seed
         match pending[slot].take() {
             None if invoked < ops => {
                 let key = next() % keys;
-                let (f, v) = match next() % 3 {
+                let (f, v) = match next() % kinds {
                     0 => ("get", String::new()),
                     1 => ("put", format!("p{invoked} ")),
                     _ => ("append", format!("a{invoked} ")),
@@ -179,6 +192,27 @@ pub fn synthetic_kv(ops: usize, keys: u64, clients: u64, info_percent: u64, seed
         }
     }
     History::new(out)
+}
+
+/// A seeded single-register history: `clients` processes reading and writing unique
+/// values, one partition of `ops` operations, `info_percent` of them timing out.
+pub fn synthetic_register(ops: usize, clients: u64, info_percent: u64, seed: u64) -> History {
+    let mut kv = synthetic(ops, 1, clients, info_percent, seed, 2);
+    // One key; puts become writes of a unique value.
+    for op in &mut kv.ops {
+        // The kv store reads "" before the first put; a register reads null.
+        let value = match op.value.get(1) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => serde_json::json!(s),
+            _ => serde_json::Value::Null,
+        };
+        op.f = if op.f == "get" {
+            "read".into()
+        } else {
+            "write".into()
+        };
+        op.value = value;
+    }
+    kv
 }
 
 fn apply(cell: &mut String, f: &str, v: &str) {
@@ -330,6 +364,24 @@ fn main() {
         .position(|a| a == "--runs")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(5);
+    if let Some(i) = args.iter().position(|a| a == "--synthetic-register") {
+        let n = args[i + 1].parse().expect("a number of operations");
+        let opts = CheckOptions {
+            time_limit: Some(Duration::from_secs(20)),
+            ..CheckOptions::default()
+        };
+        let start = Instant::now();
+        let r = check_with_model(
+            ModelKind::Register,
+            &synthetic_register(n, 20, 5, 11),
+            None,
+            &opts,
+        )
+        .expect("checks");
+        row(&format!("synthetic register {n}"), start.elapsed(), &r);
+        println!("unobserved dropped: {}", r.stats.unobserved);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--only") {
         let file = &args[i + 1];
         let partition = !args.iter().any(|a| a == "--whole");
@@ -348,6 +400,9 @@ fn main() {
     let history = synthetic_kv(100_000, 100, 20, 5, 7);
     let (t, r) = time(&history, ModelKind::Kv, true, runs.min(3));
     row("synthetic kv 100k ops", t, &r);
+    let history = synthetic_register(20_000, 20, 5, 11);
+    let (t, r) = time(&history, ModelKind::Register, true, runs.min(3));
+    row("synthetic register 20k ops", t, &r);
     println!("\npeak RSS {} MiB\n", peak_rss_kib() / 1024);
     let cap = args
         .iter()

@@ -23,14 +23,17 @@ fn numbered(mut ops: Vec<Op>) -> History {
     History::new(ops)
 }
 
-/// `writers` writes that never return, then a read of a value nobody wrote: not
-/// linearizable, but only after trying every subset of the writes.
+/// `writers` writes that never return, then reads that see each written value in
+/// turn, then a read of a value nobody wrote: not linearizable, but only after trying
+/// the ways the unread writes could have been placed.
 fn hard(writers: u64) -> History {
     let mut ops: Vec<Op> = (0..writers)
         .map(|p| op(p, OpType::Invoke, "write", json!(p)))
         .collect();
-    ops.push(op(writers, OpType::Invoke, "read", Value::Null));
-    ops.push(op(writers, OpType::Ok, "read", json!(-1)));
+    for v in (0..writers as i64).chain([-1]) {
+        ops.push(op(writers, OpType::Invoke, "read", Value::Null));
+        ops.push(op(writers, OpType::Ok, "read", json!(v)));
+    }
     numbered(ops)
 }
 

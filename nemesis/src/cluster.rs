@@ -1,6 +1,7 @@
 //! The `Cluster` trait: what the controller and the nemesis may do to the nodes of a run,
 //! whatever backend provides them.
 
+use crate::clock::ClockSetting;
 use crate::{ClusterError, Grudge};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -125,6 +126,18 @@ pub struct TeardownReport {
     pub first_call: bool,
 }
 
+/// A ClockReach says whether, and how, a clock setting reached a process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "via", content = "reason")]
+pub enum ClockReach {
+    /// Through its clock control file: our agents read their clock from it.
+    ClockFile,
+    /// Through libfaketime, which the process was started under.
+    Faketime,
+    /// Not at all, and why (a server not under libfaketime, a Go program, ...).
+    Unreached(String),
+}
+
 /// A Cluster is the set of nodes of one run and what can be done to them: start, kill,
 /// pause and restart processes, and cut and heal the network between nodes. The
 /// controller and the nemesis share it as `Arc<dyn Cluster>`; every method is
@@ -168,6 +181,38 @@ pub trait Cluster: Send + Sync {
     ) -> Result<TcpStream, ClusterError>;
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
+    /// Sets the clock of one process (see [`crate::clock`]); the true time is
+    /// [`ClockSetting::true_time`]. Says whether the setting reaches the process.
+    fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
+        let _ = (process, setting);
+        Err(self.unsupported("set_clock"))
+    }
+
+    /// Makes every node drop `percent` of the packets from the other nodes; 0 stops it.
+    fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
+        let _ = percent;
+        Err(self.unsupported("set_loss"))
+    }
+
+    /// Puts the latency mechanism in place, with no delay yet. Connections opened
+    /// before may escape it, so call it before the workload starts.
+    fn prepare_latency(&self) -> Result<(), ClusterError> {
+        Err(self.unsupported("prepare_latency"))
+    }
+
+    /// Delays traffic between nodes by `delay` each way; zero stops delaying.
+    fn set_latency(&self, delay: Duration) -> Result<(), ClusterError> {
+        let _ = delay;
+        Err(self.unsupported("set_latency"))
+    }
+
+    /// The error of an operation this backend lacks.
+    fn unsupported(&self, operation: &'static str) -> ClusterError {
+        ClusterError::Unsupported {
+            operation,
+            run_id: self.run_id().to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,16 @@ pub enum ClusterError {
         /// The valid names, comma-separated.
         valid: String,
     },
+    /// The backend cannot do this operation.
+    #[error(
+        "operation={operation} is not supported by the backend of run_id={run_id}; leave that fault out of --nemesis"
+    )]
+    Unsupported {
+        /// The operation (`set_clock`, `set_loss`, ...).
+        operation: &'static str,
+        /// The run.
+        run_id: String,
+    },
     /// Entering a user namespace for a rootless run failed.
     #[error(
         "cannot run rootless: {reason}; run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"

@@ -110,6 +110,17 @@ impl Grudge {
         Grudge(map)
     }
 
+    /// Splits the nodes, in the order given, into halves, the first holding the odd node
+    /// out; the first half drops the second's packets and the second drops nothing:
+    /// packets flow from the first half to the second only (Jepsen's one-way partition).
+    pub fn oneway_halves(nodes: &[String]) -> Grudge {
+        if nodes.len() < 2 {
+            return Grudge::default();
+        }
+        let (a, b) = nodes.split_at(nodes.len().div_ceil(2));
+        Grudge::from_entries(a.iter().map(|n| (n.clone(), b.to_vec())))
+    }
+
     /// Shuffles the nodes with a seeded generator and cuts them into halves; the same
     /// seed always gives the same grudge.
     pub fn random_halves(nodes: &[String], seed: u64) -> Grudge {
@@ -251,6 +262,16 @@ mod tests {
             assert_eq!(g.validate(&nodes).map_err(|e| e.to_string()), Ok(()));
         }
         assert!(Grudge::majorities_ring(&names(3)).is_empty());
+    }
+
+    #[test]
+    fn a_oneway_grudge_drops_in_one_direction_only() {
+        let g = Grudge::oneway_halves(&names(5));
+        // n1,n2,n3 drop n4,n5; n4,n5 drop nothing.
+        assert!(g.dropped_by("n1").unwrap().contains("n5"));
+        assert!(g.dropped_by("n4").is_none());
+        assert_eq!(g.dropped_by("n3").unwrap().len(), 2);
+        assert!(Grudge::oneway_halves(&names(1)).is_empty());
     }
 
     #[test]

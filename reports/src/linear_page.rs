@@ -93,17 +93,9 @@ fn timeline(history: &History, report: &LinearReport) -> Timeline {
         .and_then(|c| c.failed.as_ref())
         .map(|f| f.index);
     let end_ns = history.ops.iter().map(|o| o.time_ns).max().unwrap_or(0) + 1;
-    let mut rows: Vec<Process> = history
-        .ops
-        .iter()
-        .map(|o| o.process)
-        .filter(|p| p.client().is_some())
-        .collect();
-    rows.sort_unstable();
-    rows.dedup();
-    let row_of: HashMap<Process, usize> = rows.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let (rows, row_of) = rows(history, end_ns);
     let mut t = Timeline {
-        rows: rows.iter().map(|p| format!("process {p}")).collect(),
+        rows,
         end_ns,
         ..Timeline::default()
     };
@@ -142,6 +134,51 @@ fn timeline(history: &History, report: &LinearReport) -> Timeline {
         });
     }
     t
+}
+
+/// Rows for client processes. A process whose op ended `info` is replaced by a new one,
+/// so a long history has many processes with short, disjoint lifetimes: processes whose
+/// lifetimes do not overlap share a row (as Jepsen's threads do), which keeps the chart
+/// as tall as the concurrency, not as the number of processes.
+fn rows(history: &History, end_ns: u64) -> (Vec<String>, HashMap<Process, usize>) {
+    let mut life: HashMap<Process, (u64, u64)> = HashMap::new();
+    for pair in history.pairs() {
+        let invoke = &history.ops[pair.invoke];
+        if invoke.process.client().is_none() {
+            continue;
+        }
+        let end = pair.completion.map_or(end_ns, |c| history.ops[c].time_ns);
+        let span = life.entry(invoke.process).or_insert((invoke.time_ns, end));
+        span.0 = span.0.min(invoke.time_ns);
+        span.1 = span.1.max(end);
+    }
+    let mut order: Vec<(Process, (u64, u64))> = life.into_iter().collect();
+    order.sort_by_key(|&(p, (start, _))| (start, p));
+    let mut row_end: Vec<u64> = Vec::new();
+    let mut members: Vec<Vec<Process>> = Vec::new();
+    let mut row_of = HashMap::new();
+    for (p, (start, end)) in order {
+        let row = match row_end.iter().position(|&e| e < start) {
+            Some(r) => r,
+            None => {
+                row_end.push(0);
+                members.push(Vec::new());
+                row_end.len() - 1
+            }
+        };
+        row_end[row] = end;
+        members[row].push(p);
+        row_of.insert(p, row);
+    }
+    let names = members
+        .iter()
+        .map(|m| match m.as_slice() {
+            [one] => format!("process {one}"),
+            [first, rest @ ..] => format!("process {first} +{}", rest.len()),
+            [] => String::new(),
+        })
+        .collect();
+    (names, row_of)
 }
 
 fn step_rows(html: &mut String, steps: &[StepView], first: usize) {
@@ -272,6 +309,24 @@ mod tests {
         );
         assert!(html.contains("<svg"));
         assert!(html.contains("h&lt;1&gt;.jsonl"), "titles are escaped");
+    }
+
+    #[test]
+    fn replaced_processes_share_a_row() {
+        let op =
+            |i: u64, p, kind| Op::new(i, i * 10, Process::Client(p), kind, "read", json!(null));
+        let h = History::new(vec![
+            op(0, 0, OpType::Invoke),
+            op(1, 1, OpType::Invoke),
+            op(2, 0, OpType::Info),
+            op(3, 1, OpType::Ok),
+            op(4, 2, OpType::Invoke),
+            op(5, 2, OpType::Ok),
+        ]);
+        let (names, row_of) = rows(&h, 100);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(row_of[&Process::Client(2)], row_of[&Process::Client(0)]);
+        assert_eq!(names[0], "process 0 +1");
     }
 
     #[test]

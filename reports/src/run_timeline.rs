@@ -30,6 +30,9 @@ fn healer(f: &str) -> Option<&'static str> {
         "pause" => Some("resume"),
         "kill" => Some("start"),
         "start-partition" => Some("stop-partition"),
+        "bump-clock" | "strobe-clock" | "drift-clock" => Some("reset-clock"),
+        "start-loss" => Some("stop-loss"),
+        "start-latency" => Some("stop-latency"),
         _ => None,
     }
 }
@@ -72,7 +75,8 @@ fn json_text(v: &serde_json::Value) -> String {
 }
 
 /// Pairs nemesis ops into faults: each lasting fault from its start's invocation to its
-/// healer's completion; a fault with no healer (such as `bump-clock`) is an instant.
+/// healer's completion (a clock fault lasts until `reset-clock`); a fault with no
+/// healer is an instant.
 pub fn faults(history: &History) -> Vec<Fault> {
     let nemesis: Vec<&Op> = history
         .ops
@@ -357,6 +361,8 @@ mod tests {
             None,
         );
         nemesis(&mut ops, 51, OpType::Info, "start-partition", grudge, None);
+        nemesis(&mut ops, 60, OpType::Invoke, "reset-clock", json!({}), None);
+        nemesis(&mut ops, 61, OpType::Info, "reset-clock", json!({}), None);
         let f = faults(&History::new(ops));
         let got: Vec<(&str, u64, Option<u64>, &str, bool)> = f
             .iter()
@@ -375,7 +381,7 @@ mod tests {
             got,
             vec![
                 ("pause", 10, Some(31), "agent-2 n3", false),
-                ("bump-clock", 20, Some(20), "{\"n1\":500}", false),
+                ("bump-clock", 20, Some(61), "{\"n1\":500}", false),
                 ("kill", 40, None, "n2", true),
                 ("start-partition", 50, None, "n1|n4,n5", false),
             ]

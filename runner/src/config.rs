@@ -37,8 +37,38 @@ pub struct RunConfig {
     pub op_timeout: Duration,
     /// Quiet time between faults.
     pub nemesis_interval: Duration,
+    /// The sizes of clock, loss and latency faults.
+    pub nemesis_options: NemesisOptions,
+    /// Whether agents refuse to touch the resource once their lease has run out by
+    /// their own (injectable, skewable) clock, as a careful lease-based client does.
+    pub lease_check: bool,
     /// The command line, recorded so the run can be repeated.
     pub command: String,
+}
+
+/// NemesisOptions are the sizes of the faults that have one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisOptions {
+    /// The largest clock jump of `clock-bump` (and flip of `clock-strobe`).
+    pub clock_bump_max: Duration,
+    /// `clock-drift` runs clocks between `1/max` and `max` times the true speed.
+    pub clock_drift_max: f64,
+    /// The share of packets `loss` drops, in percent.
+    pub loss_percent: u8,
+    /// The delay `latency` adds each way between lock nodes.
+    pub latency: Duration,
+}
+
+impl Default for NemesisOptions {
+    fn default() -> NemesisOptions {
+        use splitbrain_nemesis::faults::schedule_defaults as d;
+        NemesisOptions {
+            clock_bump_max: d::DEFAULT_CLOCK_BUMP_MAX,
+            clock_drift_max: d::DEFAULT_CLOCK_DRIFT_MAX,
+            loss_percent: d::DEFAULT_LOSS_PERCENT,
+            latency: d::DEFAULT_LATENCY,
+        }
+    }
 }
 
 /// A WorkloadName is a workload this build can run.

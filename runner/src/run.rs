@@ -8,7 +8,7 @@ use crate::{RunConfig, RunError, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
 use splitbrain_nemesis::Cluster;
-use splitbrain_nemesis::faults::{FaultKind, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_nemesis::faults::{FaultMix, PlannedFault, ScheduleConfig, Targets};
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use std::path::{Path, PathBuf};
@@ -53,8 +53,9 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
         dir.display()
     ));
     let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let plan = splitbrain_nemesis::faults::plan(&schedule_config(&cfg, faults), &node_names);
-    print_plan(progress, &plan);
+    let plan =
+        splitbrain_nemesis::faults::plan(&schedule_config(&cfg, faults.clone()), &node_names);
+    print_plan(progress, &faults, &plan);
 
     let state = state_dir(&run_id);
     progress.phase("cluster up");
@@ -109,6 +110,18 @@ async fn run_on_cluster(
             .map_err(RunError::io(dir.join("history.jsonl")))?,
     );
     let board = Arc::new(HolderBoard::default());
+    // Latency proxies only see connections opened after them: before any client.
+    let needs = plan.clone();
+    let prepared = cluster.clone();
+    let ready = tokio::task::spawn_blocking(move || {
+        splitbrain_nemesis::faults::prepare(&needs, prepared.as_ref())
+    })
+    .await
+    .expect("nemesis preparation task panicked");
+    if let Err(e) = ready {
+        // Not fatal: each fault that needed it is then recorded as not applied.
+        progress.println(format!("nemesis: cannot prepare latency: {e}"));
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
     let targets: Arc<dyn Targets> = Arc::new(BoardTargets(board.clone()));
@@ -251,6 +264,13 @@ fn write_run_info(
             "rate": cfg.rate,
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
             "nemesis_interval_ms": cfg.nemesis_interval.as_millis() as u64,
+            "nemesis_options": {
+                "clock_bump_max_ms": cfg.nemesis_options.clock_bump_max.as_millis() as u64,
+                "clock_drift_max": cfg.nemesis_options.clock_drift_max,
+                "loss_percent": cfg.nemesis_options.loss_percent,
+                "latency_ms": cfg.nemesis_options.latency.as_millis() as u64,
+            },
+            "lease_check": cfg.lease_check,
         }),
     };
     let path = dir.join("run.json");
@@ -278,40 +298,83 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
     Ok(())
 }
 
-fn parse_faults(names: &[String]) -> Result<Vec<FaultKind>, RunError> {
+fn parse_faults(names: &[String]) -> Result<FaultMix, RunError> {
     names
-        .iter()
-        .map(|n| {
-            n.parse::<FaultKind>()
-                .map_err(|e| RunError::Config(e.to_string()))
-        })
-        .collect()
+        .join(",")
+        .parse::<FaultMix>()
+        .map_err(|e| RunError::Config(e.to_string()))
 }
 
-fn schedule_config(cfg: &RunConfig, faults: Vec<FaultKind>) -> ScheduleConfig {
+fn schedule_config(cfg: &RunConfig, faults: FaultMix) -> ScheduleConfig {
+    let o = &cfg.nemesis_options;
     ScheduleConfig {
         seed: cfg.seed,
         faults,
         time_limit: cfg.time_limit,
         interval: cfg.nemesis_interval,
         ttl: cfg.ttl,
+        clock_bump_max: o.clock_bump_max,
+        clock_drift_max: o.clock_drift_max,
+        loss_percent: o.loss_percent,
+        latency: o.latency,
     }
 }
 
-fn print_plan(progress: &Progress, plan: &[PlannedFault]) {
+fn print_plan(progress: &Progress, mix: &FaultMix, plan: &[PlannedFault]) {
     if plan.is_empty() {
-        progress.println("nemesis: none");
+        progress.println(format!("nemesis: none planned (mix: {mix})"));
         return;
     }
-    progress.println(format!("nemesis schedule ({} faults):", plan.len()));
+    progress.println(format!(
+        "nemesis schedule ({} faults, mix {mix}):",
+        plan.len()
+    ));
     for fault in plan {
         progress.println(format!(
-            "  at {:>6.1}s  {:<14} for {:.1}s",
+            "  at {:>6.1}s  {:<26} for {:>4.1}s  {}",
             fault.at.as_secs_f64(),
             fault.kind.to_string(),
-            fault.duration.as_secs_f64()
+            fault.duration.as_secs_f64(),
+            fault_details(fault)
         ));
     }
+}
+
+/// What a planned fault hits and how hard, as far as the plan knows it.
+fn fault_details(fault: &PlannedFault) -> String {
+    let mut parts = Vec::new();
+    if !fault.nodes.is_empty() {
+        parts.push(format!("nodes={}", fault.nodes.join(",")));
+    }
+    if let Some(p) = &fault.partition {
+        let cut: Vec<String> = p
+            .grudge
+            .entries()
+            .map(|(n, d)| format!("{n}-x{}", d.iter().cloned().collect::<Vec<_>>().join("+")))
+            .collect();
+        if !cut.is_empty() {
+            parts.push(format!("drops {}", cut.join(" ")));
+        }
+    }
+    if let Some(c) = &fault.clock {
+        if let Some(s) = c.strobe {
+            parts.push(format!(
+                "strobe {:+} ms every {} ms",
+                s.delta_ms, s.period_ms
+            ));
+        } else if c.rate != 1.0 {
+            parts.push(format!("rate x{:.2}", c.rate));
+        } else if c.offset_ms != 0 {
+            parts.push(format!("jump {:+} ms", c.offset_ms));
+        }
+    }
+    if let Some(p) = fault.loss_percent {
+        parts.push(format!("{p}% packets dropped"));
+    }
+    if let Some(ms) = fault.latency_ms {
+        parts.push(format!("+{ms} ms each way"));
+    }
+    parts.join("  ")
 }
 
 fn nemesis_label(names: &[String]) -> String {

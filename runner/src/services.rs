@@ -79,7 +79,7 @@ pub fn start(
                 kind: ProcessKind::Agent,
                 program: me.clone(),
                 args: agent_args(cfg, &socket, &node.name, &lock, resource_addr),
-                env: vec![],
+                env: agent_env(cfg),
                 log: run_dir.join(format!("logs/{name}.log")),
             },
         )?;
@@ -127,6 +127,16 @@ fn agent_args(
 /// are two steps each, so a third of the controller's bound.
 fn agent_step_timeout(cfg: &RunConfig) -> std::time::Duration {
     (cfg.op_timeout / 3).max(std::time::Duration::from_millis(50))
+}
+
+/// The agent's environment: the lease check is a switch the CLI does not show the
+/// agent's users (the cluster adds the clock file itself).
+fn agent_env(cfg: &RunConfig) -> Vec<(String, String)> {
+    let check = on_off(cfg.lease_check).to_string();
+    vec![(
+        splitbrain_workloads::agent::LEASE_CHECK_ENV.to_string(),
+        check,
+    )]
 }
 
 fn on_off(b: bool) -> &'static str {

@@ -120,6 +120,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
             lock: LockKind::Redis,
             redis: Some(redis_addr.clone()),
             endpoints: Default::default(),
+            kube: Default::default(),
             resource: resource_addr.clone(),
             fencing: opts.fencing,
             op_timeout_ms: 1000,

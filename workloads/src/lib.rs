@@ -8,6 +8,8 @@
 //! - it talks to an [`agent`] over a Unix socket ([`agent::AgentClient`]);
 //! - the agent holds a [`Lock`] (for example [`locks::RedisLock`]) and does its
 //!   critical section on the [`resource`], which logs every access in its own order.
+//! - every lease decision and request timeout of the agent reads its injectable
+//!   [`clock`], which the nemesis skews per process without touching the host's clock.
 //!
 //! ```
 //! use splitbrain_workloads::generator::{Generator, GeneratorConfig};
@@ -19,6 +21,7 @@
 //! ```
 
 pub mod agent;
+pub mod clock;
 pub mod counter;
 mod error;
 pub mod generator;

@@ -2,10 +2,19 @@
 //! is keyed by.
 //!
 //! The search reaches the same configuration by many orders; the cache makes it explore
-//! each only once. Entries live in one flat arena (states in a `Vec`, bitsets in one
-//! `Vec<u64>`), and the table holds only indexes, so an insert allocates nothing most of
-//! the time. The linearized set's hash is a Zobrist hash (XOR of one random word per
-//! operation), updated in O(1) as operations are linearized and undone.
+//! each only once. The linearized set's hash is a Zobrist hash (XOR of one fixed random
+//! word per operation), updated in O(1) as operations are linearized and undone.
+//!
+//! A set is stored exactly but compactly: operations are numbered in invocation order,
+//! so a set is nearly always "everything below some point, a few operations in a short
+//! window, nothing above it". The cache keeps only the window, between the first word of
+//! the bitset that is not all ones and the last word that is not all zeros. An entry of a
+//! 20,000-operation partition takes a few words instead of 313, which keeps the memory of
+//! a long lock history linear in the search rather than quadratic.
+//!
+//! Records (hash, window shape, state, and the window itself when it is one word) live in
+//! chunks, longer windows in a word arena, and the table holds only record numbers, so
+//! growing never copies what is stored and a lookup usually touches one record.
 //!
 //! Memory stays bounded: past `max_bytes` the cache stops growing. That is sound because
 //! the cache only prunes (a configuration not remembered is explored again); the time
@@ -14,11 +23,16 @@
 use hashbrown::HashTable;
 use std::hash::{Hash, Hasher};
 
-/// A Bitset is the set of operations linearized so far, with its Zobrist hash.
+/// A Bitset is the set of operations linearized so far, with its Zobrist hash and the
+/// bounds of its window.
 pub(crate) struct Bitset {
-    pub(crate) words: Vec<u64>,
+    words: Vec<u64>,
     keys: Vec<u64>,
     pub(crate) hash: u64,
+    /// The first word that is not all ones (`words.len()` when every word is).
+    low: usize,
+    /// One past the last word that is not zero (0 when every word is).
+    high: usize,
 }
 
 impl Bitset {
@@ -28,14 +42,40 @@ impl Bitset {
             words: vec![0; n.div_ceil(64).max(1)],
             keys: (0..n as u64).map(splitmix64).collect(),
             hash: 0,
+            low: 0,
+            high: 0,
         }
     }
 
     /// Adds or removes operation `i`.
     #[inline]
     pub(crate) fn flip(&mut self, i: usize) {
-        self.words[i / 64] ^= 1 << (i % 64);
+        let w = i / 64;
+        self.words[w] ^= 1 << (i % 64);
         self.hash ^= self.keys[i];
+        let word = self.words[w];
+        if word == u64::MAX {
+            while self.low < self.words.len() && self.words[self.low] == u64::MAX {
+                self.low += 1;
+            }
+        } else if w < self.low {
+            self.low = w;
+        }
+        if word != 0 {
+            self.high = self.high.max(w + 1);
+        } else {
+            while self.high > 0 && self.words[self.high - 1] == 0 {
+                self.high -= 1;
+            }
+        }
+    }
+
+    /// The canonical window: where it starts and its words (empty when the set is
+    /// "everything below `low`").
+    #[inline]
+    fn window(&self) -> (usize, &[u64]) {
+        let end = self.high.max(self.low);
+        (self.low, &self.words[self.low..end])
     }
 }
 
@@ -48,25 +88,38 @@ fn splitmix64(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Entries are stored in chunks of this many, so growing the cache never copies it.
+/// Records are stored in chunks of this many; long windows in chunks of up to
+/// `WORDS_CHUNK` words.
 const CHUNK_SHIFT: usize = 12;
 const CHUNK: usize = 1 << CHUNK_SHIFT;
+const WORDS_CHUNK: usize = 1 << 16;
 
-/// A Cache remembers the configurations the search has already explored. Entry `i`
-/// keeps its hash and bitset in `words` (one chunk of `stride` words each) and its state
-/// in `states`; the table holds only entry numbers.
+/// A Record is one remembered configuration. A window of at most one word (the common
+/// case) is kept in `window` itself; a longer one is in the word arena at chunk
+/// `window >> 32`, offset `window & u32::MAX`.
+struct Record<S> {
+    hash: u64,
+    /// `low << 32 | window length in words`.
+    shape: u64,
+    window: u64,
+    state: S,
+}
+
+/// A Cache remembers the configurations the search has already explored.
 pub(crate) struct Cache<S> {
     table: HashTable<u32>,
+    records: Vec<Vec<Record<S>>>,
     words: Vec<Vec<u64>>,
-    states: Vec<Vec<S>>,
-    stride: usize,
     len: usize,
+    word_count: usize,
+    /// Bytes of the record and word chunks allocated so far.
+    arena_bytes: usize,
     max_bytes: usize,
     /// Set once an insert was refused for lack of room.
     pub(crate) full: bool,
 }
 
-/// Compares two bitsets without a call to `memcmp`: they are a few words long.
+/// Compares two windows without a call to `memcmp`: they are a few words long.
 #[inline]
 fn same_words(a: &[u64], b: &[u64]) -> bool {
     let mut diff = 0;
@@ -77,14 +130,15 @@ fn same_words(a: &[u64], b: &[u64]) -> bool {
 }
 
 impl<S: Clone + Eq + Hash> Cache<S> {
-    /// An empty cache for bitsets of `words` words that grows to at most `max_bytes`.
-    pub(crate) fn new(words: usize, max_bytes: usize) -> Cache<S> {
+    /// An empty cache that grows to at most `max_bytes`.
+    pub(crate) fn new(max_bytes: usize) -> Cache<S> {
         Cache {
             table: HashTable::with_capacity(1024),
+            records: Vec::new(),
             words: Vec::new(),
-            states: Vec::new(),
-            stride: words + 1,
             len: 0,
+            word_count: 0,
+            arena_bytes: 0,
             max_bytes,
             full: false,
         }
@@ -97,9 +151,26 @@ impl<S: Clone + Eq + Hash> Cache<S> {
 
     /// The bytes the cache holds (states' own heap data not counted).
     pub(crate) fn bytes(&self) -> usize {
-        let chunks = self.words.len();
-        chunks * CHUNK * (self.stride * 8 + std::mem::size_of::<S>())
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+        self.arena_bytes + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+
+    #[inline]
+    fn record(&self, i: u32) -> &Record<S> {
+        &self.records[i as usize >> CHUNK_SHIFT][i as usize & (CHUNK - 1)]
+    }
+
+    /// Whether record `r` holds `window`.
+    #[inline]
+    fn holds(&self, r: &Record<S>, window: &[u64]) -> bool {
+        match window {
+            [] => true,
+            [w] => r.window == *w,
+            _ => {
+                let (chunk, offset) =
+                    ((r.window >> 32) as usize, (r.window & 0xFFFF_FFFF) as usize);
+                same_words(&self.words[chunk][offset..offset + window.len()], window)
+            }
+        }
     }
 
     /// Remembers (set, state); returns false when it was already there. When the cache is
@@ -107,40 +178,78 @@ impl<S: Clone + Eq + Hash> Cache<S> {
     #[inline]
     pub(crate) fn insert(&mut self, set: &Bitset, state: &S) -> bool {
         let hash = set.hash ^ state_hash(state);
-        let stride = self.stride;
-        let (words, states) = (&self.words, &self.states);
+        let (low, window) = set.window();
+        let shape = ((low as u64) << 32) | window.len() as u64;
         let found = self.table.find(hash, |&i| {
-            let (chunk, slot) = (i as usize >> CHUNK_SHIFT, i as usize & (CHUNK - 1));
-            let stored = &words[chunk][slot * stride..(slot + 1) * stride];
-            stored[0] == hash
-                && same_words(&stored[1..], &set.words)
-                && states[chunk][slot] == *state
+            let r = self.record(i);
+            r.hash == hash && r.shape == shape && self.holds(r, window) && r.state == *state
         });
         if found.is_some() {
             return false;
         }
-        if self.len.is_multiple_of(CHUNK) {
-            let grown = self.bytes() + CHUNK * (stride * 8 + std::mem::size_of::<S>());
-            if grown > self.max_bytes {
-                self.full = true;
-                return true;
-            }
-            self.words.push(Vec::with_capacity(CHUNK * stride));
-            self.states.push(Vec::with_capacity(CHUNK));
+        let long = if window.len() > 1 { window.len() } else { 0 };
+        if !self.make_room(long) {
+            self.full = true;
+            return true;
         }
-        let index = self.len as u32;
-        let (Some(words), Some(states)) = (self.words.last_mut(), self.states.last_mut()) else {
-            unreachable!("a chunk was pushed above");
+        let stored = match window {
+            [] => 0,
+            [w] => *w,
+            _ => {
+                let chunk = self.words.len() - 1;
+                let words = &mut self.words[chunk];
+                let at = ((chunk as u64) << 32) | words.len() as u64;
+                words.extend_from_slice(window);
+                self.word_count += window.len();
+                at
+            }
         };
-        words.push(hash);
-        words.extend_from_slice(&set.words);
-        states.push(state.clone());
-        self.len += 1;
-        let all = &self.words;
-        self.table.insert_unique(hash, index, |&i| {
-            let (chunk, slot) = (i as usize >> CHUNK_SHIFT, i as usize & (CHUNK - 1));
-            all[chunk][slot * stride]
+        let index = self.len as u32;
+        let last = self.records.len() - 1;
+        self.records[last].push(Record {
+            hash,
+            shape,
+            window: stored,
+            state: state.clone(),
         });
+        self.len += 1;
+        let records = &self.records;
+        self.table.insert_unique(hash, index, |&i| {
+            records[i as usize >> CHUNK_SHIFT][i as usize & (CHUNK - 1)].hash
+        });
+        true
+    }
+
+    /// Makes sure one more record, and a long window of `words` words, fit within the
+    /// budget.
+    fn make_room(&mut self, words: usize) -> bool {
+        let needs_words = words > 0
+            && self
+                .words
+                .last()
+                .is_none_or(|c| c.len() + words > c.capacity());
+        let needs_records = self.len.is_multiple_of(CHUNK);
+        // Word chunks start small and double, so a small partition's cache stays small.
+        let chunk_words = words.max(self.word_count.clamp(1024, WORDS_CHUNK));
+        let record_chunk = CHUNK * std::mem::size_of::<Record<S>>();
+        let mut grown = self.bytes();
+        if needs_words {
+            grown += chunk_words * 8;
+        }
+        if needs_records {
+            grown += record_chunk;
+        }
+        if grown > self.max_bytes {
+            return false;
+        }
+        if needs_words {
+            self.words.push(Vec::with_capacity(chunk_words));
+            self.arena_bytes += chunk_words * 8;
+        }
+        if needs_records {
+            self.records.push(Vec::with_capacity(CHUNK));
+            self.arena_bytes += record_chunk;
+        }
         true
     }
 }
@@ -151,4 +260,53 @@ fn state_hash<S: Hash>(state: &S) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     state.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_canonical_whatever_the_order_of_flips() {
+        let mut a = Bitset::new(300);
+        let mut b = Bitset::new(300);
+        for i in 0..130 {
+            a.flip(i);
+        }
+        a.flip(200);
+        b.flip(200);
+        for i in (0..130).rev() {
+            b.flip(i);
+        }
+        assert_eq!(a.window(), b.window());
+        assert_eq!(a.window().0, 2);
+        assert_eq!(a.hash, b.hash);
+        a.flip(200);
+        assert_eq!(a.window(), (2, &[0b11][..]));
+        a.flip(128);
+        a.flip(129);
+        assert_eq!(a.window(), (2, &[][..]));
+        a.flip(128);
+        a.flip(129);
+        a.flip(5);
+        assert_eq!(a.window().0, 0);
+        assert_eq!(a.window().1.len(), 3);
+    }
+
+    #[test]
+    fn the_cache_tells_sets_and_states_apart() {
+        let mut cache: Cache<u32> = Cache::new(1 << 20);
+        let mut set = Bitset::new(200);
+        assert!(cache.insert(&set, &0));
+        assert!(!cache.insert(&set, &0));
+        assert!(cache.insert(&set, &1));
+        set.flip(150);
+        assert!(cache.insert(&set, &0));
+        set.flip(3);
+        assert!(cache.insert(&set, &0));
+        assert!(!cache.insert(&set, &0));
+        assert_eq!(cache.len(), 4);
+        let mut tiny: Cache<u32> = Cache::new(0);
+        assert!(tiny.insert(&set, &0) && tiny.insert(&set, &0) && tiny.full);
+    }
 }

@@ -160,7 +160,7 @@ pub fn check_operations<M: HistoryModel>(
         names: crate::models::Interner::default(),
         partitions: parts
             .into_iter()
-            .map(|(key, ops)| Partition { key, ops })
+            .map(|(key, ops)| Partition::new(key, ops))
             .collect(),
     };
     check_prepared(&prepared, options)
@@ -204,6 +204,7 @@ pub fn check_prepared<M: HistoryModel>(
     }
     let stats = SearchStats {
         operations: prepared.operations(),
+        unobserved: prepared.partitions.iter().map(|p| p.unobserved).sum(),
         partitions: prepared.partitions.len(),
         partitions_checked: reports.len(),
         steps: figures.steps,

@@ -57,8 +57,10 @@ pub struct PartitionReport {
 /// SearchStats are the figures of one check.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchStats {
-    /// Operations checked (after leaving out `fail` and nemesis ops).
+    /// Operations searched (after leaving out `fail`, nemesis and unobservable ops).
     pub operations: usize,
+    /// Operations with unknown outcomes left out because nothing could observe them.
+    pub unobserved: usize,
     /// Partitions in the history.
     pub partitions: usize,
     /// Partitions searched before the verdict was known.
@@ -96,8 +98,11 @@ impl LinearReport {
         let s = &self.stats;
         match self.valid {
             Validity::Valid => format!(
-                "linearizable: {} operations in {} partitions fit the {} model",
-                s.operations, s.partitions, self.model
+                "linearizable: {} operations in {} partition{} fit the {} model",
+                s.operations,
+                s.partitions,
+                if s.partitions == 1 { "" } else { "s" },
+                self.model
             ),
             Validity::Invalid => {
                 let at = self.counterexample.as_ref().and_then(|c| c.failed.as_ref());
@@ -142,8 +147,9 @@ impl LinearReport {
 
 fn key_text<M: HistoryModel>(prepared: &Prepared<M>, p: usize) -> String {
     match prepared.partitions[p].key {
-        WHOLE => "all".to_owned(),
-        key => prepared.names.text(key).to_owned(),
+        // One object (a register, one unnamed lock) or a map checked whole.
+        WHOLE | 0 if prepared.partitions.len() == 1 => "all".to_owned(),
+        key => prepared.names.name(key),
     }
 }
 
@@ -201,18 +207,23 @@ pub(crate) fn counterexample<M: HistoryModel>(
         .map(|&i| view(i, String::new()))
         .collect();
     let partition = key_text(prepared, p);
+    let place = if partition == "all" {
+        String::new()
+    } else {
+        format!("partition {partition}: ")
+    };
     let explanation = match &failed {
         Some(f) => format!(
-            "partition {partition}: after the longest linearizable prefix of {} operations \
-             the state is {before}; operation index={} (process {}: {}) had returned by \
-             then, but no order of the {} pending operations lets it take effect there",
+            "{place}after the longest linearizable prefix of {} operations the state is \
+             {before}; operation index={} (process {}: {}) had returned by then, but no \
+             order of the {} operations pending there lets it take effect",
             prefix.len(),
             f.index,
             f.process,
             f.op,
             candidates.len()
         ),
-        None => format!("partition {partition}: no linearization exists"),
+        None => format!("{place}no linearization exists"),
     };
     Counterexample {
         partition,

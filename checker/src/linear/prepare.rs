@@ -22,8 +22,29 @@ pub const WHOLE: u32 = u32::MAX;
 pub struct Partition<M: HistoryModel> {
     /// The interned partition key (see [`HistoryModel::partition`]).
     pub key: u32,
-    /// Its operations, in invocation order.
+    /// Its operations, in invocation order (a stable sort by call time).
     pub ops: Vec<SearchOp<M>>,
+    /// Operations with unknown outcomes left out because nothing could observe them
+    /// (see [`HistoryModel::unobservable`]).
+    pub unobserved: usize,
+}
+
+impl<M: HistoryModel> Partition<M> {
+    /// A partition of `ops`, leaving out the operations the model says nothing could
+    /// observe.
+    pub fn new(key: u32, mut ops: Vec<SearchOp<M>>) -> Partition<M> {
+        // Invocation order keeps the linearized sets the cache stores compact.
+        ops.sort_by_key(|o| o.call_ns);
+        let drop = M::unobservable(&ops);
+        let before = ops.len();
+        let mut flags = drop.into_iter();
+        ops.retain(|_| !flags.next().unwrap_or(false));
+        Partition {
+            key,
+            unobserved: before - ops.len(),
+            ops,
+        }
+    }
 }
 
 /// Prepared is a history ready to search: the initial state, the interned names and the
@@ -100,7 +121,7 @@ pub fn prepare<M: HistoryModel>(
                 max: MAX_OPERATIONS,
             });
         }
-        partitions.push(Partition { key, ops });
+        partitions.push(Partition::new(key, ops));
     }
     Ok(Prepared {
         init,

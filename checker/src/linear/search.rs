@@ -72,6 +72,13 @@ impl Events {
         // Node numbers break ties: calls (even) before returns (odd) is not enough across
         // operations, so sort by (time, is_return, node).
         order.sort_unstable_by_key(|&(t, node)| (t, node & 1, node));
+        // Within a run of calls between two returns, the search may linearize any of
+        // them first, so their order only decides what it tries first: operations with
+        // known returns before unknown ones, which constrain nothing and are best left
+        // for when they are needed.
+        for run in order.chunk_by_mut(|a, b| a.1 & 1 == 0 && b.1 & 1 == 0) {
+            run.sort_by_key(|&(t, node)| (ops[node as usize / 2].ret.is_none(), t, node));
+        }
         let (head, tail) = (2 * n, 2 * n + 1);
         let mut next = vec![NIL; 2 * n as usize + 2];
         let mut prev = vec![NIL; 2 * n as usize + 2];
@@ -179,7 +186,7 @@ pub(crate) fn search<M: HistoryModel>(
 ) -> Found {
     let mut events = Events::new(ops);
     let mut set = Bitset::new(ops.len());
-    let mut cache: Cache<M> = Cache::new(set.words.len(), budget.max_cache_bytes);
+    let mut cache: Cache<M> = Cache::new(budget.max_cache_bytes);
     let mut stack: Vec<(u32, M)> = Vec::with_capacity(ops.len());
     let mut deepest = DeepestTracker {
         best: Vec::new(),

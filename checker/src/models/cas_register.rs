@@ -7,7 +7,8 @@
 //! did not take effect and is left out, as in Jepsen.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -109,6 +110,41 @@ impl HistoryModel for CasRegister {
             }
             _ => Err(bad_op(Self::NAME, invoke, "f=read, f=write or f=cas")),
         }
+    }
+
+    /// Reads with unknown results; and writes or compare-and-sets with unknown
+    /// outcomes whose new value no read returned and no compare-and-set (other than a
+    /// failed one) expected, when no compare-and-set failed at all (a failed one
+    /// observes that the register did *not* hold a value, which a left-out write
+    /// could change).
+    fn unobservable(ops: &[Operation<CasRegisterOp, CasRegisterRet>]) -> Vec<bool> {
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        let mut failed_cas = false;
+        for o in ops {
+            match (o.op, o.ret) {
+                (_, Some(CasRegisterRet::ReadOk(v))) => {
+                    seen.insert(v);
+                }
+                (CasRegisterOp::Cas { .. }, Some(CasRegisterRet::CasOk(false))) => {
+                    failed_cas = true
+                }
+                (CasRegisterOp::Cas { from, .. }, _) => {
+                    seen.insert(from);
+                }
+                _ => {}
+            }
+        }
+        ops.iter()
+            .map(|o| {
+                o.ret.is_none()
+                    && match o.op {
+                        CasRegisterOp::Read => true,
+                        CasRegisterOp::Write(v) | CasRegisterOp::Cas { to: v, .. } => {
+                            !failed_cas && !seen.contains(&v)
+                        }
+                    }
+            })
+            .collect()
     }
 
     fn describe_state(&self, names: &Interner) -> String {

@@ -8,7 +8,7 @@
 //! present the token of the current grant.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op, client_of};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -161,6 +161,14 @@ impl HistoryModel for FencedMutex {
         }
     }
 
+    fn unobservable(ops: &[Operation<FencedMutexOp, FencedMutexRet>]) -> Vec<bool> {
+        super::unobserved_acquires(
+            ops,
+            |op| matches!(op, FencedMutexOp::Acquire { .. }),
+            |ret| matches!(ret, FencedMutexRet::Refused | FencedMutexRet::NotHolder),
+        )
+    }
+
     fn describe_state(&self, _names: &Interner) -> String {
         match self.holder {
             Some(p) => format!("held by process {p} with token {}", self.token),
@@ -174,13 +182,12 @@ impl HistoryModel for FencedMutex {
             Some(FencedMutexRet::Granted(t)) => format!("granted token {t}"),
             Some(r) => format!("{r:?}").to_lowercase(),
         };
+        // The process is shown beside the operation, not in it.
         match op {
-            FencedMutexOp::Acquire { process, .. } => {
-                format!("process {process} acquire -> {outcome}")
-            }
-            FencedMutexOp::Release { process, token, .. } => match token {
-                Some(t) => format!("process {process} release token {t} -> {outcome}"),
-                None => format!("process {process} release -> {outcome}"),
+            FencedMutexOp::Acquire { .. } => format!("acquire -> {outcome}"),
+            FencedMutexOp::Release { token, .. } => match token {
+                Some(t) => format!("release token {t} -> {outcome}"),
+                None => format!("release -> {outcome}"),
             },
         }
     }

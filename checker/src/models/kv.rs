@@ -8,7 +8,7 @@
 //! Histories are checked per key, or as one map when partitioning is turned off.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use serde_json::Value;
 use splitbrain_history::Op;
 use std::hash::{Hash, Hasher};
@@ -240,6 +240,13 @@ impl HistoryModel for Kv {
         match op {
             KvOp::Get(k) | KvOp::Put(k, _) | KvOp::Append(k, _) => *k,
         }
+    }
+
+    /// Gets with unknown results change nothing.
+    fn unobservable(ops: &[Operation<KvOp, KvRet>]) -> Vec<bool> {
+        ops.iter()
+            .map(|o| o.ret.is_none() && matches!(o.op, KvOp::Get(_)))
+            .collect()
     }
 
     fn describe_state(&self, names: &Interner) -> String {

@@ -26,7 +26,7 @@ pub use kv::{Kv, KvOp, KvRet, Text};
 pub use mutex::{Mutex, MutexOp, MutexRet};
 pub use register::{Register, RegisterOp, RegisterRet};
 
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use splitbrain_history::Op;
@@ -102,6 +102,14 @@ pub trait HistoryModel:
     /// object (a lock) are always checked per partition.
     const STATE_SPANS_PARTITIONS: bool = false;
 
+    /// Marks operations with an unknown outcome that nothing in the partition could
+    /// observe, so leaving them out (choosing "it never took effect", which is always
+    /// allowed) cannot change the verdict. Each one left out halves the space the
+    /// search may have to explore. The default leaves everything in.
+    fn unobservable(ops: &[Operation<Self::Op, Self::Ret>]) -> Vec<bool> {
+        vec![false; ops.len()]
+    }
+
     /// A short, readable rendering of the state, for counterexamples.
     fn describe_state(&self, names: &Interner) -> String;
 
@@ -147,6 +155,16 @@ impl Interner {
         self.ids.insert(text.to_owned(), id);
         self.texts.push(text.to_owned());
         id
+    }
+
+    /// The text an id stands for, with a JSON string shown without its quotes (for
+    /// keys and lock names).
+    pub fn name(&self, id: u32) -> String {
+        let text = self.text(id);
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::String(s)) => s,
+            _ => text.to_owned(),
+        }
     }
 
     /// The text an id stands for (`?` for an id this interner never gave).
@@ -218,6 +236,28 @@ pub(crate) fn bad_op(model: &'static str, op: &Op, expected: &str) -> LinearErro
         value: op.value.to_string(),
         expected: expected.to_owned(),
     }
+}
+
+/// Unknown-outcome lock operations that can be left out: an acquire by a process
+/// that does nothing afterwards, in a partition where no return says the lock was
+/// held. Had it taken effect, its process would hold the lock forever (a process
+/// whose op ended `info` is never reused), which only forbids later grants.
+pub(crate) fn unobserved_acquires<O, R>(
+    ops: &[Operation<O, R>],
+    is_acquire: impl Fn(&O) -> bool,
+    says_held: impl Fn(&R) -> bool,
+) -> Vec<bool> {
+    if ops.iter().any(|o| o.ret.as_ref().is_some_and(&says_held)) {
+        return vec![false; ops.len()];
+    }
+    let mut last_call: FxHashMap<splitbrain_history::Process, u64> = FxHashMap::default();
+    for o in ops {
+        let t = last_call.entry(o.process).or_insert(o.call_ns);
+        *t = (*t).max(o.call_ns);
+    }
+    ops.iter()
+        .map(|o| o.ret.is_none() && is_acquire(&o.op) && last_call[&o.process] == o.call_ns)
+        .collect()
 }
 
 /// The client number of an op's process; the nemesis never reaches a model.

@@ -9,7 +9,7 @@
 //! (try-lock); any other `ok` acquire was granted. `fail` operations are left out.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op, client_of};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -120,6 +120,14 @@ impl HistoryModel for Mutex {
         }
     }
 
+    fn unobservable(ops: &[Operation<MutexOp, MutexRet>]) -> Vec<bool> {
+        super::unobserved_acquires(
+            ops,
+            |op| matches!(op, MutexOp::Acquire { .. }),
+            |ret| matches!(ret, MutexRet::Refused | MutexRet::NotHolder),
+        )
+    }
+
     fn describe_state(&self, _names: &Interner) -> String {
         match self.holder {
             Some(p) => format!("held by process {p}"),
@@ -129,9 +137,10 @@ impl HistoryModel for Mutex {
 
     fn describe_op(op: &MutexOp, ret: Option<&MutexRet>, _names: &Interner) -> String {
         let outcome = ret.map_or("?".to_owned(), |r| format!("{r:?}").to_lowercase());
+        // The process is shown beside the operation, not in it.
         match op {
-            MutexOp::Acquire { process, .. } => format!("process {process} acquire -> {outcome}"),
-            MutexOp::Release { process, .. } => format!("process {process} release -> {outcome}"),
+            MutexOp::Acquire { .. } => format!("acquire -> {outcome}"),
+            MutexOp::Release { .. } => format!("release -> {outcome}"),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! Values may be any JSON; equal JSON values are equal register values.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::LinearError;
+use crate::linear::{LinearError, Operation};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use splitbrain_history::Op;
 
@@ -74,6 +75,27 @@ impl HistoryModel for Register {
             }),
             _ => Err(bad_op(Self::NAME, invoke, "f=read or f=write")),
         }
+    }
+
+    /// Reads with unknown results, and writes with unknown outcomes of values no read
+    /// returned: between such a write and the next one no read could have happened.
+    fn unobservable(ops: &[Operation<RegisterOp, RegisterRet>]) -> Vec<bool> {
+        let read: FxHashSet<u32> = ops
+            .iter()
+            .filter_map(|o| match o.ret {
+                Some(RegisterRet::ReadOk(v)) => Some(v),
+                _ => None,
+            })
+            .collect();
+        ops.iter()
+            .map(|o| {
+                o.ret.is_none()
+                    && match o.op {
+                        RegisterOp::Read => true,
+                        RegisterOp::Write(v) => !read.contains(&v),
+                    }
+            })
+            .collect()
     }
 
     fn describe_state(&self, names: &Interner) -> String {

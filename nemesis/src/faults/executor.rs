@@ -1,8 +1,9 @@
 //! The executor: applies a planned schedule to a cluster, records every fault in the
 //! history, and heals whatever is in force when the plan ends or the run stops.
 
-use super::{FaultKind, PlannedFault};
-use crate::{Cluster, ClusterError, Grudge, ProcessKind};
+use super::{PlannedFault, apply};
+use crate::clock::ClockSetting;
+use crate::{Cluster, ClusterError, Grudge};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use splitbrain_history::{OpDraft, OpType, Process, Recorder};
@@ -15,6 +16,12 @@ pub trait Targets: Send + Sync {
     /// The process name of the agent whose client holds the lock now, if any, for
     /// `pause-holder`.
     fn holder_agent(&self) -> Option<String>;
+
+    /// The node of the lock service's leader, for `isolate-leader` and the `leader`
+    /// targets; None for locks without a leader (a single Redis) or when it is unknown.
+    fn leader_node(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A NemesisSummary counts what the nemesis did during a run.
@@ -36,53 +43,102 @@ pub struct NemesisSummary {
     pub errors: Vec<String>,
 }
 
+/// One process a fault hit, and its node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Hit {
+    pub(super) process: String,
+    pub(super) node: String,
+}
+
+/// The `processes` and `nodes` of a fault on processes, as its ops record them.
+pub(super) fn hits_value(hits: &[Hit]) -> Value {
+    let mut nodes: Vec<&str> = hits.iter().map(|h| h.node.as_str()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let processes: Vec<&str> = hits.iter().map(|h| h.process.as_str()).collect();
+    json!({ "processes": processes, "nodes": nodes })
+}
+
+/// The node of a fault that hit exactly one node, for the op's `node` field.
+pub(super) fn single_node(hits: &[Hit]) -> Option<String> {
+    let first = &hits.first()?.node;
+    hits.iter().all(|h| &h.node == first).then(|| first.clone())
+}
+
 /// A fault in force, and what it takes to heal it.
 #[derive(Clone, Debug)]
-enum InForce {
-    Paused { process: String, node: String },
-    Killed { process: String, node: String },
+pub(super) enum InForce {
+    Paused(Vec<Hit>),
+    Killed(Vec<Hit>),
     Partitioned { grudge: Grudge },
+    Clocked(Vec<Hit>),
+    Lossy,
+    Delayed,
 }
 
 impl InForce {
     /// The healing op's `f`, its value and its node.
     fn heal_op(&self) -> (&'static str, Value, Option<String>) {
         match self {
-            InForce::Paused { process, node } => {
-                ("resume", targets_value(process, node), Some(node.clone()))
-            }
-            InForce::Killed { process, node } => {
-                ("start", targets_value(process, node), Some(node.clone()))
-            }
+            InForce::Paused(hits) => ("resume", hits_value(hits), single_node(hits)),
+            InForce::Killed(hits) => ("start", hits_value(hits), single_node(hits)),
             InForce::Partitioned { grudge } => {
                 ("stop-partition", json!({ "grudge": grudge }), None)
             }
+            InForce::Clocked(hits) => {
+                let mut value = hits_value(hits);
+                value["offset_ms"] = json!(0);
+                value["rate"] = json!(1.0);
+                ("reset-clock", value, single_node(hits))
+            }
+            InForce::Lossy => ("stop-loss", json!({ "loss_percent": 0 }), None),
+            InForce::Delayed => ("stop-latency", json!({ "latency_ms": 0 }), None),
         }
     }
 
+    /// Heals every part it can, and reports the first failure.
     fn heal(&self, cluster: &dyn Cluster) -> Result<(), ClusterError> {
+        // Every part is healed even when an earlier one fails.
+        let each = |hits: &[Hit], f: &dyn Fn(&str) -> Result<(), ClusterError>| {
+            let mut first = Ok(());
+            for h in hits {
+                let r = f(&h.process);
+                if first.is_ok() {
+                    first = r;
+                }
+            }
+            first
+        };
         match self {
-            InForce::Paused { process, .. } => cluster.resume(process),
-            InForce::Killed { process, .. } => cluster.restart(process),
+            InForce::Paused(hits) => each(hits, &|p| cluster.resume(p)),
+            InForce::Killed(hits) => each(hits, &|p| cluster.restart(p)),
             InForce::Partitioned { .. } => cluster.heal(),
+            InForce::Clocked(hits) => each(hits, &|p| {
+                cluster.set_clock(p, &ClockSetting::true_time()).map(|_| ())
+            }),
+            InForce::Lossy => cluster.set_loss(0),
+            InForce::Delayed => cluster.set_latency(std::time::Duration::ZERO),
         }
     }
-}
-
-fn targets_value(process: &str, node: &str) -> Value {
-    json!({ "processes": [process], "nodes": [node] })
 }
 
 /// Shared handles of one nemesis run.
 #[derive(Clone)]
-struct Ctx {
-    cluster: Arc<dyn Cluster>,
-    targets: Arc<dyn Targets>,
-    recorder: Arc<Recorder>,
+pub(super) struct Ctx {
+    pub(super) cluster: Arc<dyn Cluster>,
+    pub(super) targets: Arc<dyn Targets>,
+    pub(super) recorder: Arc<Recorder>,
 }
 
 impl Ctx {
-    fn record(&self, kind: OpType, f: &str, value: Value, node: Option<&str>, error: Option<&str>) {
+    pub(super) fn record(
+        &self,
+        kind: OpType,
+        f: &str,
+        value: Value,
+        node: Option<&str>,
+        error: Option<&str>,
+    ) {
         let mut draft = OpDraft::new(Process::Nemesis, kind, f, value);
         draft.node = node.map(str::to_string);
         draft.error = error.map(str::to_string);
@@ -93,7 +149,7 @@ impl Ctx {
 
     /// Runs a cluster call on the blocking pool; the calls spawn `nft` or wait for a
     /// process to stop, which must not stall the async workers.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Cluster) -> Result<T, ClusterError> + Send + 'static,
     ) -> Result<T, String> {
@@ -153,6 +209,11 @@ async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx, mut stops: Stops) -> Nemesi
         planned: plan.len(),
         ..NemesisSummary::default()
     };
+    // Usually done by the caller before the workload started; idempotent.
+    let needs = plan.clone();
+    if let Err(e) = ctx.blocking(move |c| apply::prepare(&needs, c)).await {
+        summary.errors.push(format!("prepare: {e}"));
+    }
     for fault in plan {
         if stops.wait_until(start + fault.at).await {
             summary.stopped_early = true;
@@ -162,7 +223,7 @@ async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx, mut stops: Stops) -> Nemesi
             ctx: ctx.clone(),
             in_force: None,
         };
-        let (in_force, result) = apply(&ctx, &fault).await;
+        let (in_force, result) = apply::apply(&ctx, &fault).await;
         guard.in_force = in_force;
         match result {
             Ok(()) => summary.applied += 1,
@@ -217,114 +278,6 @@ impl Stops {
             }
         }
     }
-}
-
-/// Applies one fault, recording its invoke and completion. Returns what is in force
-/// (possibly something even when applying failed half-way, as a partition can) and
-/// whether it worked.
-async fn apply(ctx: &Ctx, fault: &PlannedFault) -> (Option<InForce>, Result<(), String>) {
-    match fault.kind {
-        FaultKind::Partition => apply_partition(ctx, fault).await,
-        FaultKind::Pause | FaultKind::PauseHolder | FaultKind::Kill => {
-            apply_to_process(ctx, fault).await
-        }
-    }
-}
-
-async fn apply_partition(ctx: &Ctx, fault: &PlannedFault) -> (Option<InForce>, Result<(), String>) {
-    let (shape, grudge) = match &fault.partition {
-        Some(p) => (json!(p.shape), p.grudge.clone()),
-        None => (Value::Null, Grudge::default()),
-    };
-    let value = json!({ "shape": shape, "grudge": grudge });
-    ctx.record(OpType::Invoke, "start-partition", value.clone(), None, None);
-    if grudge.is_empty() {
-        let reason = "fewer than two nodes to partition".to_string();
-        ctx.record(OpType::Info, "start-partition", value, None, Some(&reason));
-        return (None, Err(reason));
-    }
-    let g = grudge.clone();
-    let result = ctx.blocking(move |c| c.partition(&g)).await;
-    ctx.record(
-        OpType::Info,
-        "start-partition",
-        value,
-        None,
-        result.as_ref().err().map(String::as_str),
-    );
-    // Even a failed partition may have installed rules on some nodes: heal regardless.
-    (Some(InForce::Partitioned { grudge }), result)
-}
-
-async fn apply_to_process(
-    ctx: &Ctx,
-    fault: &PlannedFault,
-) -> (Option<InForce>, Result<(), String>) {
-    let f = if fault.kind == FaultKind::Kill {
-        "kill"
-    } else {
-        "pause"
-    };
-    let target = pick_target(ctx, fault).await;
-    let (process, node) = match target {
-        Ok(t) => t,
-        Err(reason) => {
-            let value = json!({ "fault": fault.kind, "processes": [], "nodes": [] });
-            ctx.record(OpType::Invoke, f, value.clone(), None, None);
-            ctx.record(OpType::Info, f, value, None, Some(&reason));
-            return (None, Err(reason));
-        }
-    };
-    let mut value = targets_value(&process, &node);
-    value["fault"] = json!(fault.kind);
-    ctx.record(OpType::Invoke, f, value.clone(), Some(&node), None);
-    let name = process.clone();
-    let result = if fault.kind == FaultKind::Kill {
-        ctx.blocking(move |c| c.kill(&name)).await
-    } else {
-        ctx.blocking(move |c| c.pause(&name)).await
-    };
-    ctx.record(
-        OpType::Info,
-        f,
-        value,
-        Some(&node),
-        result.as_ref().err().map(String::as_str),
-    );
-    match result {
-        Ok(()) if fault.kind == FaultKind::Kill => {
-            (Some(InForce::Killed { process, node }), Ok(()))
-        }
-        Ok(()) => (Some(InForce::Paused { process, node }), Ok(())),
-        Err(e) => (None, Err(e)),
-    }
-}
-
-/// The process a pause or kill hits, and its node.
-async fn pick_target(ctx: &Ctx, fault: &PlannedFault) -> Result<(String, String), String> {
-    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
-    if fault.kind == FaultKind::PauseHolder {
-        let holder = ctx
-            .targets
-            .holder_agent()
-            .ok_or_else(|| "no lock holder at this moment".to_string())?;
-        let info = processes
-            .iter()
-            .find(|p| p.name == holder)
-            .ok_or_else(|| format!("holder process={holder} is not a process of this cluster"))?;
-        return Ok((info.name.clone(), info.node.clone()));
-    }
-    let mut candidates: Vec<_> = processes
-        .into_iter()
-        .filter(|p| matches!(p.kind, ProcessKind::LockServer | ProcessKind::Agent))
-        .filter(|p| p.state == crate::ProcessState::Running)
-        .collect();
-    candidates.sort_by(|a, b| a.name.cmp(&b.name));
-    if candidates.is_empty() {
-        return Err("no running lock server or agent".to_string());
-    }
-    let chosen = &candidates[fault.target_index as usize % candidates.len()];
-    Ok((chosen.name.clone(), chosen.node.clone()))
 }
 
 /// A HealGuard owns the fault in force; healing it is explicit, and its Drop is the

@@ -1,7 +1,7 @@
 //! The seeded fault schedule: a pure function of a seed, the fault mix, the nodes and
 //! the timing, so a run's nemesis can be replayed exactly from its `run.json`.
 
-use super::FaultKind;
+use super::{ClockFault, FaultKind, FaultMix, Target};
 use crate::Grudge;
 use crate::rng::SeededRng;
 use serde::{Deserialize, Serialize};
@@ -9,14 +9,23 @@ use std::time::Duration;
 
 /// The quiet time between faults when none is given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(4);
+/// The largest clock jump when none is given.
+pub const DEFAULT_CLOCK_BUMP_MAX: Duration = Duration::from_secs(5);
+/// The largest clock rate factor when none is given: clocks run between half and twice
+/// the true speed.
+pub const DEFAULT_CLOCK_DRIFT_MAX: f64 = 2.0;
+/// The share of packets `loss` drops when none is given.
+pub const DEFAULT_LOSS_PERCENT: u8 = 20;
+/// The delay `latency` adds when none is given.
+pub const DEFAULT_LATENCY: Duration = Duration::from_millis(100);
 
 /// A ScheduleConfig is what a fault schedule is planned from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleConfig {
     /// The seed; the same seed (with the same other fields) gives the same plan.
     pub seed: u64,
-    /// The fault mix; each event picks one of them uniformly.
-    pub faults: Vec<FaultKind>,
+    /// The fault mix; each event draws one of them by weight.
+    pub faults: FaultMix,
     /// No fault is in force after this time from the start.
     #[serde(rename = "time_limit_ms", with = "millis")]
     pub time_limit: Duration,
@@ -27,10 +36,21 @@ pub struct ScheduleConfig {
     /// pauses for 2 x TTL + 500 ms, so that the holder's lock has surely expired.
     #[serde(rename = "ttl_ms", with = "millis")]
     pub ttl: Duration,
+    /// `clock-bump` jumps by a seeded amount up to this, forward or back; `clock-strobe`
+    /// flips by up to this.
+    #[serde(rename = "clock_bump_max_ms", with = "millis")]
+    pub clock_bump_max: Duration,
+    /// `clock-drift` makes a clock run at a seeded rate between `1/max` and `max`.
+    pub clock_drift_max: f64,
+    /// The share of packets `loss` drops, in percent.
+    pub loss_percent: u8,
+    /// The delay `latency` adds to each direction of traffic between lock nodes.
+    #[serde(rename = "latency_ms", with = "millis")]
+    pub latency: Duration,
 }
 
 impl ScheduleConfig {
-    /// A configuration with the default interval.
+    /// A configuration with the default interval and fault parameters.
     pub fn new(
         seed: u64,
         faults: Vec<FaultKind>,
@@ -39,22 +59,72 @@ impl ScheduleConfig {
     ) -> ScheduleConfig {
         ScheduleConfig {
             seed,
-            faults,
+            faults: FaultMix::uniform(&faults),
             time_limit,
             interval: DEFAULT_INTERVAL,
             ttl,
+            clock_bump_max: DEFAULT_CLOCK_BUMP_MAX,
+            clock_drift_max: DEFAULT_CLOCK_DRIFT_MAX,
+            loss_percent: DEFAULT_LOSS_PERCENT,
+            latency: DEFAULT_LATENCY,
         }
     }
 }
 
 /// A PartitionShape is how a partition cuts the nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PartitionShape {
-    /// Shuffled nodes cut into two halves.
+    /// `partition`: random halves or one node, by a seeded coin. A plan never holds
+    /// it: the coin is tossed when planning.
+    Mix,
+    /// The name-sorted nodes cut into a first and a second half.
     Halves,
+    /// Shuffled nodes cut into two halves; which side keeps the majority is seeded too.
+    RandomHalves,
     /// One node cut off from the rest.
-    Isolate,
+    #[serde(alias = "isolate")]
+    One,
+    /// Each node sees only its ring neighbours, a majority each, no two the same one.
+    MajoritiesRing,
+    /// Two halves that cannot talk, and one node between them that talks to both.
+    Bridge,
+    /// Shuffled halves where the first drops the second's packets, not the other way.
+    Oneway,
+    /// The node of the current lock holder's agent cut off, chosen when it starts.
+    Holder,
+    /// The lock service's leader's node cut off, chosen when it starts.
+    Leader,
+}
+
+impl PartitionShape {
+    /// Every shape, in the order they are documented.
+    pub const ALL: [PartitionShape; 9] = [
+        PartitionShape::Mix,
+        PartitionShape::Halves,
+        PartitionShape::RandomHalves,
+        PartitionShape::One,
+        PartitionShape::MajoritiesRing,
+        PartitionShape::Bridge,
+        PartitionShape::Oneway,
+        PartitionShape::Holder,
+        PartitionShape::Leader,
+    ];
+
+    /// The fault name of a partition of this shape.
+    pub fn fault_name(self) -> &'static str {
+        match self {
+            PartitionShape::Mix => "partition",
+            PartitionShape::Halves => "partition-halves",
+            PartitionShape::RandomHalves => "partition-random-halves",
+            PartitionShape::One => "partition-one",
+            PartitionShape::MajoritiesRing => "partition-majorities-ring",
+            PartitionShape::Bridge => "partition-bridge",
+            PartitionShape::Oneway => "partition-oneway",
+            PartitionShape::Holder => "isolate-holder",
+            PartitionShape::Leader => "isolate-leader",
+        }
+    }
 }
 
 /// A PartitionPlan is a planned partition: its shape and the exact grudge.
@@ -62,13 +132,36 @@ pub enum PartitionShape {
 pub struct PartitionPlan {
     /// How the nodes are cut.
     pub shape: PartitionShape,
-    /// Which node drops which; empty when there are fewer than two nodes to cut.
+    /// Which node drops which; empty when there are too few nodes for the shape, and
+    /// for `isolate-holder` and `isolate-leader`, whose node is only known when they
+    /// start.
     pub grudge: Grudge,
+}
+
+/// A StrobePlan is how a strobing clock flips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrobePlan {
+    /// The offset the clock flips to and back from, in milliseconds.
+    pub delta_ms: i64,
+    /// How long each position lasts, in milliseconds.
+    pub period_ms: u64,
+}
+
+/// A ClockPlan is the seeded size of a clock fault.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClockPlan {
+    /// The jump of `clock-bump`, in milliseconds (negative: back in time).
+    pub offset_ms: i64,
+    /// The rate of `clock-drift`: local seconds per true second (1 for the others).
+    pub rate: f64,
+    /// The flipping of `clock-strobe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strobe: Option<StrobePlan>,
 }
 
 /// A PlannedFault is one fault of a schedule: when it starts, how long it lasts and the
 /// seeded choices that say what it hits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedFault {
     /// When the fault starts, from the start of the nemesis.
     #[serde(rename = "at_ms", with = "millis")]
@@ -78,17 +171,47 @@ pub struct PlannedFault {
     /// How long it stays in force before it is healed.
     #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
-    /// Picks the target of `pause` and `kill`: the index, modulo their number, into the
-    /// name-sorted list of lock servers and agents running when the fault starts (which
-    /// processes exist is only known then).
+    /// Picks the target of a fault on one process: the index, modulo their number,
+    /// into the name-sorted list of lock servers and agents running when the fault
+    /// starts (which processes exist is only known then).
     pub target_index: u32,
-    /// For `partition`: the cut.
+    /// For targets `one`, `minority`, `majority`, `all`: the nodes hit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// For partitions: the cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<PartitionPlan>,
+    /// For clock faults: how far, how fast, how often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockPlan>,
+    /// For `loss`: the share of packets dropped, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_percent: Option<u8>,
+    /// For `latency`: the delay added to each direction, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+}
+
+impl PlannedFault {
+    /// A fault at `at` with no seeded choices yet: what the planner and tests start from.
+    pub fn new(at: Duration, kind: FaultKind, duration: Duration) -> PlannedFault {
+        PlannedFault {
+            at,
+            kind,
+            duration,
+            target_index: 0,
+            nodes: Vec::new(),
+            partition: None,
+            clock: None,
+            loss_percent: None,
+            latency_ms: None,
+        }
+    }
 }
 
 /// Plans the faults of a run. Faults never overlap: each one is healed, then the quiet
 /// interval passes, then the next starts; the last one is healed before the time limit.
+/// Every choice comes from the seed, in a fixed order, so a plan replays exactly.
 pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     let mut rng = SeededRng::new(cfg.seed);
     let mut nodes = nodes.to_vec();
@@ -99,56 +222,125 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     }
     let mut at = cfg.interval;
     loop {
-        let kind = cfg.faults[rng.below(cfg.faults.len() as u64) as usize];
+        let kind = cfg.faults.pick(&mut rng);
         let duration = fault_duration(kind, cfg.ttl, &mut rng);
+        let mut fault = PlannedFault::new(at, kind, duration);
         // 32 bits: plenty to pick among processes, and exact in any JSON reader
         // (JavaScript numbers hold 53 bits).
-        let target_index = (rng.next_u64() >> 32) as u32;
-        let partition = (kind == FaultKind::Partition).then(|| plan_partition(&nodes, &mut rng));
+        fault.target_index = (rng.next_u64() >> 32) as u32;
+        plan_details(&mut fault, cfg, &nodes, &mut rng);
         if at + duration > cfg.time_limit {
             return planned;
         }
-        planned.push(PlannedFault {
-            at,
-            kind,
-            duration,
-            target_index,
-            partition,
-        });
+        planned.push(fault);
         at += duration + cfg.interval;
     }
 }
 
-/// One to two TTLs (at least one to two seconds) for most faults, long enough for a
-/// lease to expire under the fault; a fixed 2 x TTL + 500 ms for pausing the holder.
-fn fault_duration(kind: FaultKind, ttl: Duration, rng: &mut SeededRng) -> Duration {
-    if kind == FaultKind::PauseHolder {
-        return ttl * 2 + Duration::from_millis(500);
+/// The seeded choices of each kind of fault.
+fn plan_details(
+    fault: &mut PlannedFault,
+    cfg: &ScheduleConfig,
+    nodes: &[String],
+    rng: &mut SeededRng,
+) {
+    match fault.kind {
+        FaultKind::Pause(t) | FaultKind::Kill(t) => fault.nodes = pick_nodes(t, nodes, rng),
+        FaultKind::Partition(shape) => fault.partition = Some(plan_partition(shape, nodes, rng)),
+        FaultKind::Clock(c, t) => {
+            fault.nodes = pick_nodes(t, nodes, rng);
+            fault.clock = Some(plan_clock(c, cfg, rng));
+        }
+        FaultKind::Loss => fault.loss_percent = Some(cfg.loss_percent.min(100)),
+        FaultKind::Latency => {
+            fault.latency_ms = Some(u64::try_from(cfg.latency.as_millis()).unwrap_or(u64::MAX));
+        }
     }
-    let base_ms = (ttl.as_millis() as u64).max(1000);
-    Duration::from_millis(base_ms + rng.below(base_ms + 1))
 }
 
-fn plan_partition(nodes: &[String], rng: &mut SeededRng) -> PartitionPlan {
-    if rng.coin() {
-        PartitionPlan {
-            shape: PartitionShape::Halves,
-            grudge: if nodes.len() < 2 {
-                Grudge::default()
-            } else {
-                Grudge::shuffled_halves(nodes, rng)
-            },
+/// The nodes of a node-set target, a seeded sample in name order.
+fn pick_nodes(target: Target, nodes: &[String], rng: &mut SeededRng) -> Vec<String> {
+    let Some(count) = target.node_count(nodes.len()) else {
+        return Vec::new();
+    };
+    let mut shuffled = nodes.to_vec();
+    rng.shuffle(&mut shuffled);
+    shuffled.truncate(count);
+    shuffled.sort();
+    shuffled
+}
+
+fn plan_clock(c: ClockFault, cfg: &ScheduleConfig, rng: &mut SeededRng) -> ClockPlan {
+    let max_ms = i64::try_from(cfg.clock_bump_max.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    // At least a tenth of the maximum, so that a bump is never lost in the noise.
+    let magnitude = max_ms / 10 + rng.below((max_ms - max_ms / 10) as u64 + 1) as i64;
+    let signed = if rng.coin() { magnitude } else { -magnitude };
+    let mut plan = ClockPlan {
+        offset_ms: 0,
+        rate: 1.0,
+        strobe: None,
+    };
+    match c {
+        ClockFault::Bump => plan.offset_ms = signed,
+        ClockFault::Strobe => {
+            plan.strobe = Some(StrobePlan {
+                delta_ms: signed,
+                period_ms: 10 + rng.below(91),
+            });
         }
-    } else {
-        let grudge = match nodes.len() {
-            0 | 1 => Grudge::default(),
-            n => Grudge::isolate(&nodes[rng.below(n as u64) as usize], nodes),
-        };
-        PartitionPlan {
-            shape: PartitionShape::Isolate,
-            grudge,
+        ClockFault::Drift => {
+            let max = if cfg.clock_drift_max.is_finite() && cfg.clock_drift_max > 1.0 {
+                cfg.clock_drift_max
+            } else {
+                DEFAULT_CLOCK_DRIFT_MAX
+            };
+            // A factor above 1 up to max, in hundredths so plans print and compare
+            // exactly (never 1.00: a drift that does nothing); slow clocks run at its
+            // inverse.
+            let hundredths = 101 + rng.below(((max - 1.0) * 100.0) as u64);
+            let factor = hundredths as f64 / 100.0;
+            plan.rate = if rng.coin() { factor } else { 1.0 / factor };
+        }
+        ClockFault::Reset => {}
+    }
+    plan
+}
+
+/// One to two TTLs (at least one to two seconds) for most faults, long enough for a
+/// lease to expire under the fault; a fixed 2 x TTL + 500 ms for pausing the holder;
+/// none for a clock reset, which is over once done.
+fn fault_duration(kind: FaultKind, ttl: Duration, rng: &mut SeededRng) -> Duration {
+    match kind {
+        FaultKind::PAUSE_HOLDER => ttl * 2 + Duration::from_millis(500),
+        FaultKind::Clock(ClockFault::Reset, _) => Duration::ZERO,
+        _ => {
+            let base_ms = (ttl.as_millis() as u64).max(1000);
+            Duration::from_millis(base_ms + rng.below(base_ms + 1))
         }
     }
+}
+
+fn plan_partition(shape: PartitionShape, nodes: &[String], rng: &mut SeededRng) -> PartitionPlan {
+    let mut shuffled = nodes.to_vec();
+    rng.shuffle(&mut shuffled);
+    let shape = match shape {
+        PartitionShape::Mix if rng.coin() => PartitionShape::RandomHalves,
+        PartitionShape::Mix => PartitionShape::One,
+        other => other,
+    };
+    let grudge = match shape {
+        _ if nodes.len() < 2 => Grudge::default(),
+        PartitionShape::Halves => Grudge::halves(nodes, false),
+        PartitionShape::RandomHalves => Grudge::halves(&shuffled, rng.coin()),
+        PartitionShape::One => Grudge::isolate(&shuffled[0], nodes),
+        PartitionShape::MajoritiesRing => Grudge::majorities_ring(&shuffled),
+        PartitionShape::Bridge => Grudge::bridge(&shuffled),
+        PartitionShape::Oneway => Grudge::oneway_halves(&shuffled),
+        PartitionShape::Mix | PartitionShape::Holder | PartitionShape::Leader => Grudge::default(),
+    };
+    PartitionPlan { shape, grudge }
 }
 
 /// Durations as whole milliseconds in files: `"at_ms": 4000`.
@@ -168,6 +360,7 @@ mod millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::{ClockFault, Target};
 
     fn nodes(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("n{i}")).collect()
@@ -176,7 +369,7 @@ mod tests {
     fn config(seed: u64) -> ScheduleConfig {
         ScheduleConfig::new(
             seed,
-            FaultKind::ALL.to_vec(),
+            FaultKind::all(),
             Duration::from_secs(120),
             Duration::from_secs(2),
         )
@@ -205,11 +398,11 @@ mod tests {
     #[test]
     fn pause_holder_outlasts_two_ttls_and_partitions_carry_their_grudge() {
         let mut cfg = config(11);
-        cfg.faults = vec![FaultKind::PauseHolder, FaultKind::Partition];
+        cfg.faults = FaultMix::uniform(&[FaultKind::PAUSE_HOLDER, FaultKind::PARTITION]);
         let faults = plan(&cfg, &nodes(5));
         let holder = faults
             .iter()
-            .find(|f| f.kind == FaultKind::PauseHolder)
+            .find(|f| f.kind == FaultKind::PAUSE_HOLDER)
             .unwrap();
         assert_eq!(holder.duration, Duration::from_millis(4500));
         let shapes: Vec<PartitionShape> = faults
@@ -218,8 +411,8 @@ mod tests {
             .inspect(|p| assert!(!p.grudge.is_empty()))
             .map(|p| p.shape)
             .collect();
-        assert!(shapes.contains(&PartitionShape::Halves));
-        assert!(shapes.contains(&PartitionShape::Isolate));
+        assert!(shapes.contains(&PartitionShape::RandomHalves));
+        assert!(shapes.contains(&PartitionShape::One));
     }
 
     #[test]
@@ -232,9 +425,52 @@ mod tests {
     }
 
     #[test]
+    fn clock_sizes_stay_within_their_configured_bounds_and_targets_name_their_nodes() {
+        let mut cfg = config(4);
+        cfg.faults = "clock-bump-majority,clock-drift,clock-strobe-one,loss,latency"
+            .parse()
+            .unwrap();
+        cfg.time_limit = Duration::from_secs(600);
+        cfg.clock_bump_max = Duration::from_millis(2000);
+        cfg.clock_drift_max = 3.0;
+        let faults = plan(&cfg, &nodes(5));
+        let mut rates = Vec::new();
+        for f in &faults {
+            match f.kind {
+                FaultKind::Clock(ClockFault::Bump, Target::Majority) => {
+                    let jump = f.clock.unwrap().offset_ms.abs();
+                    assert!((200..=2000).contains(&jump), "{f:?}");
+                    assert_eq!(f.nodes.len(), 3);
+                }
+                FaultKind::Clock(ClockFault::Drift, Target::Process) => {
+                    let rate = f.clock.unwrap().rate;
+                    assert!(
+                        (1.0 / 3.0 - 1e-9..=3.0).contains(&rate) && rate != 1.0,
+                        "{f:?}"
+                    );
+                    assert!(f.nodes.is_empty());
+                    rates.push(rate);
+                }
+                FaultKind::Clock(ClockFault::Strobe, Target::One) => {
+                    let s = f.clock.unwrap().strobe.unwrap();
+                    assert!((10..=100).contains(&s.period_ms), "{f:?}");
+                    assert_eq!(f.nodes.len(), 1);
+                }
+                FaultKind::Loss => assert_eq!(f.loss_percent, Some(DEFAULT_LOSS_PERCENT)),
+                FaultKind::Latency => assert_eq!(f.latency_ms, Some(100)),
+                other => panic!("unplanned kind {other}"),
+            }
+        }
+        assert!(
+            rates.iter().any(|r| *r < 1.0) && rates.iter().any(|r| *r > 1.0),
+            "{rates:?}"
+        );
+    }
+
+    #[test]
     fn no_faults_or_no_time_gives_an_empty_plan() {
         let mut cfg = config(1);
-        cfg.faults.clear();
+        cfg.faults = FaultMix::default();
         assert!(plan(&cfg, &nodes(3)).is_empty());
         let mut cfg = config(1);
         cfg.time_limit = Duration::from_secs(3);

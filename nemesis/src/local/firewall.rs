@@ -52,8 +52,39 @@ fn script(dropped: &[Ipv4Addr]) -> String {
     s
 }
 
+/// The table that holds packet loss, apart from partitions so each heals on its own.
+const LOSS_TABLE: &str = "inet splitbrain-loss";
+
+/// Makes every node drop `percent` of the packets from the other nodes (0 removes the
+/// rule). nftables draws a random number per packet: no netem in this kernel.
+pub(crate) fn set_loss(run_id: &str, nodes: &[Node], percent: u8) -> Result<(), ClusterError> {
+    let mut running = Vec::new();
+    for node in nodes {
+        let others: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.name != node.name)
+            .map(|n| n.addr.to_string())
+            .collect();
+        running.push(nft_in(run_id, &node.name, &loss_script(&others, percent))?);
+    }
+    finish_all(running)
+}
+
+fn loss_script(others: &[String], percent: u8) -> String {
+    let mut s = format!("add table {LOSS_TABLE}\ndelete table {LOSS_TABLE}\n");
+    if percent == 0 || others.is_empty() {
+        return s;
+    }
+    s.push_str(&format!(
+        "table {LOSS_TABLE} {{\n  chain input {{\n    type filter hook input priority -5; policy accept;\n    ip saddr {{ {} }} numgen random mod 100 < {} drop\n  }}\n}}\n",
+        others.join(", "),
+        percent.min(100)
+    ));
+    s
+}
+
 /// Starts `nft -f -` inside a node's namespace.
-fn nft_in(run_id: &str, node: &str, script: &str) -> Result<Running, ClusterError> {
+pub(crate) fn nft_in(run_id: &str, node: &str, script: &str) -> Result<Running, ClusterError> {
     let handle = NsHandle::open(&ns_name(run_id, node))?;
     let fd = handle.raw_fd();
     let mut cmd: Command = system_command("nft");
@@ -81,5 +112,15 @@ mod tests {
             script(&[]),
             "add table inet splitbrain\ndelete table inet splitbrain\n"
         );
+    }
+
+    #[test]
+    fn the_loss_script_drops_a_random_share_of_the_other_nodes_packets() {
+        let s = loss_script(&["10.77.0.2".into()], 30);
+        assert!(
+            s.contains("ip saddr { 10.77.0.2 } numgen random mod 100 < 30 drop"),
+            "{s}"
+        );
+        assert!(!loss_script(&["10.77.0.2".into()], 0).contains("drop"));
     }
 }

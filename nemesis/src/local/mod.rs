@@ -5,8 +5,10 @@
 //! run inside the namespaces with the host's file system and clock.
 
 mod cleanup;
+mod clocks;
 mod config;
 mod firewall;
+mod latency;
 mod netns;
 mod procs;
 mod programs;
@@ -14,12 +16,17 @@ mod rootless;
 mod state;
 
 pub use cleanup::{CleanupReport, cleanup_leftovers};
+pub use clocks::{FAKETIME_LIB, faketime_env};
 pub use config::{DEFAULT_SUBNET, LocalConfig, STATE_ROOT};
 pub use netns::NAMESPACE_PREFIX;
 pub use programs::{BACKEND_PROGRAMS, require_programs};
 pub use rootless::{USERNS_ENV, enter_user_namespace_if_needed};
 
-use crate::{Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessSpec, TeardownReport};
+use crate::clock::ClockSetting;
+use crate::{
+    ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessSpec, TeardownReport,
+};
+use latency::LatencyProxies;
 use procs::ProcessTable;
 use state::{Owner, RegistryEntry, RunState};
 use std::net::{SocketAddr, TcpStream};
@@ -46,6 +53,7 @@ pub struct LocalCluster {
 
 struct Inner {
     procs: ProcessTable,
+    latency: Option<LatencyProxies>,
     torn_down: bool,
 }
 
@@ -78,6 +86,7 @@ impl LocalCluster {
             state_root: PathBuf::from(STATE_ROOT),
             inner: Mutex::new(Inner {
                 procs: ProcessTable::default(),
+                latency: None,
                 torn_down: false,
             }),
         };
@@ -231,6 +240,10 @@ impl LocalCluster {
 
     fn teardown_inner(&self, inner: &mut Inner) -> Result<TeardownReport, ClusterError> {
         let start = Instant::now();
+        // The proxies hold sockets inside the namespaces: close them first.
+        if let Some(proxies) = inner.latency.take() {
+            proxies.stop();
+        }
         let mut report = TeardownReport {
             processes_killed: inner.procs.kill_all(),
             first_call: true,
@@ -260,8 +273,9 @@ impl Cluster for LocalCluster {
         &self.resource
     }
 
-    fn spawn(&self, node: &str, spec: ProcessSpec) -> Result<(), ClusterError> {
+    fn spawn(&self, node: &str, mut spec: ProcessSpec) -> Result<(), ClusterError> {
         let node = self.node(node)?.name.clone();
+        clocks::add_clock_env(&mut spec, &self.state_dir)?;
         self.with_procs(|procs| procs.spawn(&self.run_id, &node, spec))
     }
 
@@ -305,6 +319,36 @@ impl Cluster for LocalCluster {
     ) -> Result<TcpStream, ClusterError> {
         self.run_in_node(from_node, || TcpStream::connect_timeout(&to, timeout))?
             .map_err(|e| ClusterError::io(format!("connect from node={from_node} to={to}"), e))
+    }
+
+    fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
+        let mut inner = self.live()?;
+        let spec = inner.procs.spec(process)?;
+        clocks::set_clock(&self.state_dir, spec, setting)
+    }
+
+    fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
+        let _inner = self.live()?;
+        firewall::set_loss(&self.run_id, &self.nodes, percent)
+    }
+
+    fn prepare_latency(&self) -> Result<(), ClusterError> {
+        let mut inner = self.live()?;
+        if inner.latency.is_none() {
+            inner.latency = Some(LatencyProxies::start(&self.run_id, &self.nodes)?);
+        }
+        Ok(())
+    }
+
+    fn set_latency(&self, delay: Duration) -> Result<(), ClusterError> {
+        let mut inner = self.live()?;
+        if inner.latency.is_none() {
+            inner.latency = Some(LatencyProxies::start(&self.run_id, &self.nodes)?);
+        }
+        if let Some(proxies) = inner.latency.as_ref() {
+            proxies.set_delay(delay);
+        }
+        Ok(())
     }
 
     fn teardown(&self) -> Result<TeardownReport, ClusterError> {

@@ -165,6 +165,11 @@ impl ProcessTable {
         killed
     }
 
+    /// The spec a process was started from.
+    pub(crate) fn spec(&mut self, name: &str) -> Result<&ProcessSpec, ClusterError> {
+        Ok(&self.get(name)?.spec)
+    }
+
     fn get(&mut self, name: &str) -> Result<&mut Managed, ClusterError> {
         if !self.procs.contains_key(name) {
             let known: Vec<&str> = self.procs.keys().map(String::as_str).collect();

@@ -4,6 +4,7 @@
 //! client in splitbrain-workloads.
 
 pub mod etcd;
+mod kubernetes;
 mod redis;
 mod redlock;
 mod sentinel;
@@ -35,6 +36,9 @@ pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static st
             ("redis-server", "redis-server"),
             ("redis-sentinel", "redis-sentinel"),
         ],
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            &[("etcd", "etcd-server")]
+        }
     }
 }
 
@@ -93,6 +97,10 @@ pub fn notes(kind: LockKind) -> &'static [&'static str] {
         LockKind::RedisSentinel => &["fencing token: an INCR counter on the primary, \
              replicated asynchronously: after a failover the new primary can hand out \
              tokens the old one already gave"],
+        LockKind::K8sLease | LockKind::K8sLeaseManager => {
+            &["fencing token: the Lease's leaseTransitions"]
+        }
+        LockKind::K8sConfigmap => &["fencing token: the leader record's leaderTransitions"],
     }
 }
 
@@ -109,6 +117,9 @@ pub fn start(
         LockKind::Zookeeper => zookeeper::start(cluster, run_dir, state),
         LockKind::Redlock => redlock::start(cluster, run_dir, state),
         LockKind::RedisSentinel => sentinel::start(cluster, run_dir, state),
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            kubernetes::start(cluster, run_dir, state)
+        }
     }
 }
 

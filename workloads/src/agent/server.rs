@@ -1,6 +1,7 @@
 //! The agent server: a Unix socket listener, and the per-process state of one client.
 
 use super::protocol::{AgentReply, AgentRequest, Command};
+use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
 use crate::locks::{LockEndpoints, LockKind, LockOptions, RedisLock, RedisLockConfig};
 use crate::resource::{ResourceClient, ResourceError};
@@ -32,6 +33,9 @@ pub struct AgentArgs {
     /// Where the other lock systems' servers are.
     #[command(flatten)]
     pub endpoints: LockEndpoints,
+    /// Where the `k8s-*` locks find the Kubernetes API.
+    #[command(flatten)]
+    pub kube: crate::locks::KubeAgentArgs,
     /// The resource, `host:port`.
     #[arg(long)]
     pub resource: String,
@@ -43,10 +47,16 @@ pub struct AgentArgs {
     pub op_timeout_ms: u64,
 }
 
+/// The environment variable that turns the agent's lease check on (`on`).
+pub const LEASE_CHECK_ENV: &str = "SPLITBRAIN_LEASE_CHECK";
+
 /// A ProcessSlot is the process the agent currently serves and the guard it holds.
 struct ProcessSlot {
     process: u64,
     guard: Option<Guard>,
+    /// When the guard's lease runs out by the agent's own clock (local Unix ms):
+    /// the time the acquire was sent plus the TTL, as a lease-based client reckons it.
+    lease_expires_ms: Option<f64>,
 }
 
 /// The agent's state; one mutex around it makes the agent execute one request at a
@@ -57,6 +67,10 @@ struct AgentState {
     resource: ResourceClient,
     fencing: bool,
     current: Option<ProcessSlot>,
+    /// The local clock every lease decision reads; the nemesis can skew it.
+    clock: Arc<Clock>,
+    /// Refuse resource access once the lease ran out by `clock`.
+    lease_check: bool,
 }
 
 /// An AgentServer is a bound agent, ready to serve.
@@ -77,7 +91,8 @@ impl AgentServer {
                 hint: "give a bound above 0, such as 1000".into(),
             });
         }
-        let lock = build_lock(args)?;
+        let clock = Arc::new(Clock::from_env());
+        let lock = build_lock(args, clock.clone())?;
         remove_stale_socket(&args.socket)?;
         let listener =
             UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
@@ -88,6 +103,8 @@ impl AgentServer {
             resource: ResourceClient::new(args.resource.clone(), timeout),
             fencing: args.fencing.is_on(),
             current: None,
+            clock,
+            lease_check: std::env::var(LEASE_CHECK_ENV).is_ok_and(|v| v == "on"),
         };
         Ok(AgentServer {
             listener,
@@ -128,7 +145,7 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     server.run().await
 }
 
-fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -141,6 +158,9 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
         holder_prefix,
     };
     match args.lock {
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+            crate::locks::kube_lock_for_agent(args, crate::locks::elector_clocks(clock))
+        }
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
                 name: "redis",
@@ -154,7 +174,7 @@ fn build_lock(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
                 holder_prefix: options.holder_prefix,
             };
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
-            Ok(Box::new(lock))
+            Ok(Box::new(lock.with_clock(clock)))
         }
         other => crate::locks::build(other, &args.endpoints, options),
     }
@@ -233,6 +253,7 @@ impl AgentState {
             self.current = Some(ProcessSlot {
                 process,
                 guard: None,
+                lease_expires_ms: None,
             });
         }
         let f = req.command.f();
@@ -277,6 +298,8 @@ impl AgentState {
                 format!("already holding: process={process} key={held} (release first)"),
             );
         }
+        // Counted from before the request: the server's TTL may start any time after.
+        let sent_ms = self.clock.now_unix_ms();
         let guard = match self.lock.acquire(key, Duration::from_millis(ttl_ms)).await {
             Ok(guard) => guard,
             Err(e) => return lock_error_reply(id, &e),
@@ -284,6 +307,7 @@ impl AgentState {
         let token = guard.token;
         if let Some(slot) = self.current.as_mut() {
             slot.guard = Some(guard);
+            slot.lease_expires_ms = Some(sent_ms + ttl_ms as f64);
         }
         match self.resource.enter(process, self.token()).await {
             Ok(()) => AgentReply::ok(id, Value::String(key.to_string()), token),
@@ -293,9 +317,30 @@ impl AgentState {
         }
     }
 
+    /// With the lease check on, a definite failure when the lease has run out by the
+    /// agent's clock: the access is not sent. A skewed clock makes this check lie.
+    fn lease_expired(&self, id: u64, process: u64) -> Option<AgentReply> {
+        if !self.lease_check {
+            return None;
+        }
+        let expires = self.current.as_ref()?.lease_expires_ms?;
+        let now = self.clock.now_unix_ms();
+        (now >= expires).then(|| {
+            AgentReply::fail(
+                id,
+                format!(
+                    "lease expired by the local clock: process={process} now_ms={now:.0} expires_ms={expires:.0} (access not sent)"
+                ),
+            )
+        })
+    }
+
     async fn read(&mut self, id: u64, process: u64) -> AgentReply {
         if self.guard().is_none() {
             return self.not_holder(id, process);
+        }
+        if let Some(reply) = self.lease_expired(id, process) {
+            return reply;
         }
         let token = self.token();
         match self.resource.read(process, token).await {
@@ -307,6 +352,9 @@ impl AgentState {
     async fn write(&mut self, id: u64, process: u64, value: i64) -> AgentReply {
         if self.guard().is_none() {
             return self.not_holder(id, process);
+        }
+        if let Some(reply) = self.lease_expired(id, process) {
+            return reply;
         }
         let token = self.token();
         match self.resource.write(process, token, value).await {

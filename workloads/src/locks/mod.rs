@@ -2,6 +2,11 @@
 //! how the agent builds one from its command line.
 
 pub mod etcd;
+pub mod k8s_configmap;
+pub mod k8s_elector;
+pub mod k8s_elector_lock;
+pub mod k8s_lease;
+pub mod k8s_lease_manager;
 pub mod redis;
 pub mod redlock;
 pub mod sentinel;
@@ -34,6 +39,18 @@ pub enum LockKind {
     /// The `redis` lock on a Sentinel-managed primary with a replica, following
     /// failovers through three sentinels.
     RedisSentinel,
+    /// A `coordination.k8s.io/v1` Lease under client-go's leader election; token
+    /// `leaseTransitions`.
+    #[value(name = "k8s-lease")]
+    K8sLease,
+    /// A ConfigMap's `control-plane.alpha.kubernetes.io/leader` annotation under
+    /// client-go's leader election; token `leaderTransitions`.
+    #[value(name = "k8s-configmap")]
+    K8sConfigmap,
+    /// The third-party crate kube-lease-manager on a Lease, through an adapter; token
+    /// `leaseTransitions`. Its shortest lease is 2 s.
+    #[value(name = "k8s-lease-manager")]
+    K8sLeaseManager,
 }
 
 impl LockKind {
@@ -95,11 +112,14 @@ pub fn build(
     };
     let lock_err = |source| Error::Lock { source };
     let lock: Box<dyn Lock> = match kind {
-        LockKind::Redis => {
+        LockKind::Redis
+        | LockKind::K8sLease
+        | LockKind::K8sConfigmap
+        | LockKind::K8sLeaseManager => {
             return Err(Error::Config {
                 name: "lock",
-                value: "redis".into(),
-                hint: "the agent builds the redis lock from --redis".into(),
+                value: kind_name(kind),
+                hint: "the agent builds this lock itself (from --redis or --kube-api)".into(),
             });
         }
         LockKind::Etcd => Box::new(
@@ -146,9 +166,157 @@ pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// KubeAgentArgs are the agent's flags for the `k8s-*` locks.
+#[derive(Clone, Debug, clap::Args)]
+pub struct KubeAgentArgs {
+    /// The Kubernetes API URLs (for the `k8s-*` locks), comma-separated, one per node in
+    /// node order: the agent on node nI uses the I-th (wrapping), the API server nearest
+    /// to it.
+    #[arg(long, value_delimiter = ',')]
+    pub kube_api: Vec<String>,
+    /// The namespace of the Kubernetes lock objects.
+    #[arg(long, default_value = "default")]
+    pub kube_namespace: String,
+}
+
+impl Default for KubeAgentArgs {
+    fn default() -> Self {
+        KubeAgentArgs {
+            kube_api: vec![],
+            kube_namespace: "default".into(),
+        }
+    }
+}
+
+/// Builds the `k8s-*` lock an agent's arguments ask for, judging time by `clocks`.
+pub(crate) fn kube_lock_for_agent(
+    args: &crate::agent::AgentArgs,
+    clocks: k8s_elector::Clocks,
+) -> Result<Box<dyn crate::Lock>, crate::Error> {
+    let api_url =
+        pick_api_url(&args.kube.kube_api, &args.node).ok_or_else(|| crate::Error::Config {
+            name: "kube-api",
+            value: "(missing)".into(),
+            hint: "the k8s locks need --kube-api http://host:port[,...]".into(),
+        })?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let cfg = k8s_elector_lock::KubeLockConfig {
+        api_url,
+        namespace: args.kube.kube_namespace.clone(),
+        op_timeout: std::time::Duration::from_millis(args.op_timeout_ms),
+        // Node, pid and start time: unique across agents and across restarts.
+        holder_prefix: format!("{}-{}-{started}", args.node, std::process::id()),
+        clocks,
+    };
+    let lock: Result<Box<dyn crate::Lock>, crate::LockError> = match args.lock {
+        LockKind::K8sConfigmap => k8s_configmap::configmap_lock(cfg).map(|l| Box::new(l) as _),
+        LockKind::K8sLeaseManager => {
+            k8s_lease_manager::LeaseManagerLock::new(cfg).map(|l| Box::new(l) as _)
+        }
+        _ => k8s_lease::lease_lock(cfg).map(|l| Box::new(l) as _),
+    };
+    lock.map_err(|source| crate::Error::Lock { source })
+}
+
+/// The elector's clocks from an agent's clock (the one the nemesis skews): the wall
+/// clock is the agent's local time, steps and all; the monotonic clock advances at the
+/// agent clock's rate (so a drift reaches it) but ignores its steps and strobes, as
+/// CLOCK_MONOTONIC ignores a step of the wall clock. The rate in force when it is read
+/// applies to the time since the previous read; the elector reads it every attempt.
+pub fn elector_clocks(clock: std::sync::Arc<crate::clock::Clock>) -> k8s_elector::Clocks {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let wall_of = std::sync::Arc::clone(&clock);
+    let wall: k8s_elector::Clock = std::sync::Arc::new(move || {
+        let secs = (wall_of.now_unix_ms() / 1000.0).max(0.0);
+        UNIX_EPOCH + Duration::from_secs_f64(secs)
+    });
+    let last = std::sync::Mutex::new((Instant::now(), SystemTime::now()));
+    let monotonic: k8s_elector::Clock = std::sync::Arc::new(move || {
+        let rate = clock.control().rate;
+        let rate = if rate.is_finite() { rate.max(0.0) } else { 1.0 };
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let advanced = now.duration_since(last.0).mul_f64(rate);
+        *last = (now, last.1 + advanced);
+        last.1
+    });
+    k8s_elector::Clocks { wall, monotonic }
+}
+
+/// The API URL for a node: the one at the node's number (`n3` -> the third), wrapping,
+/// so each agent talks to the API server on its own node when there is one.
+pub fn pick_api_url(urls: &[String], node: &str) -> Option<String> {
+    if urls.is_empty() {
+        return None;
+    }
+    let number: usize = node
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(1);
+    Some(urls[number.saturating_sub(1) % urls.len()].clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ClockControl};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    fn ms_between(a: SystemTime, b: SystemTime) -> f64 {
+        b.duration_since(a)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(-1.0)
+    }
+
+    #[test]
+    fn a_stepped_agent_clock_moves_the_wall_clock_but_not_the_monotonic_one() {
+        let hour_ahead = ClockControl {
+            offset_ms: 3_600_000,
+            ..ClockControl::default()
+        };
+        let clocks = elector_clocks(Arc::new(Clock::fixed(hour_ahead)));
+        let wall_skew = ms_between(SystemTime::now(), (clocks.wall)());
+        assert!(
+            wall_skew > 3_599_000.0,
+            "the wall clock is an hour ahead: {wall_skew}"
+        );
+        let m1 = (clocks.monotonic)();
+        assert!(
+            ms_between(SystemTime::now(), m1) < 1000.0,
+            "no step in the monotonic clock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let step = ms_between(m1, (clocks.monotonic)());
+        assert!(
+            (40.0..500.0).contains(&step),
+            "it runs at the true rate: {step}"
+        );
+    }
+
+    #[test]
+    fn a_fast_agent_clock_makes_the_monotonic_clock_run_fast() {
+        let fast = ClockControl {
+            rate: 4.0,
+            ..ClockControl::default()
+        };
+        let clocks = elector_clocks(Arc::new(Clock::fixed(fast)));
+        let m1 = (clocks.monotonic)();
+        std::thread::sleep(Duration::from_millis(100));
+        let advanced = ms_between(m1, (clocks.monotonic)());
+        assert!(advanced >= 380.0, "four times the true 100 ms: {advanced}");
+    }
+
+    #[test]
+    fn each_agent_uses_the_api_server_of_its_own_node() {
+        let urls: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(pick_api_url(&urls, "n2").as_deref(), Some("b"));
+        assert_eq!(pick_api_url(&urls, "n5").as_deref(), Some("b"), "wrapping");
+        assert_eq!(pick_api_url(&[], "n1"), None);
+    }
 
     fn options(fencing: bool) -> LockOptions {
         LockOptions {

@@ -4,10 +4,12 @@
 //! succeeded, an `INCR` of `{key}:fence`, so a token is handed out if and only if the
 //! lock was granted (both happen atomically in Redis).
 
+use crate::clock::Clock;
 use crate::lock::{Guard, Lock, LockError, LockFuture};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ServerErrorKind};
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -61,6 +63,7 @@ pub struct RedisLock {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
     grants: AtomicU64,
+    clock: Arc<Clock>,
     fenced_acquire: Script,
     release: Script,
     extend: Script,
@@ -80,10 +83,18 @@ impl RedisLock {
             client,
             conn: Mutex::new(None),
             grants: AtomicU64::new(0),
+            clock: Arc::new(Clock::system()),
             fenced_acquire: Script::new(FENCED_ACQUIRE),
             release: Script::new(COMPARE_AND_DELETE),
             extend: Script::new(COMPARE_AND_EXTEND),
         })
+    }
+
+    /// The same client with its request timeouts measured on `clock` (the agent's
+    /// injectable clock) instead of the true time.
+    pub fn with_clock(mut self, clock: Arc<Clock>) -> RedisLock {
+        self.clock = clock;
+        self
     }
 
     /// The fencing counter's key for a lock key.
@@ -131,12 +142,18 @@ impl RedisLock {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let deadline = Instant::now() + self.cfg.op_timeout;
-        let conn = self.connection(deadline).await?;
-        let result = match tokio::time::timeout_at(deadline, f(conn)).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => classify(op, e),
-            Err(_) => LockError::Timeout {
+        let started = Instant::now();
+        let conn = self.connection(started + self.cfg.op_timeout).await?;
+        // The request's bound runs on the injectable clock: a skewed agent gives up
+        // early (fast clock, forward jump) or late (slow clock, backward jump), as a
+        // client on a machine with a wrong clock would.
+        let left = self.cfg.op_timeout.saturating_sub(started.elapsed());
+        let result = tokio::select! {
+            reply = f(conn) => match reply {
+                Ok(value) => return Ok(value),
+                Err(e) => classify(op, e),
+            },
+            () = self.clock.sleep(left) => LockError::Timeout {
                 op: op.to_string(),
                 after_ms: u64::try_from(self.cfg.op_timeout.as_millis()).unwrap_or(u64::MAX),
             },

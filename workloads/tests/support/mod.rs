@@ -191,6 +191,7 @@ pub fn agent_args(
         lock: LockKind::Redis,
         redis: Some(redis.into()),
         endpoints: Default::default(),
+        kube: Default::default(),
         resource: resource.into(),
         fencing,
         op_timeout_ms: 500,

@@ -1,0 +1,369 @@
+//! Applying one planned fault: resolving its targets at the moment it starts, doing it,
+//! and recording its invoke and completion.
+
+use super::executor::{Ctx, Hit, InForce, hits_value, single_node};
+use super::{ClockFault, ClockPlan, FaultKind, PartitionShape, PlannedFault, Target};
+use crate::clock::{ClockSetting, StrobeSetting, unix_ms_now};
+use crate::{ClockReach, Cluster, ClusterError, Grudge, ProcessInfo, ProcessKind, ProcessState};
+use serde_json::{Value, json};
+use splitbrain_history::OpType;
+use std::time::Duration;
+
+/// What applying a fault leaves: what is in force (possibly something even when
+/// applying failed half-way, as a partition can) and whether it worked.
+pub(super) type Applied = (Option<InForce>, Result<(), String>);
+
+/// Puts in place what some faults need before the workload starts: the latency proxies,
+/// which only see connections opened after them.
+pub fn prepare(plan: &[PlannedFault], cluster: &dyn Cluster) -> Result<(), ClusterError> {
+    if plan.iter().any(|f| f.kind == FaultKind::Latency) {
+        cluster.prepare_latency()?;
+    }
+    Ok(())
+}
+
+/// Applies one fault, recording its invoke and completion.
+pub(super) async fn apply(ctx: &Ctx, fault: &PlannedFault) -> Applied {
+    match fault.kind {
+        FaultKind::Partition(_) => apply_partition(ctx, fault).await,
+        FaultKind::Pause(_) | FaultKind::Kill(_) => apply_to_processes(ctx, fault).await,
+        FaultKind::Clock(ClockFault::Reset, _) => apply_clock_reset(ctx).await,
+        FaultKind::Clock(..) => apply_clock(ctx, fault).await,
+        FaultKind::Loss => {
+            let percent = fault
+                .loss_percent
+                .unwrap_or(super::schedule::DEFAULT_LOSS_PERCENT);
+            let value = json!({ "loss_percent": percent });
+            let result = record_call(ctx, "start-loss", value, move |c| c.set_loss(percent)).await;
+            (Some(InForce::Lossy), result)
+        }
+        FaultKind::Latency => {
+            let ms = fault.latency_ms.unwrap_or(100);
+            let value = json!({ "latency_ms": ms });
+            let delay = Duration::from_millis(ms);
+            let result =
+                record_call(ctx, "start-latency", value, move |c| c.set_latency(delay)).await;
+            (Some(InForce::Delayed), result)
+        }
+    }
+}
+
+/// Records an invoke, makes one cluster call, records its completion.
+async fn record_call(
+    ctx: &Ctx,
+    f: &str,
+    value: Value,
+    call: impl FnOnce(&dyn Cluster) -> Result<(), ClusterError> + Send + 'static,
+) -> Result<(), String> {
+    ctx.record(OpType::Invoke, f, value.clone(), None, None);
+    let result = ctx.blocking(call).await;
+    ctx.record(
+        OpType::Info,
+        f,
+        value,
+        None,
+        result.as_ref().err().map(String::as_str),
+    );
+    result
+}
+
+/// Records a fault that could not even start, and why.
+fn refuse(ctx: &Ctx, f: &str, value: Value, reason: String) -> Applied {
+    ctx.record(OpType::Invoke, f, value.clone(), None, None);
+    ctx.record(OpType::Info, f, value, None, Some(&reason));
+    (None, Err(reason))
+}
+
+async fn apply_partition(ctx: &Ctx, fault: &PlannedFault) -> Applied {
+    let (shape, mut grudge) = match &fault.partition {
+        Some(p) => (p.shape, p.grudge.clone()),
+        None => (PartitionShape::Mix, Grudge::default()),
+    };
+    let mut value = json!({ "shape": shape, "grudge": grudge });
+    if matches!(shape, PartitionShape::Holder | PartitionShape::Leader) {
+        match targeted_node(ctx, shape).await {
+            Ok(node) => {
+                let names: Vec<String> =
+                    ctx.cluster.nodes().iter().map(|n| n.name.clone()).collect();
+                grudge = Grudge::isolate(&node, &names);
+                value = json!({ "shape": shape, "grudge": grudge, "node": node });
+            }
+            Err(reason) => return refuse(ctx, "start-partition", value, reason),
+        }
+    }
+    if grudge.is_empty() {
+        let reason = "too few nodes for this partition shape".to_string();
+        return refuse(ctx, "start-partition", value, reason);
+    }
+    let g = grudge.clone();
+    let result = record_call(ctx, "start-partition", value, move |c| c.partition(&g)).await;
+    // Even a failed partition may have installed rules on some nodes: heal regardless.
+    (Some(InForce::Partitioned { grudge }), result)
+}
+
+/// The node `isolate-holder` or `isolate-leader` cuts off.
+async fn targeted_node(ctx: &Ctx, shape: PartitionShape) -> Result<String, String> {
+    if shape == PartitionShape::Leader {
+        return ctx
+            .targets
+            .leader_node()
+            .ok_or_else(|| "the lock has no leader, or none is known now".to_string());
+    }
+    let holder = ctx
+        .targets
+        .holder_agent()
+        .ok_or_else(|| "no lock holder at this moment".to_string())?;
+    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
+    processes
+        .into_iter()
+        .find(|p| p.name == holder)
+        .map(|p| p.node)
+        .ok_or_else(|| format!("holder process={holder} is not a process of this cluster"))
+}
+
+async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
+    let (f, kill) = match fault.kind {
+        FaultKind::Kill(_) => ("kill", true),
+        _ => ("pause", false),
+    };
+    let mut base = json!({ "fault": fault.kind });
+    let hits = match pick_targets(ctx, fault).await {
+        Ok(hits) => hits,
+        Err(reason) => {
+            base["processes"] = json!([]);
+            base["nodes"] = json!([]);
+            return refuse(ctx, f, base, reason);
+        }
+    };
+    let mut value = hits_value(&hits);
+    value["fault"] = json!(fault.kind);
+    let node = single_node(&hits);
+    ctx.record(OpType::Invoke, f, value.clone(), node.as_deref(), None);
+    let names: Vec<String> = hits.iter().map(|h| h.process.clone()).collect();
+    let outcomes = ctx
+        .blocking(move |c| {
+            Ok(names
+                .iter()
+                .map(|n| if kill { c.kill(n) } else { c.pause(n) })
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(e)]);
+    let errors: Vec<String> = outcomes.iter().filter_map(|r| r.clone().err()).collect();
+    let done: Vec<Hit> = hits
+        .into_iter()
+        .zip(outcomes.iter())
+        .filter(|(_, r)| r.is_ok())
+        .map(|(h, _)| h)
+        .collect();
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    ctx.record(OpType::Info, f, value, node.as_deref(), error.as_deref());
+    let in_force = match (done.is_empty(), kill) {
+        (true, _) => None,
+        (false, true) => Some(InForce::Killed(done)),
+        (false, false) => Some(InForce::Paused(done)),
+    };
+    (in_force, error.map_or(Ok(()), Err))
+}
+
+/// The processes a pause, kill or clock fault hits, chosen when it starts.
+async fn pick_targets(ctx: &Ctx, fault: &PlannedFault) -> Result<Vec<Hit>, String> {
+    let target = match fault.kind {
+        FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::Clock(_, t) => t,
+        _ => Target::Process,
+    };
+    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
+    let hit = |p: &ProcessInfo| Hit {
+        process: p.name.clone(),
+        node: p.node.clone(),
+    };
+    let running = |p: &&ProcessInfo| {
+        matches!(p.kind, ProcessKind::LockServer | ProcessKind::Agent)
+            && p.state == ProcessState::Running
+    };
+    let hits: Vec<Hit> = match target {
+        Target::Holder => {
+            let holder = ctx
+                .targets
+                .holder_agent()
+                .ok_or_else(|| "no lock holder at this moment".to_string())?;
+            let p = processes.iter().find(|p| p.name == holder).ok_or_else(|| {
+                format!("holder process={holder} is not a process of this cluster")
+            })?;
+            vec![hit(p)]
+        }
+        Target::Process => {
+            let candidates: Vec<&ProcessInfo> = processes.iter().filter(running).collect();
+            if candidates.is_empty() {
+                return Err("no running lock server or agent".to_string());
+            }
+            vec![hit(
+                candidates[fault.target_index as usize % candidates.len()]
+            )]
+        }
+        Target::Leader => {
+            let leader = ctx
+                .targets
+                .leader_node()
+                .ok_or_else(|| "the lock has no leader, or none is known now".to_string())?;
+            let on_leader =
+                |p: &&ProcessInfo| p.node == leader && p.kind == ProcessKind::LockServer;
+            processes
+                .iter()
+                .filter(running)
+                .filter(on_leader)
+                .map(hit)
+                .collect()
+        }
+        _ => processes
+            .iter()
+            .filter(running)
+            .filter(|p| fault.nodes.contains(&p.node))
+            .map(hit)
+            .collect(),
+    };
+    if hits.is_empty() {
+        return Err(format!(
+            "no running lock server or agent on nodes={}",
+            fault.nodes.join(",")
+        ));
+    }
+    Ok(hits)
+}
+
+/// The clock a fault gives its targets, anchored now.
+fn clock_setting(kind: FaultKind, plan: ClockPlan, duration: Duration) -> ClockSetting {
+    let now = unix_ms_now();
+    let mut setting = ClockSetting {
+        anchor_unix_ms: now,
+        ..ClockSetting::true_time()
+    };
+    match kind {
+        FaultKind::Clock(ClockFault::Bump, _) => setting.offset_ms = plan.offset_ms,
+        FaultKind::Clock(ClockFault::Drift, _) => setting.rate = plan.rate,
+        FaultKind::Clock(ClockFault::Strobe, _) => {
+            setting.strobe = plan.strobe.map(|s| StrobeSetting {
+                delta_ms: s.delta_ms,
+                period_ms: s.period_ms.max(1),
+                start_unix_ms: now,
+                end_unix_ms: now + duration.as_millis() as u64,
+            });
+        }
+        _ => {}
+    }
+    setting
+}
+
+fn clock_f(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Clock(ClockFault::Strobe, _) => "strobe-clock",
+        FaultKind::Clock(ClockFault::Drift, _) => "drift-clock",
+        _ => "bump-clock",
+    }
+}
+
+async fn apply_clock(ctx: &Ctx, fault: &PlannedFault) -> Applied {
+    let f = clock_f(fault.kind);
+    let plan = fault.clock.unwrap_or(ClockPlan {
+        offset_ms: 0,
+        rate: 1.0,
+        strobe: None,
+    });
+    let mut value = json!({
+        "fault": fault.kind,
+        "offset_ms": if matches!(fault.kind, FaultKind::Clock(ClockFault::Bump, _)) {
+            plan.offset_ms
+        } else {
+            0
+        },
+        "rate": plan.rate,
+    });
+    if let Some(s) = plan.strobe {
+        value["strobe"] = json!({ "delta_ms": s.delta_ms, "period_ms": s.period_ms });
+    }
+    let hits = match pick_targets(ctx, fault).await {
+        Ok(hits) => hits,
+        Err(reason) => return refuse(ctx, f, value, reason),
+    };
+    let targets = hits_value(&hits);
+    value["processes"] = targets["processes"].clone();
+    value["nodes"] = targets["nodes"].clone();
+    let node = single_node(&hits);
+    ctx.record(OpType::Invoke, f, value.clone(), node.as_deref(), None);
+    let setting = clock_setting(fault.kind, plan, fault.duration);
+    let (reached, error) = set_clocks(ctx, &hits, setting).await;
+    value["reached"] = json!(reached);
+    ctx.record(OpType::Info, f, value, node.as_deref(), error.as_deref());
+    (Some(InForce::Clocked(hits)), error.map_or(Ok(()), Err))
+}
+
+/// Sets the clock of every hit process; returns how each was reached, and an error when
+/// none was or a call failed.
+async fn set_clocks(
+    ctx: &Ctx,
+    hits: &[Hit],
+    setting: ClockSetting,
+) -> (serde_json::Map<String, Value>, Option<String>) {
+    let names: Vec<String> = hits.iter().map(|h| h.process.clone()).collect();
+    let outcomes = ctx
+        .blocking(move |c| {
+            Ok(names
+                .iter()
+                .map(|n| (n.clone(), c.set_clock(n, &setting)))
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_default();
+    let mut reached = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for (name, outcome) in outcomes {
+        let entry = match outcome {
+            Ok(ClockReach::ClockFile) => json!("clock-file"),
+            Ok(ClockReach::Faketime) => json!("faketime"),
+            Ok(ClockReach::Unreached(reason)) => json!(format!("unreached: {reason}")),
+            Err(e) => {
+                errors.push(format!("process={name}: {e}"));
+                json!(format!("failed: {e}"))
+            }
+        };
+        reached.insert(name, entry);
+    }
+    let any = reached
+        .values()
+        .any(|v| v == "clock-file" || v == "faketime");
+    if !any && errors.is_empty() {
+        errors.push(
+            "no target process has a clock this backend can set (our agents read a clock file; \
+             servers need libfaketime)"
+                .to_string(),
+        );
+    }
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    (reached, error)
+}
+
+async fn apply_clock_reset(ctx: &Ctx) -> Applied {
+    let processes = match ctx.blocking(|c| Ok(c.processes())).await {
+        Ok(p) => p,
+        Err(e) => return refuse(ctx, "reset-clock", json!({}), e),
+    };
+    let hits: Vec<Hit> = processes
+        .iter()
+        .filter(|p| matches!(p.kind, ProcessKind::LockServer | ProcessKind::Agent))
+        .filter(|p| p.state.is_alive())
+        .map(|p| Hit {
+            process: p.name.clone(),
+            node: p.node.clone(),
+        })
+        .collect();
+    let mut value = hits_value(&hits);
+    value["fault"] = json!(FaultKind::Clock(ClockFault::Reset, Target::All));
+    value["offset_ms"] = json!(0);
+    value["rate"] = json!(1.0);
+    ctx.record(OpType::Invoke, "reset-clock", value.clone(), None, None);
+    let (reached, error) = set_clocks(ctx, &hits, ClockSetting::true_time()).await;
+    value["reached"] = json!(reached);
+    ctx.record(OpType::Info, "reset-clock", value, None, error.as_deref());
+    (None, error.map_or(Ok(()), Err))
+}

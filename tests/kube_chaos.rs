@@ -1,0 +1,145 @@
+//! End-to-end runs of the Kubernetes locks on the local backend: a 3-member etcd and the
+//! API stand-in on the nodes, real agents, real signals. These need root (CI is root).
+
+mod common;
+
+use common::*;
+
+const SEED: &str = "4242";
+
+fn run_args<'a>(out: &'a str, lock: &'a str, nemesis: &'a str, fencing: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--lock",
+        lock,
+        "--nemesis",
+        nemesis,
+        "--fencing",
+        fencing,
+        "--seed",
+        SEED,
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "10",
+        "--ttl-ms",
+        "1000",
+        "--cs-wait-ms",
+        "100",
+        "--nemesis-interval",
+        "1",
+        "--out",
+        out,
+    ]
+}
+
+fn granted(run: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    text.lines()
+        .filter(|l| l.contains("\"f\":\"acquire\"") && l.contains("\"type\":\"ok\""))
+        .count()
+}
+
+#[test]
+fn a_k8s_lease_run_without_faults_is_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let result = splitbrain(&run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease",
+        "none",
+        "on",
+    ));
+    assert_exit(&result, 0);
+    let run = latest_run(out.path());
+    assert_eq!(results(&run)["valid"], true);
+    assert!(
+        granted(&run) >= 20,
+        "the lock was granted often: {}",
+        granted(&run)
+    );
+    assert!(
+        run.join("logs/apiserver-n1.log").is_file(),
+        "the stand-in ran"
+    );
+    assert!(
+        run.join("logs/etcd-n3.log").is_file(),
+        "etcd ran on three nodes"
+    );
+}
+
+#[test]
+fn a_k8s_configmap_run_without_faults_is_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(out.path().to_str().unwrap(), "k8s-configmap", "none", "on");
+    assert_exit(&splitbrain(&args), 0);
+    let run = latest_run(out.path());
+    assert!(
+        granted(&run) >= 20,
+        "the lock was granted often: {}",
+        granted(&run)
+    );
+}
+
+#[test]
+fn pausing_the_k8s_lease_holder_past_the_lease_duration_breaks_it_without_fencing() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease",
+        "pause-holder",
+        "off",
+    );
+    assert_exit(&splitbrain(&args), 1);
+    let r = results(&latest_run(out.path()));
+    let safety = &r["checkers"]["resource-safety"];
+    assert_eq!(safety["valid"], false, "{safety:#}");
+    assert!(
+        safety["stats"]["lost_updates"].as_u64().unwrap_or(0) >= 1,
+        "a lease lets a paused holder write after it expired: {safety:#}"
+    );
+}
+
+#[test]
+fn lease_transitions_as_fencing_tokens_reject_the_paused_k8s_lease_holders_write() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease",
+        "pause-holder",
+        "on",
+    );
+    assert_exit(&splitbrain(&args), 0);
+    let r = results(&latest_run(out.path()));
+    let safety = &r["checkers"]["resource-safety"];
+    assert_eq!(safety["stats"]["stale_writes_accepted"], 0, "{safety:#}");
+    assert!(
+        safety["stats"]["stale_writes_rejected"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "the paused holder's write was rejected by its older leaseTransitions: {safety:#}"
+    );
+}
+
+#[test]
+fn the_third_party_kube_lease_manager_run_without_faults_is_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease-manager",
+        "none",
+        "on",
+    );
+    // The crate's shortest lease is 2 s.
+    let ttl = args.iter().position(|a| *a == "--ttl-ms").unwrap() + 1;
+    args[ttl] = "2000";
+    assert_exit(&splitbrain(&args), 0);
+    let run = latest_run(out.path());
+    assert!(
+        granted(&run) >= 20,
+        "the lock was granted often: {}",
+        granted(&run)
+    );
+}
