@@ -5,10 +5,10 @@ mod common;
 
 use common::*;
 
-/// Seed 2 isolates n1 (the primary, one sentinel and one client) for 3.9 s from 1 s on:
-/// the sentinels on n2 and n3 promote the replica while the client on n1 keeps taking
-/// the lock on the old primary, and after the heal the old primary stays a primary for
-/// seconds more until the sentinels demote it.
+/// Seed 14 isolates n1 (the primary, one sentinel and one client) for 3.9 s from 1 s on,
+/// and again for 2.5 s from 5.9 s: the sentinels on n2 and n3 promote the replica while
+/// the client on n1 keeps taking the lock on the old primary, and after the heal the old
+/// primary stays a primary for seconds more until the sentinels demote it.
 fn isolate_primary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
     vec![
         "run",
@@ -19,7 +19,7 @@ fn isolate_primary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
         "--fencing",
         fencing,
         "--seed",
-        "2",
+        "14",
         "--clients",
         "3",
         "--nodes",
@@ -71,6 +71,7 @@ fn isolating_the_sentinel_primary_makes_two_primaries_and_breaks_the_unfenced_co
     let result = splitbrain(&isolate_primary_args(out.path().to_str().unwrap(), "off"));
     assert_exit(&result, 1);
     let run = latest_run(out.path());
+    assert_isolated_n1_first(&run);
     let r = results(&run);
     assert_eq!(r["checkers"]["exclusive-holding"]["valid"], false, "{r:#}");
     let safety = &r["checkers"]["resource-safety"];
@@ -100,5 +101,22 @@ fn the_old_primarys_tokens_are_fenced_out_after_the_sentinel_failover() {
             .unwrap_or(0)
             >= 1,
         "one side's tokens should have been rejected: {safety:#}"
+    );
+}
+
+/// The scenario needs the first partition to cut n1 off from n2 and n3; a change in how
+/// schedules are drawn from seeds must fail here, not as a puzzling verdict.
+fn assert_isolated_n1_first(run: &std::path::Path) {
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let first = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|op| op["process"] == "nemesis" && op["f"] == "start-partition")
+        .expect("a partition was applied");
+    let n1_drops = &first["value"]["grudge"]["n1"];
+    assert_eq!(
+        n1_drops,
+        &serde_json::json!(["n2", "n3"]),
+        "seed 14 no longer isolates n1 first; pick a seed whose first partition does: {first}"
     );
 }
