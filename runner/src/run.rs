@@ -41,6 +41,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
             &plugin.servers,
         ))?;
     }
+    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
@@ -304,6 +305,7 @@ fn write_run_info(
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
             "lock_agent_args": services.lock.agent_args,
+            "lock_notes": crate::lock_servers::notes(cfg.lock),
             "resource_addr": services.resource_addr.to_string(),
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
             "rate": cfg.rate,
