@@ -8,7 +8,7 @@
 
 mod config;
 mod error;
-mod lock_servers;
+pub mod lock_servers;
 mod progress;
 mod ready;
 mod run;

@@ -41,6 +41,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
             &plugin.servers,
         ))?;
     }
+    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
@@ -304,6 +305,7 @@ fn write_run_info(
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
             "lock_agent_args": services.lock.agent_args,
+            "lock_notes": crate::lock_servers::notes(cfg.lock),
             "resource_addr": services.resource_addr.to_string(),
             "cs_wait_ms": cfg.cs_wait.as_millis() as u64,
             "rate": cfg.rate,
@@ -366,12 +368,16 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
     // Only these lock systems have a versioned store for the optimistic workload.
     let versioned = matches!(
         cfg.lock,
-        LockKind::Redis | LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager
+        LockKind::Redis
+            | LockKind::Etcd
+            | LockKind::K8sLease
+            | LockKind::K8sConfigmap
+            | LockKind::K8sLeaseManager
     );
     if cfg.workload == WorkloadName::Optimistic && !versioned {
         return bad(
             "workload=optimistic needs a lock system with a versioned store; supported: \
-             --lock redis, k8s-lease, k8s-configmap, k8s-lease-manager",
+             --lock redis, etcd, k8s-lease, k8s-configmap, k8s-lease-manager",
         );
     }
     Ok(())

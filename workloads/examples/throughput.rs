@@ -119,6 +119,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
             node: format!("n{slot}"),
             lock: LockKind::Redis,
             redis: Some(redis_addr.clone()),
+            endpoints: Default::default(),
             kube: Default::default(),
             resource: resource_addr.clone(),
             fencing: opts.fencing,

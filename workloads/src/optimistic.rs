@@ -14,9 +14,11 @@
 //! clients`). Where the counter lives and how the precondition is enforced is the lock
 //! system's business: see [`store`].
 
+pub mod etcd;
 pub mod kube;
 pub mod store;
 
+pub use etcd::EtcdVersionedStore;
 pub use kube::KubeVersionedStore;
 pub use store::{RedisVersionedStore, VersionedStore};
 

@@ -3,8 +3,13 @@
 use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
-use crate::locks::{ExternalLock, ExternalLockConfig, LockKind, RedisLock, RedisLockConfig};
-use crate::optimistic::{KubeVersionedStore, RedisVersionedStore, VersionedStore};
+use crate::locks::{
+    ExternalLock, ExternalLockConfig, LockEndpoints, LockKind, LockOptions, RedisLock,
+    RedisLockConfig,
+};
+use crate::optimistic::{
+    EtcdVersionedStore, KubeVersionedStore, RedisVersionedStore, VersionedStore,
+};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -31,6 +36,9 @@ pub struct AgentArgs {
     /// The Redis server, `host:port` (for `--lock redis`).
     #[arg(long)]
     pub redis: Option<String>,
+    /// Where the other lock systems' servers are.
+    #[command(flatten)]
+    pub endpoints: LockEndpoints,
     /// Where the `k8s-*` locks find the Kubernetes API.
     #[command(flatten)]
     pub kube: crate::locks::KubeAgentArgs,
@@ -177,6 +185,17 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
 }
 
 fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // Node, pid and start time: unique across agents and across restarts.
+    let holder_prefix = format!("{}-{}-{started}", args.node, std::process::id());
+    let options = LockOptions {
+        fencing: args.fencing.is_on(),
+        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        holder_prefix,
+    };
     match args.lock {
         LockKind::External => build_external(args),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
@@ -188,32 +207,34 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
                 value: "(missing)".into(),
                 hint: "--lock redis needs --redis host:port".into(),
             })?;
-            let started = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            // Node, pid and start time: unique across agents and across restarts.
-            let holder_prefix = format!("{}-{}-{started}", args.node, std::process::id());
             let cfg = RedisLockConfig {
                 addr,
-                fencing: args.fencing.is_on(),
-                op_timeout: Duration::from_millis(args.op_timeout_ms),
-                holder_prefix,
+                fencing: options.fencing,
+                op_timeout: options.op_timeout,
+                holder_prefix: options.holder_prefix,
             };
             let lock = RedisLock::new(cfg).map_err(|source| Error::Lock { source })?;
             Ok(Box::new(lock.with_clock(clock)))
         }
+        other => crate::locks::build(other, &args.endpoints, options),
     }
 }
 
 /// The optimistic workload's store on the lock system's servers: a Lua
-/// compare-and-set on Redis, a ConfigMap PUT with its resourceVersion on Kubernetes.
+/// compare-and-set on Redis, a transaction comparing mod_revision on etcd, a ConfigMap
+/// PUT with its resourceVersion on Kubernetes.
 fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Error> {
     let timeout = Duration::from_millis(args.op_timeout_ms);
     match (&args.lock, &args.redis) {
         (LockKind::Redis, Some(addr)) => {
             let store = RedisVersionedStore::new(addr, timeout, args.optimistic_unsafe)
                 .map_err(|source| Error::Lock { source })?;
+            Ok(Some(Box::new(store)))
+        }
+        (LockKind::Etcd, _) if !args.endpoints.etcd.is_empty() => {
+            let store =
+                EtcdVersionedStore::new(&args.endpoints.etcd, timeout, args.optimistic_unsafe)
+                    .map_err(|source| Error::Lock { source })?;
             Ok(Some(Box::new(store)))
         }
         (LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager, _) => {

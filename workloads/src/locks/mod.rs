@@ -1,5 +1,7 @@
-//! The lock clients under test, one module per lock system, and the CLI's name for each.
+//! The lock clients under test, one module per lock system, the CLI's name for each, and
+//! how the agent builds one from its command line.
 
+pub mod etcd;
 pub mod external;
 pub mod k8s_configmap;
 pub mod k8s_elector;
@@ -7,9 +9,20 @@ pub mod k8s_elector_lock;
 pub mod k8s_lease;
 pub mod k8s_lease_manager;
 pub mod redis;
+pub mod redlock;
+pub mod sentinel;
+pub mod zookeeper;
 
+pub use self::etcd::{EtcdLock, EtcdLockConfig};
 pub use self::external::{ExternalLock, ExternalLockConfig};
 pub use self::redis::{RedisLock, RedisLockConfig};
+pub use self::redlock::{RedlockConfig, RedlockLock};
+pub use self::sentinel::{SentinelLock, SentinelLockConfig};
+pub use self::zookeeper::{ZookeeperLock, ZookeeperLockConfig};
+
+use crate::Error;
+use crate::lock::Lock;
+use std::time::Duration;
 
 /// A LockKind is a lock system the agent can drive, as the CLI spells it (`--lock redis`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -19,6 +32,18 @@ pub enum LockKind {
     /// A plug-in: any program speaking the JSON-lines protocol of [`external`] on its
     /// stdin and stdout (`--plugin-command`).
     External,
+    /// A 3-member etcd cluster: a lease and a create-if-absent transaction; the key's
+    /// revision is the fencing token.
+    Etcd,
+    /// A 3-server ZooKeeper ensemble: the ephemeral-sequential recipe; the znode's czxid
+    /// is the fencing token.
+    Zookeeper,
+    /// Independent Redis primaries, one per node: a majority within the validity time.
+    /// Redlock hands out no fencing token.
+    Redlock,
+    /// The `redis` lock on a Sentinel-managed primary with a replica, following
+    /// failovers through three sentinels.
+    RedisSentinel,
     /// A `coordination.k8s.io/v1` Lease under client-go's leader election; token
     /// `leaseTransitions`.
     #[value(name = "k8s-lease")]
@@ -31,6 +56,122 @@ pub enum LockKind {
     /// `leaseTransitions`. Its shortest lease is 2 s.
     #[value(name = "k8s-lease-manager")]
     K8sLeaseManager,
+}
+
+impl LockKind {
+    /// Whether the lock hands out fencing tokens.
+    pub fn has_fencing_token(self) -> bool {
+        !matches!(self, LockKind::Redlock)
+    }
+}
+
+/// LockOptions are the settings every lock client shares.
+#[derive(Clone, Debug)]
+pub struct LockOptions {
+    /// Ask the lock system for a fencing token with every grant.
+    pub fencing: bool,
+    /// The bound on every call, connecting included.
+    pub op_timeout: Duration,
+    /// The start of every holder id; unique per client (node, pid, start time).
+    pub holder_prefix: String,
+}
+
+/// LockEndpoints are the agent flags that say where each lock system's servers are
+/// (the `redis` lock's `--redis` is the agent's own flag).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LockEndpoints {
+    /// The etcd members' client addresses, `host:port,...` (for `--lock etcd`).
+    #[arg(long, value_delimiter = ',')]
+    pub etcd: Vec<String>,
+    /// The ZooKeeper servers, `host:port,...` (for `--lock zookeeper`).
+    #[arg(long, value_delimiter = ',')]
+    pub zookeeper: Vec<String>,
+    /// The independent Redis primaries, `host:port,...` (for `--lock redlock`).
+    #[arg(long, value_delimiter = ',')]
+    pub redlock: Vec<String>,
+    /// The sentinels, `host:port,...` (for `--lock redis-sentinel`).
+    #[arg(long, value_delimiter = ',')]
+    pub sentinels: Vec<String>,
+    /// The name the sentinels monitor the primary under.
+    #[arg(long, default_value = "splitbrain")]
+    pub sentinel_master: String,
+}
+
+/// Builds the client of `kind` (any lock but `redis`, which the agent builds itself)
+/// from its endpoints. Missing endpoints are a configuration error naming the flag.
+pub fn build(
+    kind: LockKind,
+    endpoints: &LockEndpoints,
+    options: LockOptions,
+) -> Result<Box<dyn Lock>, Error> {
+    let need = |list: &Vec<String>, flag: &'static str| {
+        if list.is_empty() {
+            Err(Error::Config {
+                name: flag,
+                value: "(missing)".into(),
+                hint: format!("--lock {} needs --{flag} host:port,...", kind_name(kind)),
+            })
+        } else {
+            Ok(list.clone())
+        }
+    };
+    let lock_err = |source| Error::Lock { source };
+    let lock: Box<dyn Lock> = match kind {
+        LockKind::Redis
+        | LockKind::K8sLease
+        | LockKind::K8sConfigmap
+        | LockKind::K8sLeaseManager
+        | LockKind::External => {
+            return Err(Error::Config {
+                name: "lock",
+                value: kind_name(kind),
+                hint: "the agent builds this lock itself (from --redis, --kube-api or \
+                       --plugin-command)"
+                    .into(),
+            });
+        }
+        LockKind::Etcd => Box::new(
+            EtcdLock::new(EtcdLockConfig {
+                endpoints: need(&endpoints.etcd, "etcd")?,
+                options,
+            })
+            .map_err(lock_err)?,
+        ),
+        LockKind::Zookeeper => Box::new(ZookeeperLock::new(ZookeeperLockConfig {
+            servers: need(&endpoints.zookeeper, "zookeeper")?,
+            options,
+        })),
+        LockKind::Redlock => {
+            if options.fencing {
+                return Err(Error::Config {
+                    name: "fencing",
+                    value: "on".into(),
+                    hint: "Redlock hands out no fencing token; run it with --fencing off".into(),
+                });
+            }
+            let instances = need(&endpoints.redlock, "redlock")?;
+            Box::new(RedlockLock::new(RedlockConfig { instances, options }).map_err(lock_err)?)
+        }
+        LockKind::RedisSentinel => Box::new(SentinelLock::new(SentinelLockConfig {
+            sentinels: need(&endpoints.sentinels, "sentinels")?,
+            master: endpoints.sentinel_master.clone(),
+            options,
+        })),
+    };
+    Ok(lock)
+}
+
+/// The CLI spelling of a lock kind.
+pub fn kind_name(kind: LockKind) -> String {
+    use clap::ValueEnum;
+    kind.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_else(|| format!("{kind:?}"))
+}
+
+/// A duration in whole milliseconds, for error messages.
+pub(crate) fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// KubeAgentArgs are the agent's flags for the `k8s-*` locks.
@@ -183,5 +324,51 @@ mod tests {
         assert_eq!(pick_api_url(&urls, "n2").as_deref(), Some("b"));
         assert_eq!(pick_api_url(&urls, "n5").as_deref(), Some("b"), "wrapping");
         assert_eq!(pick_api_url(&[], "n1"), None);
+    }
+
+    fn options(fencing: bool) -> LockOptions {
+        LockOptions {
+            fencing,
+            op_timeout: Duration::from_millis(100),
+            holder_prefix: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_lock_without_its_endpoints_names_the_flag_to_add() {
+        let none = LockEndpoints::default();
+        for (kind, flag) in [
+            (LockKind::Etcd, "--etcd"),
+            (LockKind::Zookeeper, "--zookeeper"),
+            (LockKind::Redlock, "--redlock"),
+            (LockKind::RedisSentinel, "--sentinels"),
+        ] {
+            let err = build(kind, &none, options(false))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(flag), "{kind:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn redlock_refuses_fencing_because_it_has_no_token() {
+        let endpoints = LockEndpoints {
+            redlock: vec![
+                "127.0.0.1:1".into(),
+                "127.0.0.1:2".into(),
+                "127.0.0.1:3".into(),
+            ],
+            ..LockEndpoints::default()
+        };
+        let err = build(LockKind::Redlock, &endpoints, options(true))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no fencing token"), "{err}");
+        assert!(build(LockKind::Redlock, &endpoints, options(false)).is_ok());
+        assert!(!LockKind::Redlock.has_fencing_token());
+        assert!(LockKind::Etcd.has_fencing_token());
+        assert_eq!(kind_name(LockKind::RedisSentinel), "redis-sentinel");
     }
 }

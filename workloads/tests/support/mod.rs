@@ -190,6 +190,7 @@ pub fn agent_args(
         node: node.into(),
         lock: LockKind::Redis,
         redis: Some(redis.into()),
+        endpoints: Default::default(),
         kube: Default::default(),
         resource: resource.into(),
         fencing,

@@ -1,0 +1,76 @@
+//! Readiness of lock servers beyond an open port: a cluster whose members listen but
+//! have no leader yet would make the first seconds of a run measure start-up, not the
+//! lock. Each server is asked, from inside a node, the question its operators ask
+//! (etcd's `/health`, ZooKeeper's `srvr`, Redis's `INFO`), over a plain TCP exchange.
+
+use crate::RunError;
+use splitbrain_nemesis::Cluster;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How long a lock system gets to become ready after its servers start.
+pub const READY_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long one probe waits for a connection and an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
+
+/// Sends `request` from inside node `from` to `addr` and returns everything the server
+/// wrote until it closed the connection (requests are chosen so that it does: HTTP/1.0,
+/// ZooKeeper four-letter words, Redis commands followed by QUIT).
+pub fn exchange(
+    cluster: &dyn Cluster,
+    from: &str,
+    addr: SocketAddr,
+    request: &[u8],
+) -> Result<String, String> {
+    let mut stream = cluster
+        .connect(from, addr, PROBE_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(PROBE_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(request)
+        .map_err(|e| format!("send: {e}"))?;
+    let mut reply = Vec::new();
+    match stream.read_to_end(&mut reply) {
+        Ok(_) => {}
+        // Whatever arrived before a slow close still says what the server thinks.
+        Err(e) if !reply.is_empty() => tracing::debug!(error = %e, "probe read ended early"),
+        Err(e) => return Err(format!("no answer from {addr}: {e}")),
+    }
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// Calls `check` every 100 ms until it succeeds or `limit` has passed; the last error
+/// is the detail of the `NotReady` error.
+pub fn until_ready(
+    service: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Result<(), String>,
+) -> Result<(), RunError> {
+    let started = Instant::now();
+    loop {
+        let detail = match check() {
+            Ok(()) => {
+                tracing::info!(service, ms = started.elapsed().as_millis() as u64, "ready");
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        if started.elapsed() > limit {
+            return Err(RunError::NotReady {
+                service: service.to_string(),
+                waited_ms: started.elapsed().as_millis(),
+                detail,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A Redis command in the inline form, followed by QUIT so the server closes.
+pub fn redis_request(command: &str) -> Vec<u8> {
+    format!("{command}\r\nQUIT\r\n").into_bytes()
+}
