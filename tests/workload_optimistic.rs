@@ -172,6 +172,64 @@ fn a_configmap_put_without_its_resource_version_is_caught_as_not_linearizable() 
 }
 
 #[test]
+fn compare_and_set_on_etcd_is_linearizable_without_faults() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "etcd",
+        out.path().to_str().unwrap(),
+        &["--nemesis", "none", "--seed", "1"],
+    );
+    assert_exit(&result, 0);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+    let history = std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
+    let swaps = history
+        .matches(r#""type":"ok","f":"cas","value":["#)
+        .count();
+    let conflicts = history
+        .matches(r#""type":"ok","f":"cas","value":false"#)
+        .count();
+    assert!(swaps >= 20, "too few swaps: {swaps}");
+    assert!(
+        conflicts >= 1,
+        "stale revisions should conflict: {conflicts}"
+    );
+}
+
+#[test]
+fn compare_and_set_on_etcd_stays_linearizable_under_kills_pauses_and_partitions() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "etcd",
+        out.path().to_str().unwrap(),
+        &[
+            "--nemesis",
+            "pause,kill,partition",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_exit(&result, 0);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+}
+
+#[test]
+fn an_etcd_put_without_its_revision_compare_is_caught_as_not_linearizable() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_on(
+        "etcd",
+        out.path().to_str().unwrap(),
+        &["--nemesis", "none", "--seed", "2", "--optimistic-unsafe"],
+    );
+    assert_exit(&result, 1);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["checkers"]["linearizability"]["valid"], false, "{r:#}");
+}
+
+#[test]
 fn the_optimistic_workload_on_a_lock_without_a_versioned_store_is_a_bad_argument() {
     let out = tempfile::tempdir().unwrap();
     let result = splitbrain(&[
