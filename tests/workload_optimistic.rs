@@ -113,6 +113,49 @@ fn optimistic_on(lock: &str, out: &str, extra: &[&str]) -> std::process::Output 
     splitbrain(&args)
 }
 
+/// Runs `--workload optimistic` on `lock` under seeds 4 (a partition, then a pause) and
+/// 5 (a kill, then a pause) and checks each run is linearizable and that the faults
+/// happened.
+fn linearizable_under_faults(lock: &str) {
+    let mut faults = String::new();
+    for seed in ["4", "5"] {
+        let out = tempfile::tempdir().unwrap();
+        let result = optimistic_on(
+            lock,
+            out.path().to_str().unwrap(),
+            &[
+                "--nemesis",
+                "pause,kill,partition",
+                "--nemesis-interval",
+                "1",
+                "--seed",
+                seed,
+            ],
+        );
+        assert_exit(&result, 0);
+        let r = results(&latest_run(out.path()));
+        assert_eq!(
+            r["checkers"]["linearizability"]["valid"], true,
+            "seed={seed} {r:#}"
+        );
+        let history =
+            std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
+        for line in history
+            .lines()
+            .filter(|l| l.contains(r#""process":"nemesis""#))
+        {
+            faults.push_str(line);
+            faults.push('\n');
+        }
+    }
+    for f in ["start-partition", "pause", "kill"] {
+        assert!(
+            faults.contains(&format!(r#""f":"{f}""#)),
+            "the runs should include {f}: {faults}"
+        );
+    }
+}
+
 #[test]
 fn compare_and_set_on_a_kubernetes_configmap_is_linearizable_without_faults() {
     let out = tempfile::tempdir().unwrap();
@@ -140,22 +183,7 @@ fn compare_and_set_on_a_kubernetes_configmap_is_linearizable_without_faults() {
 
 #[test]
 fn compare_and_set_on_a_kubernetes_configmap_stays_linearizable_under_faults() {
-    let out = tempfile::tempdir().unwrap();
-    let result = optimistic_on(
-        "k8s-lease",
-        out.path().to_str().unwrap(),
-        &[
-            "--nemesis",
-            "pause,kill,partition",
-            "--nemesis-interval",
-            "1",
-            "--seed",
-            "3",
-        ],
-    );
-    assert_exit(&result, 0);
-    let r = results(&latest_run(out.path()));
-    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+    linearizable_under_faults("k8s-lease");
 }
 
 #[test]
@@ -198,22 +226,7 @@ fn compare_and_set_on_etcd_is_linearizable_without_faults() {
 
 #[test]
 fn compare_and_set_on_etcd_stays_linearizable_under_kills_pauses_and_partitions() {
-    let out = tempfile::tempdir().unwrap();
-    let result = optimistic_on(
-        "etcd",
-        out.path().to_str().unwrap(),
-        &[
-            "--nemesis",
-            "pause,kill,partition",
-            "--nemesis-interval",
-            "1",
-            "--seed",
-            "3",
-        ],
-    );
-    assert_exit(&result, 0);
-    let r = results(&latest_run(out.path()));
-    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+    linearizable_under_faults("etcd");
 }
 
 #[test]
