@@ -159,10 +159,8 @@ impl EtcdVersionedStore {
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
         let resp = self.call("cas", deadline, client.txn(txn), true).await?;
-        if resp.succeeded() {
-            if let Some(h) = resp.header() {
-                self.remember(key, to, h.revision());
-            }
+        if let Some(h) = resp.header().filter(|_| resp.succeeded()) {
+            self.remember(key, to, h.revision());
         }
         Ok(resp.succeeded())
     }
