@@ -92,7 +92,8 @@ impl KubeVersionedStore {
                 self.remember(key, 0, None);
                 return Ok((0, None));
             }
-            Err(e) => return Err(to_lock_error("read", e)),
+            // A read changes nothing, so any failure of it is definite.
+            Err(e) => return Err(LockError::Rejected { message: e.message }),
         };
         let value = parse_value(key, &cm)?;
         let version = cm.metadata.resource_version.clone();
