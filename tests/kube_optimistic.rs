@@ -91,13 +91,15 @@ async fn concurrent_increments_lose_no_update() {
 }
 
 #[tokio::test]
-async fn a_paused_etcd_makes_a_swap_indeterminate() {
+async fn a_paused_etcd_makes_a_swap_indeterminate_and_a_read_a_definite_failure() {
     let api = kube_support::start().await;
     let s = store(&api, false);
     assert_eq!(s.read("c").await.unwrap(), 0);
     api.pause_etcd();
     let err = s.cas("c", 0, 1).await.unwrap_err();
+    let read = s.read("c").await.unwrap_err();
     api.resume_etcd();
+    assert!(read.is_definite(), "a read changes nothing: {read}");
     assert!(
         !err.is_definite(),
         "a swap with no answer may have applied: {err}"
