@@ -54,7 +54,9 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = LockKind::Redis)]
     lock: LockKind,
     /// The workload: `counter` acquires the lock, reads a counter on the resource, waits,
-    /// writes counter+1 with its fencing token, and releases.
+    /// writes counter+1 with its fencing token, and releases; `leader` elects leaders
+    /// with the lock and checks for split brain; `optimistic` does compare-and-set on a
+    /// counter in the lock system's store and checks linearizability.
     #[arg(long, default_value = "counter", value_parser = parse_workload)]
     workload: WorkloadName,
     /// Faults to inject, comma-separated, each with an optional weight (`pause:2,
@@ -115,6 +117,18 @@ struct RunArgs {
     /// Seconds of quiet between the end of one fault and the start of the next.
     #[arg(long, default_value_t = 3.0)]
     nemesis_interval: f64,
+    /// For `--lock external`: the plug-in each agent starts (with `sh -c "exec ..."`, in
+    /// the current directory) and speaks JSON lines with on its stdin and stdout.
+    #[arg(long)]
+    plugin_command: Option<String>,
+    /// For `--lock external`: lock systems whose servers the plug-in needs,
+    /// comma-separated (`redis`); each one's address reaches it as `SPLITBRAIN_REDIS`, ...
+    #[arg(long, value_enum, value_delimiter = ',')]
+    plugin_servers: Vec<LockKind>,
+    /// Test-only: the optimistic workload's compare-and-set skips its version check, to
+    /// show the linearizability checker catching lost updates.
+    #[arg(long, hide = true)]
+    optimistic_unsafe: bool,
     /// The largest jump of clock-bump (and flip of clock-strobe), in milliseconds.
     #[arg(long, default_value_t = 5000)]
     clock_bump_max_ms: u64,
@@ -236,7 +250,30 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         nemesis_options,
         lease_check: args.lease_check == OnOff::On,
         command: command_line(seed),
+        plugin: plugin_spec(args.plugin_command, args.plugin_servers)?,
+        optimistic_unsafe: args.optimistic_unsafe,
     })
+}
+
+fn plugin_spec(
+    command: Option<String>,
+    servers: Vec<LockKind>,
+) -> Result<Option<splitbrain_runner::PluginSpec>> {
+    let Some(command) = command else {
+        if !servers.is_empty() {
+            return Err(RunError::Config(
+                "plugin-servers is only used with --lock external --plugin-command ...".into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    let dir = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(Some(splitbrain_runner::PluginSpec {
+        command,
+        dir,
+        servers,
+    }))
 }
 
 /// The sizes of clock, loss and latency faults, checked.

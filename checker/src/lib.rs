@@ -34,6 +34,7 @@ pub mod linear;
 pub mod models;
 pub mod resource_safety;
 pub mod run_dir;
+pub mod split_brain;
 mod verdict;
 pub mod wellformed;
 

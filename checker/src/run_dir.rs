@@ -8,7 +8,10 @@
 
 pub use crate::error::CheckError;
 
-use crate::{CheckerResult, Results, Validity, exclusive, resource_safety, wellformed};
+use crate::models::CasRegister;
+use crate::{
+    CheckerResult, Results, Validity, exclusive, resource_safety, split_brain, wellformed,
+};
 use splitbrain_history::jsonl::{self, Records};
 use splitbrain_history::{History, Op, ResourceEntry, RunInfo};
 use std::collections::BTreeMap;
@@ -103,14 +106,60 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(
     Ok(Some(records.items))
 }
 
-/// Runs every checker of this module on a loaded run, by name.
+/// The name of the linearizability result in `results.json`.
+pub const LINEARIZABILITY: &str = "linearizability";
+
+/// How long the linearizability search of a run may take before it answers `unknown`.
+const LINEAR_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs the checkers that apply to the run's workload, by name: every run gets
+/// `well-formed`; lock workloads get `exclusive-holding` and `resource-safety`; `leader`
+/// adds `split-brain`; `optimistic` (no lock, no resource) gets `linearizability` against
+/// the cas-register model instead.
 pub fn check_run(run: &RunData) -> BTreeMap<String, CheckerResult> {
-    let fencing = run.info.fencing;
     let mut out = BTreeMap::new();
     out.insert(
         wellformed::NAME.to_string(),
         wellformed::check(&run.history, &run.notes),
     );
+    match run.info.workload.as_str() {
+        "optimistic" => {
+            out.insert(LINEARIZABILITY.to_string(), check_linearizable(run));
+            return out;
+        }
+        "leader" => {
+            let result = split_brain::check(&run.history, run.resource.as_deref());
+            out.insert(split_brain::NAME.to_string(), result);
+        }
+        _ => {}
+    }
+    check_lock_run(run, &mut out);
+    out
+}
+
+/// The optimistic workload's history against a compare-and-set register that starts
+/// at 0 (a counter never written reads as 0).
+fn check_linearizable(run: &RunData) -> CheckerResult {
+    use crate::linear::{CheckOptions, check_history};
+    let options = CheckOptions {
+        time_limit: Some(LINEAR_TIME_LIMIT),
+        ..CheckOptions::default()
+    };
+    let init = serde_json::json!(0);
+    match check_history::<CasRegister>(&run.history, Some(&init), &options) {
+        Ok(report) => report.to_checker_result(),
+        Err(e) => CheckerResult {
+            valid: Validity::Unknown,
+            summary: format!("the history could not be checked for linearizability: {e}"),
+            evidence: Vec::new(),
+            stats: serde_json::Value::Null,
+        },
+    }
+}
+
+/// The checkers of runs whose clients take a lock and work on the resource.
+fn check_lock_run(run: &RunData, out: &mut BTreeMap<String, CheckerResult>) {
+    let fencing = run.info.fencing;
     out.insert(
         exclusive::NAME.to_string(),
         exclusive::check(&run.history, fencing),
@@ -127,7 +176,6 @@ pub fn check_run(run: &RunData) -> BTreeMap<String, CheckerResult> {
         },
     };
     out.insert(resource_safety::NAME.to_string(), resource);
-    out
 }
 
 /// Checks a run directory: reads its files, runs the checkers, composes the verdict and

@@ -274,10 +274,16 @@ fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
         let observation = c.valid != Validity::Invalid;
         c.evidence.iter().map(move |e| (e, observation))
     });
-    let overlaps = overlaps.filter(|(e, _)| {
-        e.detail.get("kind").and_then(|k| k.as_str()) == Some("overlapping-holds")
+    // Two leaders acting at once (split-brain) are drawn like overlapping holds.
+    let overlaps = overlaps.filter_map(|(e, observation)| {
+        let label = match e.detail.get("kind").and_then(|k| k.as_str()) {
+            Some("overlapping-holds") => "overlap",
+            Some("two-leaders") => "split brain",
+            _ => return None,
+        };
+        Some((e, observation, label))
     });
-    for (n, (e, observation)) in overlaps.enumerate() {
+    for (n, (e, observation, label)) in overlaps.enumerate() {
         let (Some(start), Some(end)) = (
             e.detail["overlap_start_ns"].as_u64(),
             e.detail["overlap_end_ns"].as_u64(),
@@ -292,7 +298,7 @@ fn overlap_marks(results: &Results, row_of: &HashMap<u64, usize>) -> Vec<Mark> {
                     row,
                     start_ns: start,
                     end_ns: end,
-                    label: format!("overlap {}", n + 1),
+                    label: format!("{label} {}", n + 1),
                 });
             }
         }
@@ -454,5 +460,34 @@ mod tests {
         // Process 2's read never completed: drawn to the end of the history as info.
         let two = t.spans.iter().find(|s| s.row == 0).unwrap();
         assert_eq!((two.end_ns, two.outcome), (4, Outcome::Info));
+    }
+
+    #[test]
+    fn two_leaders_acting_at_once_are_banded_on_both_leaders_rows() {
+        let evidence = Evidence {
+            explanation: "two leaders".into(),
+            detail: json!({
+                "kind": "two-leaders",
+                "overlap_start_ns": 10,
+                "overlap_end_ns": 20,
+                "holds": [{"process": 0}, {"process": 1}],
+            }),
+            ..Evidence::default()
+        };
+        let result = splitbrain_checker::CheckerResult {
+            valid: Validity::Invalid,
+            summary: String::new(),
+            evidence: vec![evidence],
+            stats: Value::Null,
+        };
+        let results = Results::compose([("split-brain".to_string(), result)].into());
+        let rows = HashMap::from([(0, 0), (1, 1)]);
+        let marks = overlap_marks(&results, &rows);
+        assert_eq!(marks.len(), 2);
+        assert!(
+            marks
+                .iter()
+                .all(|m| m.label == "split brain 1" && !m.observation)
+        );
     }
 }

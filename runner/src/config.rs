@@ -44,6 +44,24 @@ pub struct RunConfig {
     pub lease_check: bool,
     /// The command line, recorded so the run can be repeated.
     pub command: String,
+    /// The plug-in, for `--lock external`.
+    pub plugin: Option<PluginSpec>,
+    /// Test-only: the optimistic workload's compare-and-set skips its version check, so
+    /// the linearizability checker has something to find.
+    pub optimistic_unsafe: bool,
+}
+
+/// A PluginSpec is the plug-in of `--lock external` and the lock servers it wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginSpec {
+    /// The command, run by each agent with `sh -c "exec COMMAND"`.
+    pub command: String,
+    /// The working directory the command's relative paths resolve against (where
+    /// `splitbrain run` was started).
+    pub dir: PathBuf,
+    /// Lock systems whose servers the run starts for the plug-in; each one's addresses
+    /// reach the plug-in as `SPLITBRAIN_<NAME>` (`SPLITBRAIN_REDIS=10.77.0.1:6379`).
+    pub servers: Vec<LockKind>,
 }
 
 /// NemesisOptions are the sizes of the faults that have one.
@@ -76,16 +94,24 @@ impl Default for NemesisOptions {
 pub enum WorkloadName {
     /// Acquire, read the resource's counter, wait, write counter+1 with the token, release.
     Counter,
+    /// Leader election: candidates take the lock for a term and act as leader on the
+    /// resource; the split-brain checker looks for two leaders at once.
+    Leader,
+    /// Read-modify-write with a version precondition (compare-and-set) on a counter in
+    /// the lock system's store, checked for linearizability.
+    Optimistic,
 }
 
 impl WorkloadName {
     /// Every workload name.
-    pub const ALL: &'static [&'static str] = &["counter"];
+    pub const ALL: &'static [&'static str] = &["counter", "leader", "optimistic"];
 
     /// The spelling on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             WorkloadName::Counter => "counter",
+            WorkloadName::Leader => "leader",
+            WorkloadName::Optimistic => "optimistic",
         }
     }
 }
@@ -95,6 +121,8 @@ impl std::str::FromStr for WorkloadName {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "counter" => Ok(WorkloadName::Counter),
+            "leader" => Ok(WorkloadName::Leader),
+            "optimistic" => Ok(WorkloadName::Optimistic),
             other => Err(format!(
                 "unknown workload {other:?}; choose one of: {}",
                 WorkloadName::ALL.join(", ")
@@ -109,4 +137,19 @@ pub fn lock_name(kind: LockKind) -> String {
     kind.to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| format!("{kind:?}").to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_name_parses_back_to_itself() {
+        for name in WorkloadName::ALL {
+            let w: WorkloadName = name.parse().unwrap();
+            assert_eq!(w.as_str(), *name);
+        }
+        let err = "leadr".parse::<WorkloadName>().unwrap_err();
+        assert!(err.contains("counter, leader, optimistic"), "{err}");
+    }
 }

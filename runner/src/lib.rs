@@ -15,7 +15,7 @@ mod run;
 pub mod run_dir;
 pub mod services;
 
-pub use config::{NemesisOptions, RunConfig, WorkloadName, lock_name};
+pub use config::{NemesisOptions, PluginSpec, RunConfig, WorkloadName, lock_name};
 pub use error::RunError;
 pub use progress::Progress;
 pub use run::{RunOutcome, run};

@@ -4,13 +4,16 @@
 
 use crate::progress::Progress;
 use crate::services::{self, Services};
-use crate::{RunConfig, RunError, run_dir};
+use crate::{RunConfig, RunError, WorkloadName, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{NodeInfo, Recorder, RunInfo};
 use splitbrain_nemesis::Cluster;
 use splitbrain_nemesis::faults::{FaultMix, PlannedFault, ScheduleConfig, Targets};
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
+use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
+use splitbrain_workloads::leader::{self, LeaderConfig};
+use splitbrain_workloads::optimistic::{self, OptimisticConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,11 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
     require_programs(crate::lock_servers::required_programs(cfg.lock))?;
+    if let Some(plugin) = &cfg.plugin {
+        require_programs(&crate::lock_servers::external::required_programs(
+            &plugin.servers,
+        ))?;
+    }
     crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
@@ -150,33 +158,72 @@ fn spawn_clients(
     recorder: &Arc<Recorder>,
     board: &Arc<HolderBoard>,
     stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<counter::ClientSummary>> {
+) -> Vec<tokio::task::JoinHandle<()>> {
     services
         .agents
         .iter()
         .enumerate()
         .map(|(slot, agent)| {
-            let client_cfg = CounterClientConfig {
+            let slot_cfg = SlotConfig {
                 slot,
                 clients: cfg.clients,
                 seed: cfg.seed,
                 rate: cfg.rate,
-                key: "splitbrain-lock".into(),
-                ttl: cfg.ttl,
-                cs_wait: cfg.cs_wait,
                 op_timeout: cfg.op_timeout,
                 agent_socket: agent.socket.clone(),
                 node: agent.node.clone(),
                 agent_name: agent.name.clone(),
             };
-            tokio::spawn(counter::run_client(
-                client_cfg,
-                recorder.clone(),
-                board.clone(),
-                stop.clone(),
-            ))
+            let (recorder, board, stop) = (recorder.clone(), board.clone(), stop.clone());
+            match cfg.workload {
+                WorkloadName::Counter => {
+                    let client_cfg = counter_config(cfg, slot_cfg);
+                    tokio::spawn(async move {
+                        counter::run_client(client_cfg, recorder, board, stop).await;
+                    })
+                }
+                WorkloadName::Optimistic => {
+                    let opt_cfg = OptimisticConfig {
+                        slot: slot_cfg,
+                        think: cfg.cs_wait,
+                    };
+                    tokio::spawn(async move {
+                        optimistic::run_client(opt_cfg, recorder, stop).await;
+                    })
+                }
+                WorkloadName::Leader => {
+                    let leader_cfg = LeaderConfig {
+                        slot: slot_cfg,
+                        key: LOCK_KEY.into(),
+                        ttl: cfg.ttl,
+                        work_interval: cfg.cs_wait,
+                    };
+                    tokio::spawn(async move {
+                        leader::run_client(leader_cfg, recorder, board, stop).await;
+                    })
+                }
+            }
         })
         .collect()
+}
+
+/// The lock key every workload contends for.
+const LOCK_KEY: &str = "splitbrain-lock";
+
+fn counter_config(cfg: &RunConfig, s: SlotConfig) -> CounterClientConfig {
+    CounterClientConfig {
+        slot: s.slot,
+        clients: s.clients,
+        seed: s.seed,
+        rate: s.rate,
+        key: LOCK_KEY.into(),
+        ttl: cfg.ttl,
+        cs_wait: cfg.cs_wait,
+        op_timeout: s.op_timeout,
+        agent_socket: s.agent_socket,
+        node: s.node,
+        agent_name: s.agent_name,
+    }
 }
 
 /// Shows live counts until the time limit.
@@ -264,6 +311,12 @@ fn write_run_info(
             "rate": cfg.rate,
             "op_timeout_ms": cfg.op_timeout.as_millis() as u64,
             "nemesis_interval_ms": cfg.nemesis_interval.as_millis() as u64,
+            "plugin": cfg.plugin.as_ref().map(|p| serde_json::json!({
+                "command": p.command,
+                "dir": p.dir.display().to_string(),
+                "servers": p.servers.iter().map(|k| crate::lock_name(*k)).collect::<Vec<_>>(),
+            })),
+            "optimistic_unsafe": cfg.optimistic_unsafe,
             "nemesis_options": {
                 "clock_bump_max_ms": cfg.nemesis_options.clock_bump_max.as_millis() as u64,
                 "clock_drift_max": cfg.nemesis_options.clock_drift_max,
@@ -294,6 +347,30 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
     }
     if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
         return bad(format!("rate={} must be a positive number", cfg.rate));
+    }
+    validate_lock_choice(cfg)
+}
+
+/// The lock, its plug-in and the workload fit together.
+fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
+    use splitbrain_workloads::locks::LockKind;
+    let bad = |m: &str| Err(RunError::Config(m.into()));
+    match (&cfg.plugin, cfg.lock) {
+        (None, LockKind::External) => bad("lock=external needs --plugin-command, such as \
+             --plugin-command \"python3 examples/python-redis-lock/lock.py\" --plugin-servers redis"),
+        (Some(p), LockKind::External) if p.command.trim().is_empty() => {
+            bad("plugin-command is empty: give the command that starts the plug-in")
+        }
+        (Some(_), LockKind::External) => Ok(()),
+        (Some(_), _) => bad("plugin-command is only used with --lock external"),
+        (None, _) => Ok(()),
+    }?;
+    // Only these lock systems have a versioned store for the optimistic workload.
+    if cfg.workload == WorkloadName::Optimistic && cfg.lock != LockKind::Redis {
+        return bad(
+            "workload=optimistic needs a lock system with a versioned store; supported: \
+             --lock redis",
+        );
     }
     Ok(())
 }

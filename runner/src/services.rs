@@ -5,6 +5,7 @@
 use crate::lock_servers::{self, LockServers};
 use crate::{RunConfig, RunError};
 use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
+use splitbrain_workloads::locks::LockKind;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +44,12 @@ pub fn start(
     state: &Path,
 ) -> Result<Services, RunError> {
     let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
-    let lock = lock_servers::start(cfg.lock, cluster, run_dir, state)?;
+    let lock = match &cfg.plugin {
+        Some(plugin) if cfg.lock == LockKind::External => {
+            lock_servers::external::start(&plugin.servers, cluster, run_dir, state)?
+        }
+        _ => lock_servers::start(cfg.lock, cluster, run_dir, state)?,
+    };
     let res_node = cluster.resource_node().clone();
     let resource_addr = SocketAddr::new(res_node.addr.into(), RESOURCE_PORT);
     cluster.spawn(
@@ -119,6 +125,21 @@ fn agent_args(
         agent_step_timeout(cfg).as_millis().to_string(),
     ];
     args.extend(lock.agent_args.iter().cloned());
+    if cfg.optimistic_unsafe {
+        args.push("--optimistic-unsafe".into());
+    }
+    if let Some(plugin) = cfg
+        .plugin
+        .as_ref()
+        .filter(|_| cfg.lock == LockKind::External)
+    {
+        args.extend([
+            "--plugin-command".into(),
+            plugin.command.clone(),
+            "--plugin-dir".into(),
+            plugin.dir.display().to_string(),
+        ]);
+    }
     args
 }
 

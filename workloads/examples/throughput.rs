@@ -124,6 +124,8 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
             resource: resource_addr.clone(),
             fencing: opts.fencing,
             op_timeout_ms: 1000,
+            plugin: Default::default(),
+            optimistic_unsafe: false,
         })
         .await
         .expect("bind an agent");

@@ -23,12 +23,16 @@
 pub mod agent;
 pub mod clock;
 pub mod counter;
+mod driver;
 mod error;
 pub mod generator;
+pub mod leader;
 pub mod lock;
 pub mod locks;
+pub mod optimistic;
 pub mod resource;
 
+pub use driver::SlotConfig;
 pub use error::Error;
 pub use lock::{Certainty, Guard, Lock, LockError, LockFuture};
 

@@ -83,6 +83,8 @@ async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound without a redis address");
@@ -110,6 +112,8 @@ async fn an_agent_replaces_a_stale_socket_file() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let server = AgentServer::bind(&args).await.unwrap();
     assert_eq!(server.socket(), socket.as_path());
@@ -131,6 +135,8 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
         resource: "127.0.0.1:1".into(),
         fencing: Fencing::Off,
         op_timeout_ms: 500,
+        plugin: Default::default(),
+        optimistic_unsafe: false,
     };
     let Err(err) = AgentServer::bind(&args).await else {
         panic!("bound over a regular file");

@@ -4,6 +4,7 @@
 //! client in splitbrain-workloads.
 
 pub mod etcd;
+pub mod external;
 mod kubernetes;
 mod redis;
 mod redlock;
@@ -36,6 +37,8 @@ pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static st
             ("redis-server", "redis-server"),
             ("redis-sentinel", "redis-sentinel"),
         ],
+        // The plug-in's servers are listed by external::required_programs.
+        LockKind::External => &[],
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             &[("etcd", "etcd-server")]
         }
@@ -101,6 +104,7 @@ pub fn notes(kind: LockKind) -> &'static [&'static str] {
             &["fencing token: the Lease's leaseTransitions"]
         }
         LockKind::K8sConfigmap => &["fencing token: the leader record's leaderTransitions"],
+        LockKind::External => &["fencing token: whatever the plug-in returns with a grant"],
     }
 }
 
@@ -113,6 +117,11 @@ pub fn start(
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
+        // A plug-in names the servers it wants; see external::start.
+        LockKind::External => Ok(LockServers {
+            agent_args: vec![],
+            ready_addrs: vec![],
+        }),
         LockKind::Etcd => etcd::start(cluster, run_dir, state),
         LockKind::Zookeeper => zookeeper::start(cluster, run_dir, state),
         LockKind::Redlock => redlock::start(cluster, run_dir, state),

@@ -14,4 +14,4 @@ mod server;
 
 pub use client::AgentClient;
 pub use protocol::{AgentReply, AgentRequest, Command, Outcome};
-pub use server::{AgentArgs, AgentServer, LEASE_CHECK_ENV, serve};
+pub use server::{AgentArgs, AgentServer, LEASE_CHECK_ENV, PluginArgs, serve};

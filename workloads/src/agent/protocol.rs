@@ -10,6 +10,10 @@
 //! <- {"id":3,"type":"fail","error":"stale token rejected: token=17 max=18"}
 //! -> {"id":4,"process":0,"op":"release"}
 //! <- {"id":4,"type":"info","error":"timeout: op=release after_ms=1000"}
+//! -> {"id":5,"process":3,"op":"cas-read","key":"splitbrain-counter"}
+//! <- {"id":5,"type":"ok","value":7}
+//! -> {"id":6,"process":3,"op":"cas","key":"splitbrain-counter","from":7,"to":8}
+//! <- {"id":6,"type":"ok","value":false}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +41,27 @@ pub enum Command {
     },
     /// Exit the resource, then release the lock.
     Release,
+    /// Extend the held lock by `ttl_ms`, where the lock supports it (leader workload).
+    Renew {
+        /// The new time-to-live in milliseconds.
+        ttl_ms: u64,
+    },
+    /// Read a counter in the lock system's versioned store (optimistic workload).
+    #[serde(rename = "cas-read")]
+    CasRead {
+        /// The counter's key.
+        key: String,
+    },
+    /// Set a counter in the versioned store to `to` if it holds `from`; the reply's
+    /// value says whether it swapped (optimistic workload).
+    Cas {
+        /// The counter's key.
+        key: String,
+        /// The value it must hold.
+        from: i64,
+        /// The value to set.
+        to: i64,
+    },
 }
 
 impl Command {
@@ -47,6 +72,9 @@ impl Command {
             Command::Read => "read",
             Command::Write { .. } => "write",
             Command::Release => "release",
+            Command::Renew { .. } => "renew",
+            Command::CasRead { .. } => "read",
+            Command::Cas { .. } => "cas",
         }
     }
 }
@@ -184,5 +212,21 @@ mod tests {
             json!({"id":2,"type":"fail","error":"lock held: key=k"})
         );
         assert_eq!(reply.outcome.op_type(), OpType::Fail);
+    }
+
+    #[test]
+    fn optimistic_and_leader_commands_spell_their_ops_and_record_their_history_names() {
+        let cas: AgentRequest = serde_json::from_value(
+            json!({"id":1,"process":0,"op":"cas","key":"c","from":3,"to":4}),
+        )
+        .unwrap();
+        assert_eq!(cas.command.f(), "cas");
+        let read = AgentRequest::new(0, Command::CasRead { key: "c".into() });
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({"id":0,"process":0,"op":"cas-read","key":"c"})
+        );
+        assert_eq!(read.command.f(), "read");
+        assert_eq!(Command::Renew { ttl_ms: 5 }.f(), "renew");
     }
 }

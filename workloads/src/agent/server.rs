@@ -3,7 +3,11 @@
 use super::protocol::{AgentReply, AgentRequest, Command};
 use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
-use crate::locks::{LockEndpoints, LockKind, LockOptions, RedisLock, RedisLockConfig};
+use crate::locks::{
+    ExternalLock, ExternalLockConfig, LockEndpoints, LockKind, LockOptions, RedisLock,
+    RedisLockConfig,
+};
+use crate::optimistic::{RedisVersionedStore, VersionedStore};
 use crate::resource::{ResourceClient, ResourceError};
 use crate::{Error, Fencing};
 use serde_json::Value;
@@ -45,6 +49,36 @@ pub struct AgentArgs {
     /// The bound on each step (a lock call, a resource access), in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub op_timeout_ms: u64,
+    /// Test-only: the optimistic workload's compare-and-set skips its version check.
+    #[arg(long, hide = true)]
+    pub optimistic_unsafe: bool,
+    /// Where the plug-in is and what it is told (for `--lock external`).
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+}
+
+/// PluginArgs are the agent's flags for `--lock external`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PluginArgs {
+    /// The plug-in to start, run with `sh -c "exec COMMAND"`.
+    #[arg(long)]
+    pub plugin_command: Option<String>,
+    /// The plug-in's working directory.
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
+    /// An environment variable for the plug-in, `NAME=VALUE`; repeatable.
+    #[arg(long = "plugin-env", value_parser = parse_env_pair)]
+    pub plugin_env: Vec<(String, String)>,
+}
+
+/// Parses `NAME=VALUE`.
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!(
+            "plugin-env={s:?}: expected NAME=VALUE, such as SPLITBRAIN_REDIS=10.77.0.1:6379"
+        )),
+    }
 }
 
 /// The environment variable that turns the agent's lease check on (`on`).
@@ -65,6 +99,8 @@ struct AgentState {
     node: String,
     lock: Box<dyn Lock>,
     resource: ResourceClient,
+    /// The versioned store of the optimistic workload, when the lock system has one.
+    store: Option<Box<dyn VersionedStore>>,
     fencing: bool,
     current: Option<ProcessSlot>,
     /// The local clock every lease decision reads; the nemesis can skew it.
@@ -101,6 +137,7 @@ impl AgentServer {
             node: args.node.clone(),
             lock,
             resource: ResourceClient::new(args.resource.clone(), timeout),
+            store: build_store(args)?,
             fencing: args.fencing.is_on(),
             current: None,
             clock,
@@ -158,6 +195,7 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
         holder_prefix,
     };
     match args.lock {
+        LockKind::External => build_external(args),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             crate::locks::kube_lock_for_agent(args, crate::locks::elector_clocks(clock))
         }
@@ -178,6 +216,59 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
         }
         other => crate::locks::build(other, &args.endpoints, options),
     }
+}
+
+/// The optimistic workload's store on the lock system's servers. Redis has one; other
+/// systems add theirs here (a Kubernetes object's resourceVersion, an etcd key's
+/// mod_revision).
+fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Error> {
+    let timeout = Duration::from_millis(args.op_timeout_ms);
+    match (&args.lock, &args.redis) {
+        (LockKind::Redis, Some(addr)) => {
+            let store = RedisVersionedStore::new(addr, timeout, args.optimistic_unsafe)
+                .map_err(|source| Error::Lock { source })?;
+            Ok(Some(Box::new(store)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Node, pid and start time: unique across agents and across restarts.
+fn holder_prefix(node: &str) -> String {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{node}-{}-{started}", std::process::id())
+}
+
+fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+    let command = args
+        .plugin
+        .plugin_command
+        .clone()
+        .ok_or_else(|| Error::Config {
+            name: "plugin-command",
+            value: "(missing)".into(),
+            hint: "--lock external needs --plugin-command \"python3 path/to/lock.py\"".into(),
+        })?;
+    let mut env = vec![
+        ("SPLITBRAIN_NODE".to_string(), args.node.clone()),
+        (
+            "SPLITBRAIN_FENCING".to_string(),
+            if args.fencing.is_on() { "on" } else { "off" }.to_string(),
+        ),
+    ];
+    env.extend(args.plugin.plugin_env.iter().cloned());
+    let cfg = ExternalLockConfig {
+        command,
+        dir: args.plugin.plugin_dir.clone(),
+        env,
+        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        holder_prefix: holder_prefix(&args.node),
+    };
+    let lock = ExternalLock::new(cfg).map_err(|source| Error::Lock { source })?;
+    Ok(Box::new(lock))
 }
 
 /// Removes the socket file a killed agent left at `path`. Anything that is not a socket
@@ -262,6 +353,9 @@ impl AgentState {
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
             Command::Release => self.release(id, process).await,
+            Command::Renew { ttl_ms } => self.renew(id, process, ttl_ms).await,
+            Command::CasRead { key } => self.cas_read(id, &key).await,
+            Command::Cas { key, from, to } => self.cas(id, &key, from, to).await,
         };
         tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
         reply
@@ -377,6 +471,49 @@ impl AgentState {
             (Ok(()), Err(e)) => {
                 AgentReply::info(id, format!("released but resource exit failed: {e}"))
             }
+        }
+    }
+}
+
+impl AgentState {
+    async fn renew(&mut self, id: u64, process: u64, ttl_ms: u64) -> AgentReply {
+        let Some(guard) = self.guard().cloned() else {
+            return self.not_holder(id, process);
+        };
+        match self.lock.renew(&guard, Duration::from_millis(ttl_ms)).await {
+            Ok(()) => AgentReply::ok(id, Value::String(guard.key.clone()), guard.token),
+            Err(e) => lock_error_reply(id, &e),
+        }
+    }
+
+    fn no_store(&self, id: u64) -> AgentReply {
+        AgentReply::fail(
+            id,
+            format!(
+                "unsupported: lock={} has no versioned store for the optimistic workload \
+                 (supported: redis)",
+                self.lock.name()
+            ),
+        )
+    }
+
+    async fn cas_read(&mut self, id: u64, key: &str) -> AgentReply {
+        let Some(store) = self.store.as_ref() else {
+            return self.no_store(id);
+        };
+        match store.read(key).await {
+            Ok(v) => AgentReply::ok(id, v.into(), None),
+            Err(e) => lock_error_reply(id, &e),
+        }
+    }
+
+    async fn cas(&mut self, id: u64, key: &str, from: i64, to: i64) -> AgentReply {
+        let Some(store) = self.store.as_ref() else {
+            return self.no_store(id);
+        };
+        match store.cas(key, from, to).await {
+            Ok(swapped) => AgentReply::ok(id, Value::Bool(swapped), None),
+            Err(e) => lock_error_reply(id, &e),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! how the agent builds one from its command line.
 
 pub mod etcd;
+pub mod external;
 pub mod k8s_configmap;
 pub mod k8s_elector;
 pub mod k8s_elector_lock;
@@ -13,6 +14,7 @@ pub mod sentinel;
 pub mod zookeeper;
 
 pub use self::etcd::{EtcdLock, EtcdLockConfig};
+pub use self::external::{ExternalLock, ExternalLockConfig};
 pub use self::redis::{RedisLock, RedisLockConfig};
 pub use self::redlock::{RedlockConfig, RedlockLock};
 pub use self::sentinel::{SentinelLock, SentinelLockConfig};
@@ -27,6 +29,9 @@ use std::time::Duration;
 pub enum LockKind {
     /// A single Redis: `SET NX PX`, compare-and-delete release, INCR fencing token.
     Redis,
+    /// A plug-in: any program speaking the JSON-lines protocol of [`external`] on its
+    /// stdin and stdout (`--plugin-command`).
+    External,
     /// A 3-member etcd cluster: a lease and a create-if-absent transaction; the key's
     /// revision is the fencing token.
     Etcd,
@@ -115,11 +120,14 @@ pub fn build(
         LockKind::Redis
         | LockKind::K8sLease
         | LockKind::K8sConfigmap
-        | LockKind::K8sLeaseManager => {
+        | LockKind::K8sLeaseManager
+        | LockKind::External => {
             return Err(Error::Config {
                 name: "lock",
                 value: kind_name(kind),
-                hint: "the agent builds this lock itself (from --redis or --kube-api)".into(),
+                hint: "the agent builds this lock itself (from --redis, --kube-api or \
+                       --plugin-command)"
+                    .into(),
             });
         }
         LockKind::Etcd => Box::new(

@@ -260,7 +260,7 @@ impl Lock for RedisLock {
 
 /// Sorts a Redis error into definite or indeterminate. Only errors the server returns
 /// before running anything are definite; a Lua error mid-script may have written.
-fn classify(op: &str, e: RedisError) -> LockError {
+pub(crate) fn classify(op: &str, e: RedisError) -> LockError {
     let refused_before_running =
         matches!(
             e.kind(),

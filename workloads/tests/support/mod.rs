@@ -195,6 +195,8 @@ pub fn agent_args(
         resource: resource.into(),
         fencing,
         op_timeout_ms: 500,
+        plugin: Default::default(),
+        optimistic_unsafe: false,
     }
 }
 

@@ -1,0 +1,185 @@
+//! What the `leader` and `optimistic` client slots share: a connection to the slot's
+//! agent kept up with backoff, a stop signal, and steps that record an invoke, call the
+//! agent and record the completion. A step that ends `info` retires the process (the
+//! slot continues as `process + clients`, Jepsen's scheme).
+
+use crate::agent::{AgentClient, AgentReply, AgentRequest, Command, Outcome};
+use serde_json::Value;
+use splitbrain_history::{OpDraft, OpType, Process, Recorder};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// A SlotConfig is what every client slot needs, whatever its workload.
+#[derive(Clone, Debug)]
+pub struct SlotConfig {
+    /// The slot number, from 0; also its first process number.
+    pub slot: usize,
+    /// Number of slots in the run (the step between a slot's process numbers).
+    pub clients: usize,
+    /// The generator seed, shared by all slots.
+    pub seed: u64,
+    /// Attempts per second over all clients.
+    pub rate: f64,
+    /// The controller's bound on each call to the agent; past it the op is `info`.
+    pub op_timeout: Duration,
+    /// The agent's Unix socket.
+    pub agent_socket: PathBuf,
+    /// The node the agent runs on, recorded with every op.
+    pub node: String,
+    /// The agent's name, as the nemesis knows it.
+    pub agent_name: String,
+}
+
+/// A Halt is why a slot stopped early.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// `stop` became true.
+    Stopped,
+    /// The history could not be written or the config is bad.
+    Fatal(String),
+}
+
+/// A Driver is one slot's connection, process number and recorder.
+pub(crate) struct Driver {
+    pub(crate) cfg: SlotConfig,
+    recorder: Arc<Recorder>,
+    stop: watch::Receiver<bool>,
+    client: Option<AgentClient>,
+    pub(crate) process: u64,
+    /// Ops that ended `info`.
+    pub(crate) infos: u64,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        cfg: SlotConfig,
+        recorder: Arc<Recorder>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Driver, Halt> {
+        if cfg.slot >= cfg.clients {
+            return Err(Halt::Fatal(format!(
+                "bad config: slot={} clients={}: slots are numbered 0..clients",
+                cfg.slot, cfg.clients
+            )));
+        }
+        Ok(Driver {
+            process: cfg.slot as u64,
+            cfg,
+            recorder,
+            stop,
+            client: None,
+            infos: 0,
+        })
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps until `at`, or less if stop comes first.
+    pub(crate) async fn pause_until(&mut self, at: Instant) -> Result<(), Halt> {
+        if self.stopped() {
+            return Err(Halt::Stopped);
+        }
+        if at <= Instant::now() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => Ok(()),
+            _ = stopped(&mut self.stop) => Err(Halt::Stopped),
+        }
+    }
+
+    /// Makes sure there is a working connection to the agent (an agent killed by the
+    /// nemesis comes back at the same path).
+    pub(crate) async fn connect(&mut self) -> Result<(), Halt> {
+        if self.client.as_ref().is_some_and(|c| !c.is_broken()) {
+            return Ok(());
+        }
+        self.client = None;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            match AgentClient::connect(&self.cfg.agent_socket).await {
+                Ok(c) => {
+                    self.client = Some(c);
+                    return Ok(());
+                }
+                Err(e) => tracing::debug!(slot = self.cfg.slot, error = %e, "agent not reachable"),
+            }
+            self.pause_until(Instant::now() + backoff).await?;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Records the invoke of `f` with `invoke_value`, calls the agent, records the
+    /// completion (its value from `ok_value` on `ok`, else the invoke's), and retires
+    /// the process on `info`.
+    pub(crate) async fn step(
+        &mut self,
+        f: &str,
+        command: Command,
+        invoke_value: Value,
+        token: Option<u64>,
+        ok_value: impl FnOnce(&AgentReply) -> Value,
+    ) -> Result<AgentReply, Halt> {
+        self.record(self.draft(OpType::Invoke, f, invoke_value.clone(), token))?;
+        let reply = self.call(AgentRequest::new(self.process, command)).await;
+        let value = match reply.outcome {
+            Outcome::Ok => ok_value(&reply),
+            Outcome::Fail | Outcome::Info => invoke_value,
+        };
+        let token = reply.token.or(token);
+        let mut done = self.draft(reply.outcome.op_type(), f, value, token);
+        done.error = reply.error.clone();
+        self.record(done)?;
+        if reply.outcome == Outcome::Info {
+            self.infos += 1;
+            self.process += self.cfg.clients as u64;
+        }
+        if self.stopped() {
+            return Err(Halt::Stopped);
+        }
+        Ok(reply)
+    }
+
+    /// Calls the agent; if stop comes first, waits up to `op_timeout` more for the
+    /// reply and otherwise calls the op `info`.
+    async fn call(&mut self, req: AgentRequest) -> AgentReply {
+        let timeout = self.cfg.op_timeout;
+        let Some(client) = self.client.as_mut() else {
+            return AgentReply::info(0, "no agent connection");
+        };
+        let call = client.call(req, timeout);
+        tokio::pin!(call);
+        tokio::select! {
+            reply = &mut call => reply,
+            _ = stopped(&mut self.stop) => {
+                match tokio::time::timeout(timeout, &mut call).await {
+                    Ok(reply) => reply,
+                    Err(_) => AgentReply::info(0, "stopped: no reply within op_timeout"),
+                }
+            }
+        }
+    }
+
+    fn draft(&self, kind: OpType, f: &str, value: Value, token: Option<u64>) -> OpDraft {
+        OpDraft::new(Process::Client(self.process), kind, f, value)
+            .node(self.cfg.node.clone())
+            .token(token)
+    }
+
+    fn record(&self, draft: OpDraft) -> Result<(), Halt> {
+        self.recorder
+            .record(draft)
+            .map(drop)
+            .map_err(|e| Halt::Fatal(format!("cannot write the history: {e}")))
+    }
+}
+
+/// Resolves once `stop` is true, or its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
