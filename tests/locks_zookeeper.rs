@@ -159,3 +159,44 @@ fn history(run: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect()
 }
+
+/// ZooKeeper runs on the JVM, which libfaketime reaches: with a clock fault in the mix
+/// the ensemble starts under it, and a bump of every clock reaches the servers as well as
+/// the agents.
+#[test]
+fn a_clock_bump_reaches_the_zookeeper_servers_through_libfaketime() {
+    let out = tempfile::tempdir().unwrap();
+    let result = splitbrain(&[
+        "run",
+        "--lock",
+        "zookeeper",
+        "--nemesis",
+        "clock-bump-all",
+        "--seed",
+        "3",
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "6",
+        "--nemesis-interval",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(matches!(result.status.code(), Some(0..=2)), "{result:?}");
+    let history = std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
+    let bump: serde_json::Value = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|op| op["f"] == "bump-clock" && op["type"] == "info")
+        .expect("a clock bump was applied");
+    for server in ["zookeeper-n1", "zookeeper-n2", "zookeeper-n3"] {
+        assert_eq!(bump["value"]["reached"][server], "faketime", "{bump:#}");
+    }
+    assert_eq!(
+        bump["value"]["reached"]["agent-0"], "clock-file",
+        "{bump:#}"
+    );
+}

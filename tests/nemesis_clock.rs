@@ -143,10 +143,7 @@ async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as
     if !is_root() {
         return;
     }
-    let Ok(env) = faketime_env() else {
-        eprintln!("skipped: libfaketime is not installed (apt-get install faketime)");
-        return;
-    };
+    let env = faketime_env().expect("libfaketime is installed by scripts/install-deps");
     let h = Harness::up("faketime", 2);
     let script =
         "import time,sys\nwhile True:\n    print(time.time(), flush=True)\n    time.sleep(0.05)\n";

@@ -48,7 +48,7 @@ pub fn start(
         Some(plugin) if cfg.lock == LockKind::External => {
             lock_servers::external::start(&plugin.servers, cluster, run_dir, state)?
         }
-        _ => lock_servers::start(cfg.lock, cluster, run_dir, state)?,
+        _ => lock_servers::start(cfg.lock, cluster, run_dir, state, has_clock_faults(cfg))?,
     };
     let res_node = cluster.resource_node().clone();
     let resource_addr = SocketAddr::new(res_node.addr.into(), RESOURCE_PORT);
@@ -162,4 +162,15 @@ fn agent_env(cfg: &RunConfig) -> Vec<(String, String)> {
 
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
+}
+
+/// Whether the run's nemesis mix skews clocks, so servers should start where the
+/// nemesis can reach their clocks.
+fn has_clock_faults(cfg: &RunConfig) -> bool {
+    use splitbrain_nemesis::faults::{FaultKind, FaultMix};
+    cfg.nemesis.join(",").parse::<FaultMix>().is_ok_and(|mix| {
+        mix.faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultKind::Clock(..)))
+    })
 }

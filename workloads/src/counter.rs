@@ -19,10 +19,11 @@ mod board;
 
 pub use board::HolderBoard;
 
-use crate::agent::{AgentClient, AgentReply, AgentRequest, Command, Outcome};
+use crate::agent::{AgentReply, Command, Outcome};
+use crate::driver::{Driver, Halt, SlotConfig};
 use crate::generator::{Generator, GeneratorConfig};
 use serde_json::{Value, json};
-use splitbrain_history::{OpDraft, OpType, Process, Recorder};
+use splitbrain_history::Recorder;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,26 +87,31 @@ pub struct ClientSummary {
     pub error: Option<String>,
 }
 
-/// Why a cycle ended early.
-enum Halt {
-    /// `stop` became true.
-    Stopped,
-    /// The history could not be written or the config is bad: the slot cannot go on.
-    Fatal(String),
-}
-
 /// A Slot is one client slot's running state.
 struct Slot {
     cfg: CounterClientConfig,
-    recorder: Arc<Recorder>,
+    driver: Driver,
     board: Arc<HolderBoard>,
-    stop: watch::Receiver<bool>,
-    client: Option<AgentClient>,
-    process: u64,
     /// The token of the lock this process believes it holds; `Some(None)` is a grant
     /// without a token.
     held: Option<Option<u64>>,
     summary: ClientSummary,
+}
+
+impl CounterClientConfig {
+    /// The part of the configuration every workload's slot shares.
+    fn slot_config(&self) -> SlotConfig {
+        SlotConfig {
+            slot: self.slot,
+            clients: self.clients,
+            seed: self.seed,
+            rate: self.rate,
+            op_timeout: self.op_timeout,
+            agent_socket: self.agent_socket.clone(),
+            node: self.node.clone(),
+            agent_name: self.agent_name.clone(),
+        }
+    }
 }
 
 /// Drives one client slot until `stop` becomes true, recording every step through
@@ -117,18 +123,23 @@ pub async fn run_client(
     board: Arc<HolderBoard>,
     stop: watch::Receiver<bool>,
 ) -> ClientSummary {
-    let summary = ClientSummary {
+    let mut summary = ClientSummary {
         slot: cfg.slot,
         last_process: cfg.slot as u64,
         ..ClientSummary::default()
     };
+    let driver = match Driver::new(cfg.slot_config(), recorder, stop) {
+        Ok(driver) => driver,
+        Err(Halt::Fatal(e)) => {
+            summary.error = Some(e);
+            return summary;
+        }
+        Err(Halt::Stopped) => return summary,
+    };
     let mut slot = Slot {
-        process: cfg.slot as u64,
         cfg,
-        recorder,
+        driver,
         board,
-        stop,
-        client: None,
         held: None,
         summary,
     };
@@ -136,27 +147,21 @@ pub async fn run_client(
         Ok(()) | Err(Halt::Stopped) => {}
         Err(Halt::Fatal(e)) => slot.summary.error = Some(e),
     }
-    slot.summary.last_process = slot.process;
+    slot.summary.last_process = slot.driver.process;
+    slot.summary.infos = slot.driver.infos;
+    slot.summary.reconnects = slot.driver.reconnects;
     slot.summary
 }
 
 impl Slot {
     /// Attempts cycles on the generator's schedule until stop.
     async fn run(&mut self) -> Result<(), Halt> {
-        let cfg = &self.cfg;
-        if cfg.slot >= cfg.clients {
-            let (slot, clients) = (cfg.slot, cfg.clients);
-            return Err(Halt::Fatal(format!(
-                "bad config: slot={slot} clients={clients}: slots are numbered 0..clients, \
-                 or retired processes would collide with other slots' numbers"
-            )));
-        }
         let generator = Generator::new(GeneratorConfig {
-            clients: cfg.clients,
-            rate: cfg.rate,
+            clients: self.cfg.clients,
+            rate: self.cfg.rate,
             // The controller's stop ends the run; the schedule itself never runs out.
             time_limit: Duration::MAX,
-            seed: cfg.seed,
+            seed: self.cfg.seed,
         })
         .map_err(|e| Halt::Fatal(e.to_string()))?;
         // Delays run from the start of one attempt to the start of the next, so the
@@ -164,62 +169,12 @@ impl Slot {
         // delays; a slot that falls behind starts at once and never bursts to catch up.
         let mut last_start = Instant::now();
         for delay in generator.slot(self.cfg.slot) {
-            self.connect().await?;
-            self.pause_until(last_start + delay).await?;
+            self.driver.connect().await?;
+            self.driver.pause_until(last_start + delay).await?;
             last_start = Instant::now();
             self.cycle().await?;
         }
         Ok(())
-    }
-
-    fn stopped(&self) -> bool {
-        *self.stop.borrow()
-    }
-
-    /// Sleeps for `d`, or less if stop comes first.
-    async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
-        self.pause_until(Instant::now() + d).await
-    }
-
-    /// Sleeps until `at` (rounded up to the timer's millisecond ticks), or less if stop
-    /// comes first.
-    async fn pause_until(&mut self, at: Instant) -> Result<(), Halt> {
-        if self.stopped() {
-            return Err(Halt::Stopped);
-        }
-        if at <= Instant::now() {
-            // Tokio's timer has millisecond ticks: even a zero sleep waits for the next
-            // tick, which would cap a slot at a few hundred cycles per second.
-            return Ok(());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(at) => Ok(()),
-            _ = stopped(&mut self.stop) => Err(Halt::Stopped),
-        }
-    }
-
-    /// Makes sure there is a working connection to the agent, reconnecting with
-    /// backoff (an agent killed by the nemesis comes back at the same path).
-    async fn connect(&mut self) -> Result<(), Halt> {
-        if self.client.as_ref().is_some_and(|c| !c.is_broken()) {
-            return Ok(());
-        }
-        let had_one = self.client.take().is_some();
-        let mut backoff = Duration::from_millis(10);
-        loop {
-            match AgentClient::connect(&self.cfg.agent_socket).await {
-                Ok(c) => {
-                    self.client = Some(c);
-                    if had_one {
-                        self.summary.reconnects += 1;
-                    }
-                    return Ok(());
-                }
-                Err(e) => tracing::debug!(slot = self.cfg.slot, error = %e, "agent not reachable"),
-            }
-            self.pause(backoff).await?;
-            backoff = (backoff * 2).min(Duration::from_secs(1));
-        }
     }
 
     /// One attempt: acquire, and if granted read, wait, write, release.
@@ -238,7 +193,8 @@ impl Slot {
         let Some(counter) = read.value.as_i64().filter(|_| read.outcome == Outcome::Ok) else {
             return self.release_if_held().await;
         };
-        self.pause(self.cfg.cs_wait).await?;
+        let wait = self.cfg.cs_wait;
+        self.driver.pause_until(Instant::now() + wait).await?;
         let next = counter + 1;
         self.step(Command::Write { value: next }, json!(next))
             .await?;
@@ -253,30 +209,21 @@ impl Slot {
     }
 
     /// Records the invoke, calls the agent, records the completion and updates what
-    /// the slot believes it holds.
+    /// the slot believes it holds. Ops carry the guard's token; an acquire's completion
+    /// carries the token it was granted.
     async fn step(&mut self, command: Command, invoke_value: Value) -> Result<AgentReply, Halt> {
         let f = command.f();
-        let is_acquire = matches!(command, Command::Acquire { .. });
-        let guard_token = self.held.flatten();
         if matches!(command, Command::Release) {
             // From here the controller no longer counts on this agent holding.
             self.board.clear(&self.cfg.agent_name);
         }
-        let invoke = self.draft(OpType::Invoke, f, invoke_value.clone(), guard_token);
-        self.record(invoke)?;
-        let reply = self.call(AgentRequest::new(self.process, command)).await;
-        let token = if is_acquire { reply.token } else { guard_token };
-        let value = match reply.outcome {
-            Outcome::Ok => reply.value.clone(),
-            Outcome::Fail | Outcome::Info => invoke_value,
-        };
-        let mut done = self.draft(reply.outcome.op_type(), f, value, token);
-        done.error = reply.error.clone();
-        self.record(done)?;
+        let guard_token = self.held.flatten();
+        let reply = self
+            .driver
+            .exchange(f, command, invoke_value, guard_token, |r| r.value.clone())
+            .await?;
         self.after(f, &reply);
-        if self.stopped() {
-            return Err(Halt::Stopped);
-        }
+        self.driver.check_stop()?;
         Ok(reply)
     }
 
@@ -291,11 +238,10 @@ impl Slot {
             _ => {}
         }
         match (f, reply.outcome) {
+            // The driver has retired the process; its guard goes with it.
             (_, Outcome::Info) => {
-                self.summary.infos += 1;
                 self.board.clear(&self.cfg.agent_name);
                 self.held = None;
-                self.process += self.cfg.clients as u64;
             }
             ("acquire", Outcome::Ok) => {
                 self.summary.acquired += 1;
@@ -306,43 +252,4 @@ impl Slot {
             _ => {}
         }
     }
-
-    /// Calls the agent; if stop comes first, waits up to `op_timeout` more for the
-    /// reply and otherwise calls the op `info`.
-    async fn call(&mut self, req: AgentRequest) -> AgentReply {
-        let timeout = self.cfg.op_timeout;
-        let Some(client) = self.client.as_mut() else {
-            return AgentReply::info(0, "no agent connection");
-        };
-        let call = client.call(req, timeout);
-        tokio::pin!(call);
-        tokio::select! {
-            reply = &mut call => reply,
-            _ = stopped(&mut self.stop) => {
-                match tokio::time::timeout(timeout, &mut call).await {
-                    Ok(reply) => reply,
-                    Err(_) => AgentReply::info(0, "stopped: no reply within op_timeout"),
-                }
-            }
-        }
-    }
-
-    fn draft(&self, kind: OpType, f: &str, value: Value, token: Option<u64>) -> OpDraft {
-        OpDraft::new(Process::Client(self.process), kind, f, value)
-            .node(self.cfg.node.clone())
-            .token(token)
-    }
-
-    fn record(&self, draft: OpDraft) -> Result<(), Halt> {
-        self.recorder
-            .record(draft)
-            .map(drop)
-            .map_err(|e| Halt::Fatal(format!("cannot write the history: {e}")))
-    }
-}
-
-/// Resolves once `stop` is true, or its sender is gone (the controller ended). The
-/// guard `wait_for` returns is dropped here, so callers' futures stay `Send`.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

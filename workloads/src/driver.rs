@@ -51,6 +51,8 @@ pub(crate) struct Driver {
     pub(crate) process: u64,
     /// Ops that ended `info`.
     pub(crate) infos: u64,
+    /// Connections to the agent made again after one broke.
+    pub(crate) reconnects: u64,
 }
 
 impl Driver {
@@ -72,6 +74,7 @@ impl Driver {
             stop,
             client: None,
             infos: 0,
+            reconnects: 0,
         })
     }
 
@@ -99,12 +102,15 @@ impl Driver {
         if self.client.as_ref().is_some_and(|c| !c.is_broken()) {
             return Ok(());
         }
-        self.client = None;
+        let had_one = self.client.take().is_some();
         let mut backoff = Duration::from_millis(10);
         loop {
             match AgentClient::connect(&self.cfg.agent_socket).await {
                 Ok(c) => {
                     self.client = Some(c);
+                    if had_one {
+                        self.reconnects += 1;
+                    }
                     return Ok(());
                 }
                 Err(e) => tracing::debug!(slot = self.cfg.slot, error = %e, "agent not reachable"),
@@ -116,8 +122,25 @@ impl Driver {
 
     /// Records the invoke of `f` with `invoke_value`, calls the agent, records the
     /// completion (its value from `ok_value` on `ok`, else the invoke's), and retires
-    /// the process on `info`.
+    /// the process on `info`; then stops if `stop` became true.
     pub(crate) async fn step(
+        &mut self,
+        f: &str,
+        command: Command,
+        invoke_value: Value,
+        token: Option<u64>,
+        ok_value: impl FnOnce(&AgentReply) -> Value,
+    ) -> Result<AgentReply, Halt> {
+        let reply = self
+            .exchange(f, command, invoke_value, token, ok_value)
+            .await?;
+        self.check_stop()?;
+        Ok(reply)
+    }
+
+    /// [`Driver::step`] without the stop check, for a workload that must account for
+    /// the completion first (so its summary agrees with the history).
+    pub(crate) async fn exchange(
         &mut self,
         f: &str,
         command: Command,
@@ -139,10 +162,16 @@ impl Driver {
             self.infos += 1;
             self.process += self.cfg.clients as u64;
         }
-        if self.stopped() {
-            return Err(Halt::Stopped);
-        }
         Ok(reply)
+    }
+
+    /// Stops the slot if `stop` became true.
+    pub(crate) fn check_stop(&self) -> Result<(), Halt> {
+        if self.stopped() {
+            Err(Halt::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     /// Calls the agent; if stop comes first, waits up to `op_timeout` more for the

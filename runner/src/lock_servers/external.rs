@@ -28,7 +28,7 @@ pub fn start(
                     .into(),
             ));
         }
-        let servers = super::start(kind, cluster, run_dir, state)?;
+        let servers = super::start(kind, cluster, run_dir, state, false)?;
         out.agent_args.extend(plugin_env(&servers.agent_args));
         out.ready_addrs.extend(servers.ready_addrs);
     }

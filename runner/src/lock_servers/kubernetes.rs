@@ -7,25 +7,21 @@
 //! restarts them like any other.
 
 use super::LockServers;
+use super::etcd::{ETCD_CLIENT_PORT, EtcdCluster};
 use crate::RunError;
 use splitbrain_nemesis::{Cluster, Node, ProcessKind, ProcessSpec};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The etcd client port inside a node.
-pub const ETCD_CLIENT_PORT: u16 = 2379;
-/// The etcd peer port inside a node.
-pub const ETCD_PEER_PORT: u16 = 2380;
 /// The stand-in's plain-HTTP port inside a node (kube-apiserver's old insecure port).
 pub const STANDIN_PORT: u16 = 8080;
-/// The most etcd members a run starts.
-const ETCD_MEMBERS: usize = 3;
 
 /// Starts etcd and the stand-ins, and tells agents where the stand-ins are.
 pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<LockServers, RunError> {
     let nodes = cluster.nodes().to_vec();
-    let members = &nodes[..nodes.len().min(ETCD_MEMBERS)];
-    start_etcd_cluster(cluster, members, cluster.run_id(), run_dir, state)?;
+    // The stand-ins wait for etcd themselves before they listen, so their readiness
+    // covers etcd's.
+    let etcd = super::etcd::start_cluster(cluster, run_dir, state)?;
     let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
     let mut urls = Vec::with_capacity(nodes.len());
     let mut ready_addrs = Vec::with_capacity(nodes.len());
@@ -43,7 +39,7 @@ pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<Lock
                     "--listen".into(),
                     addr.to_string(),
                     "--etcd".into(),
-                    etcd_endpoints(members, node).join(","),
+                    etcd_endpoints(&etcd, node).join(","),
                 ],
                 env: vec![],
                 log: run_dir.join(format!("logs/{name}.log")),
@@ -58,73 +54,18 @@ pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<Lock
     })
 }
 
-fn client_url(node: &Node) -> String {
-    format!("http://{}:{ETCD_CLIENT_PORT}", node.addr)
-}
-
-fn peer_url(node: &Node) -> String {
-    format!("http://{}:{ETCD_PEER_PORT}", node.addr)
-}
-
 /// The members' client URLs, `node`'s own member first when it has one.
-fn etcd_endpoints(members: &[Node], node: &Node) -> Vec<String> {
-    let mut urls: Vec<String> = members.iter().map(client_url).collect();
-    if let Some(i) = members.iter().position(|m| m.name == node.name) {
+fn etcd_endpoints(etcd: &EtcdCluster, node: &Node) -> Vec<String> {
+    let mut urls: Vec<String> = etcd
+        .client_addrs
+        .iter()
+        .map(|a| format!("http://{a}"))
+        .collect();
+    let own = SocketAddr::new(node.addr.into(), ETCD_CLIENT_PORT);
+    if let Some(i) = etcd.client_addrs.iter().position(|a| *a == own) {
         urls.swap(0, i);
     }
     urls
-}
-
-/// Starts one etcd member per node of `members`, as one cluster. A restart reuses the
-/// command line: etcd ignores the `--initial-*` flags once its data dir has a member,
-/// so a killed member rejoins with its data.
-fn start_etcd_cluster(
-    cluster: &dyn Cluster,
-    members: &[Node],
-    run_id: &str,
-    run_dir: &Path,
-    state: &Path,
-) -> Result<(), RunError> {
-    let initial: Vec<String> = members
-        .iter()
-        .map(|m| format!("{}={}", m.name, peer_url(m)))
-        .collect();
-    for node in members {
-        let data = state.join(format!("etcd-{}", node.name));
-        std::fs::create_dir_all(&data).map_err(RunError::io(&data))?;
-        let args = [
-            "--name",
-            &node.name,
-            "--data-dir",
-            &data.display().to_string(),
-            "--listen-client-urls",
-            &client_url(node),
-            "--advertise-client-urls",
-            &client_url(node),
-            "--listen-peer-urls",
-            &peer_url(node),
-            "--initial-advertise-peer-urls",
-            &peer_url(node),
-            "--initial-cluster",
-            &initial.join(","),
-            "--initial-cluster-token",
-            &format!("splitbrain-{run_id}"),
-            "--initial-cluster-state",
-            "new",
-        ];
-        cluster.spawn(
-            &node.name,
-            ProcessSpec {
-                name: format!("etcd-{}", node.name),
-                kind: ProcessKind::LockServer,
-                program: PathBuf::from("etcd"),
-                args: args.iter().map(|s| s.to_string()).collect(),
-                env: vec![],
-                log: run_dir.join(format!("logs/etcd-{}.log", node.name)),
-            },
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -141,7 +82,13 @@ mod tests {
 
     #[test]
     fn a_stand_in_talks_to_its_own_etcd_member_first() {
-        let members = [node(1), node(2), node(3)];
+        let members = EtcdCluster {
+            processes: vec![],
+            client_addrs: [node(1), node(2), node(3)]
+                .iter()
+                .map(|n| SocketAddr::new(n.addr.into(), ETCD_CLIENT_PORT))
+                .collect(),
+        };
         let urls = etcd_endpoints(&members, &node(2));
         assert_eq!(urls[0], "http://10.77.0.2:2379");
         assert_eq!(urls.len(), 3);

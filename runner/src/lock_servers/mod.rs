@@ -109,11 +109,15 @@ pub fn notes(kind: LockKind) -> &'static [&'static str] {
 }
 
 /// Starts the servers of `kind` on the cluster's nodes and waits until they serve.
+/// With `server_clocks`, servers that libfaketime reaches are started under it, so the
+/// nemesis's clock faults reach them too (only then: it costs every clock call a file
+/// check).
 pub fn start(
     kind: LockKind,
     cluster: &dyn Cluster,
     run_dir: &Path,
     state: &Path,
+    server_clocks: bool,
 ) -> Result<LockServers, RunError> {
     match kind {
         LockKind::Redis => redis::start(cluster, run_dir, state),
@@ -123,7 +127,7 @@ pub fn start(
             ready_addrs: vec![],
         }),
         LockKind::Etcd => etcd::start(cluster, run_dir, state),
-        LockKind::Zookeeper => zookeeper::start(cluster, run_dir, state),
+        LockKind::Zookeeper => zookeeper::start(cluster, run_dir, state, server_clocks),
         LockKind::Redlock => redlock::start(cluster, run_dir, state),
         LockKind::RedisSentinel => sentinel::start(cluster, run_dir, state),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {

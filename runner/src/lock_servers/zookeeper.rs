@@ -28,7 +28,18 @@ pub const REQUIRED_FILES: &[(&str, &str)] = &[(ZK_JAR, "zookeeper"), (SLF4J_JAR,
 
 /// Starts the ensemble, waits until every server is a leader or follower, and returns
 /// the agents' `--zookeeper` flag.
-pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<LockServers, RunError> {
+/// With `under_faketime`, the JVMs run under libfaketime so clock faults reach them.
+pub fn start(
+    cluster: &dyn Cluster,
+    run_dir: &Path,
+    state: &Path,
+    under_faketime: bool,
+) -> Result<LockServers, RunError> {
+    let env = if under_faketime {
+        splitbrain_nemesis::local::faketime_env()?
+    } else {
+        vec![]
+    };
     let servers: Vec<Node> = cluster.nodes().iter().take(ZK_SERVERS).cloned().collect();
     let mut addrs = Vec::new();
     for (i, node) in servers.iter().enumerate() {
@@ -41,7 +52,7 @@ pub fn start(cluster: &dyn Cluster, run_dir: &Path, state: &Path) -> Result<Lock
                 kind: ProcessKind::LockServer,
                 program: PathBuf::from("java"),
                 args: java_args(&cfg),
-                env: vec![],
+                env: env.clone(),
                 log: run_dir.join(format!("logs/{name}.log")),
             },
         )?;

@@ -128,7 +128,7 @@ pub fn etcd() -> Server {
         port: ports[0],
         dir,
     };
-    wait_until("etcd", Duration::from_secs(20), || {
+    wait_until("etcd", Duration::from_secs(30), || {
         exchange(server.port, b"GET /health HTTP/1.0\r\n\r\n").contains("\"health\":\"true\"")
     });
     server
