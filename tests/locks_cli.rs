@@ -1,5 +1,5 @@
-//! Bad input around the locks: an unknown lock name, an agent missing its servers.
-//! No root needed.
+//! Bad input around the locks (no root needed), and finding a lock service's leader for
+//! `isolate-leader` (real clusters: needs root, as CI has).
 
 mod common;
 
@@ -47,5 +47,61 @@ fn an_agent_without_its_lock_servers_names_the_flag_to_add() {
         assert!(!result.status.success(), "{lock}: the agent started");
         let stderr = String::from_utf8_lossy(&result.stderr);
         assert!(stderr.contains(flag), "{lock}: {stderr}");
+    }
+}
+
+/// `isolate-leader` asks the lock service where its leader is (etcd's maintenance status,
+/// ZooKeeper's `srvr`, the sentinels' primary) and cuts that node off; a lock service
+/// whose leader could not be found would have the fault recorded as not applied.
+#[test]
+fn isolate_leader_finds_and_cuts_off_the_leader_of_etcd_zookeeper_and_sentinel() {
+    for lock in ["etcd", "zookeeper", "redis-sentinel"] {
+        let out = tempfile::tempdir().unwrap();
+        let result = splitbrain(&[
+            "run",
+            "--lock",
+            lock,
+            "--nemesis",
+            "isolate-leader",
+            "--seed",
+            "5",
+            "--clients",
+            "3",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "5",
+            "--nemesis-interval",
+            "1",
+            "--fencing",
+            "on",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(
+            matches!(result.status.code(), Some(0..=2)),
+            "{lock}: {result:?}"
+        );
+        let history =
+            std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
+        let partitions: Vec<serde_json::Value> = history
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|op| op["f"] == "start-partition" && op["type"] == "info")
+            .collect();
+        assert!(
+            !partitions.is_empty(),
+            "{lock}: no isolate-leader was planned"
+        );
+        for p in &partitions {
+            assert!(p.get("error").is_none(), "{lock}: leader not found: {p}");
+            let node = p["value"]["node"].as_str().unwrap();
+            assert!(["n1", "n2", "n3"].contains(&node), "{lock}: {p}");
+            assert_eq!(
+                p["value"]["grudge"][node].as_array().unwrap().len(),
+                2,
+                "{lock}: {p}"
+            );
+        }
     }
 }

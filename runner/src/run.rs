@@ -2,6 +2,7 @@
 //! check, report. Teardown happens whatever happens: on success, on error, and on
 //! Ctrl-C or SIGTERM.
 
+use crate::lock_servers::LockServers;
 use crate::progress::Progress;
 use crate::services::{self, Services};
 use crate::{RunConfig, RunError, WorkloadName, run_dir};
@@ -13,6 +14,7 @@ use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_p
 use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use splitbrain_workloads::leader::{self, LeaderConfig};
+use splitbrain_workloads::locks::LockKind;
 use splitbrain_workloads::optimistic::{self, OptimisticConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -132,7 +134,12 @@ async fn run_on_cluster(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
-    let targets: Arc<dyn Targets> = Arc::new(BoardTargets(board.clone()));
+    let targets: Arc<dyn Targets> = Arc::new(RunTargets {
+        board: board.clone(),
+        cluster: cluster.clone(),
+        lock: cfg.lock,
+        servers: services.lock.clone(),
+    });
     let nemesis = tokio::spawn(splitbrain_nemesis::faults::run_nemesis(
         plan,
         cluster.clone(),
@@ -256,11 +263,30 @@ fn finish(
     })
 }
 
-struct BoardTargets(Arc<HolderBoard>);
+/// What the nemesis may ask about the run: who holds the lock (from the controller's
+/// own record) and where the lock service's leader is (asked of the servers).
+struct RunTargets {
+    board: Arc<HolderBoard>,
+    cluster: Arc<dyn Cluster>,
+    lock: LockKind,
+    servers: LockServers,
+}
 
-impl Targets for BoardTargets {
+impl Targets for RunTargets {
     fn holder_agent(&self) -> Option<String> {
-        self.0.current()
+        self.board.current()
+    }
+
+    fn leader_node(&self) -> Option<String> {
+        // The servers are asked over blocking sockets (bounded by a short timeout);
+        // tell the runtime so its other tasks move to another worker meanwhile.
+        tokio::task::block_in_place(|| {
+            crate::lock_servers::leader::leader_node(
+                self.lock,
+                self.cluster.as_ref(),
+                &self.servers,
+            )
+        })
     }
 }
 

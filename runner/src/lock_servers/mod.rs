@@ -6,6 +6,7 @@
 pub mod etcd;
 pub mod external;
 mod kubernetes;
+pub mod leader;
 mod redis;
 mod redlock;
 mod sentinel;
