@@ -97,12 +97,7 @@ fn pausing_the_redlock_holder_past_its_validity_breaks_the_counter() {
     ]);
     assert_exit(&result, 1);
     let r = results(&latest_run(out.path()));
-    let safety = &r["checkers"]["resource-safety"];
-    assert_eq!(safety["valid"], false, "{safety:#}");
-    assert!(
-        safety["stats"]["lost_updates"].as_u64().unwrap_or(0) >= 1,
-        "{safety:#}"
-    );
+    assert_lost_updates(&r);
 }
 
 fn history(run: &std::path::Path) -> Vec<serde_json::Value> {

@@ -80,3 +80,34 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// The resource-safety checker's result in a run's results.json.
+fn resource_safety(results: &Value) -> &Value {
+    &results["checkers"]["resource-safety"]
+}
+
+/// Asserts what a broken lock leaves at the resource: resource-safety invalid, with at
+/// least one lost update.
+pub fn assert_lost_updates(results: &Value) {
+    let safety = resource_safety(results);
+    assert_eq!(safety["valid"], false, "{safety:#}");
+    assert!(
+        safety["stats"]["lost_updates"].as_u64().unwrap_or(0) >= 1,
+        "expected a lost update: {safety:#}"
+    );
+}
+
+/// Asserts that fencing turned the stale holder away: resource-safety valid, no stale
+/// write accepted and at least one rejected.
+pub fn assert_stale_writes_fenced_out(results: &Value) {
+    let safety = resource_safety(results);
+    assert_eq!(safety["valid"], true, "{safety:#}");
+    assert_eq!(safety["stats"]["stale_writes_accepted"], 0, "{safety:#}");
+    assert!(
+        safety["stats"]["stale_writes_rejected"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "the stale holder's write should have been rejected: {safety:#}"
+    );
+}
