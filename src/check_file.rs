@@ -2,7 +2,8 @@
 //! porcupine's) for linearizability against a model, prints the verdict with a short
 //! explanation (or JSON), optionally writes an HTML page, and returns Jepsen's exit code.
 
-use anyhow::{Context, Result, bail};
+use crate::exit::{BadInput, bad_input};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use splitbrain_checker::Validity;
@@ -95,11 +96,31 @@ pub struct CheckFileArgs {
     pub no_partition: bool,
 }
 
+impl CheckFileArgs {
+    /// The options given, as the command line spells them.
+    pub fn given(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.format.is_some(), "--format"),
+            (self.model.is_some(), "--model"),
+            (self.init.is_some(), "--init"),
+            (self.time_limit.is_some(), "--time-limit"),
+            (self.json, "--json"),
+            (self.html.is_some(), "--html"),
+            (self.no_partition, "--no-partition"),
+        ];
+        flags
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, f)| *f)
+            .collect()
+    }
+}
+
 /// Checks `file` and prints the outcome. Returns 0 when linearizable, 1 when not, 2 when
-/// unknown (out of time).
+/// unknown (out of time, or nothing to check).
 pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
     let Some(model) = args.model else {
-        bail!(
+        bad_input!(
             "checking a history file needs a model: file={} (add --model register|cas-register|kv|mutex|fenced-mutex)",
             file.display()
         );
@@ -108,7 +129,7 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
         Some(f) => Format::from(f),
         None => guess_format(file)?,
     };
-    let init = args.init.as_deref().map(parse_init);
+    let init = args.init.as_deref().map(parse_init).transpose()?;
     let options = options(args)?;
     let ops = import::read(file, format)
         .with_context(|| format!("reading the history (format={format})"))?;
@@ -127,8 +148,13 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
             |n| n.to_string_lossy().into_owned(),
         );
         let page = splitbrain_reports::linear_page::render(&history, &report, &title);
-        std::fs::write(out, page)
-            .with_context(|| format!("writing the page: out={}", out.display()))?;
+        splitbrain_checker::write_atomically(out, page.as_bytes()).map_err(|e| {
+            BadInput(format!(
+                "cannot write the page: html={}: {e} (give --html a file in a directory \
+                 you can write to)",
+                out.display()
+            ))
+        })?;
         if !args.json {
             println!("page: {}", out.display());
         }
@@ -141,7 +167,7 @@ fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
         None => Some(DEFAULT_TIME_LIMIT),
         Some(s) => match Duration::try_from_secs_f64(s) {
             Ok(d) if !d.is_zero() => Some(d),
-            _ => bail!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
+            _ => bad_input!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
         },
     };
     Ok(CheckOptions {
@@ -151,12 +177,18 @@ fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
     })
 }
 
-/// `--init` as JSON; `nil` (Clojure) is null and anything else that is not JSON is a
-/// string.
-fn parse_init(text: &str) -> Value {
-    match text {
-        "nil" => Value::Null,
-        _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
+/// `--init` as JSON, with `nil` (Clojure's) for null. Anything else is refused: a typo
+/// such as `nill` taken as the string "nill" would silently change the verdict.
+fn parse_init(text: &str) -> Result<Value> {
+    if text.trim() == "nil" {
+        return Ok(Value::Null);
+    }
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
+        Err(e) => bad_input!(
+            "bad --init: {text:?} is not a JSON value ({e}); give JSON such as 0, null, \
+             or \"text\" in double quotes (nil is accepted for null)"
+        ),
     }
 }
 
@@ -166,7 +198,7 @@ fn guess_format(file: &Path) -> Result<Format> {
         "jsonl" | "json" => Format::Jsonl,
         "edn" => Format::JepsenEdn,
         "log" => Format::PorcupineJepsen,
-        _ => bail!(
+        _ => bad_input!(
             "cannot tell the format of file={} from its extension (add --format jsonl|porcupine-jepsen|porcupine-kv|jepsen-edn)",
             file.display()
         ),
@@ -295,9 +327,14 @@ mod tests {
     }
 
     #[test]
-    fn init_values_read_as_json_or_text() {
-        assert_eq!(parse_init("0"), serde_json::json!(0));
-        assert_eq!(parse_init("nil"), Value::Null);
-        assert_eq!(parse_init("free"), serde_json::json!("free"));
+    fn init_values_read_as_json_or_nil_and_nothing_else() {
+        assert_eq!(parse_init("0").unwrap(), serde_json::json!(0));
+        assert_eq!(parse_init("nil").unwrap(), Value::Null);
+        assert_eq!(parse_init("\"free\"").unwrap(), serde_json::json!("free"));
+        for typo in ["nill", "free", "", "{"] {
+            let err = parse_init(typo).unwrap_err();
+            assert!(err.is::<BadInput>(), "{typo}: {err}");
+            assert!(err.to_string().contains("bad --init"), "{err}");
+        }
     }
 }

@@ -6,15 +6,13 @@ use splitbrain_runner::{LockKind, NemesisOptions, Progress, RunConfig, RunError,
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Exit code for arguments that cannot be used.
-pub const EXIT_BAD_ARGS: u8 = 254;
-/// Exit code for an internal error: the run could not produce a verdict.
-pub const EXIT_INTERNAL: u8 = 255;
+use crate::exit::{EXIT_INTERNAL, bad_input};
 
 /// splitbrain: Jepsen-style chaos and linearizability testing for distributed locks.
 ///
-/// Exit codes: 0 valid, 1 invalid (a violation was found), 2 unknown, 254 bad arguments,
-/// 255 internal error.
+/// Exit codes: 0 valid, 1 invalid (a violation was found), 2 unknown (nothing was
+/// tested, the run was interrupted, or a check ran out of time), 253 the machine is not
+/// set up (a program is missing), 254 bad input, 255 internal error (a bug).
 #[derive(Parser, Debug)]
 #[command(name = "splitbrain", version, about, long_about)]
 pub struct Cli {
@@ -124,7 +122,7 @@ struct RunArgs {
     /// For `--lock external`: lock systems whose servers the plug-in needs,
     /// comma-separated (`redis`); each one's address reaches it as `SPLITBRAIN_REDIS`, ...
     #[arg(long, value_enum, value_delimiter = ',')]
-    plugin_servers: Vec<LockKind>,
+    plugin_servers: Vec<PluginServers>,
     /// Test-only: the optimistic workload's compare-and-set skips its version check, to
     /// show the linearizability checker catching lost updates.
     #[arg(long, hide = true)]
@@ -160,6 +158,38 @@ struct CheckArgs {
 enum OnOff {
     On,
     Off,
+}
+
+/// A PluginServers is a lock system whose servers a plug-in can ask for: every lock
+/// system but a plug-in itself.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum PluginServers {
+    /// One Redis primary (`SPLITBRAIN_REDIS`).
+    Redis,
+    /// A Redis primary, a replica and three sentinels (`SPLITBRAIN_SENTINELS`,
+    /// `SPLITBRAIN_SENTINEL_MASTER`).
+    RedisSentinel,
+    /// One independent Redis primary per node (`SPLITBRAIN_REDLOCK`).
+    Redlock,
+    /// A 3-member etcd cluster (`SPLITBRAIN_ETCD`).
+    Etcd,
+    /// A 3-server ZooKeeper ensemble (`SPLITBRAIN_ZOOKEEPER`).
+    Zookeeper,
+    /// The Kubernetes API over etcd (`SPLITBRAIN_KUBE_API`).
+    Kubernetes,
+}
+
+impl From<PluginServers> for LockKind {
+    fn from(s: PluginServers) -> LockKind {
+        match s {
+            PluginServers::Redis => LockKind::Redis,
+            PluginServers::RedisSentinel => LockKind::RedisSentinel,
+            PluginServers::Redlock => LockKind::Redlock,
+            PluginServers::Etcd => LockKind::Etcd,
+            PluginServers::Zookeeper => LockKind::Zookeeper,
+            PluginServers::Kubernetes => LockKind::K8sLease,
+        }
+    }
 }
 
 fn parse_workload(s: &str) -> Result<WorkloadName, String> {
@@ -212,7 +242,7 @@ fn run(args: RunArgs) -> Result<u8> {
     eprintln!("phases: {}", timings.join(", "));
     println!("report: {}", outcome.dir.join("index.html").display());
     if outcome.interrupted {
-        eprintln!("splitbrain: interrupted; the results cover the part of the run that happened");
+        eprintln!("splitbrain: interrupted; the cluster was torn down and the verdict is unknown");
     }
     Ok(outcome.results.valid.exit_code() as u8)
 }
@@ -250,7 +280,13 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         nemesis_options,
         lease_check: args.lease_check == OnOff::On,
         command: command_line(seed),
-        plugin: plugin_spec(args.plugin_command, args.plugin_servers)?,
+        plugin: plugin_spec(
+            args.plugin_command,
+            args.plugin_servers
+                .into_iter()
+                .map(LockKind::from)
+                .collect(),
+        )?,
         optimistic_unsafe: args.optimistic_unsafe,
     })
 }
@@ -323,7 +359,18 @@ fn rand_seed() -> u64 {
 }
 
 fn check(args: CheckArgs) -> Result<u8> {
+    require_exists(&args.path, "a run directory or a history file")?;
     if args.path.is_dir() {
+        let given = args.file.given();
+        if !given.is_empty() {
+            bad_input!(
+                "{} only apply to a history file, and path={} is a run directory, whose \
+                 checkers follow from its workload (check its history.jsonl as a file to \
+                 choose a model)",
+                given.join(", "),
+                args.path.display()
+            );
+        }
         let results = splitbrain_checker::run_dir::check_run_dir(&args.path)?;
         print_results(&results);
         return Ok(results.valid.exit_code() as u8);
@@ -332,7 +379,19 @@ fn check(args: CheckArgs) -> Result<u8> {
     Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL))
 }
 
+/// A path the user named must exist before anything else is said about it.
+fn require_exists(path: &std::path::Path, what: &str) -> Result<()> {
+    if !path.exists() {
+        bad_input!(
+            "no such file or directory: path={} (expected {what})",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn report(dir: PathBuf) -> Result<u8> {
+    require_exists(&dir, "a run directory, such as results/latest")?;
     let page = splitbrain_reports::write_report(&dir)?;
     println!("report: {}", page.display());
     Ok(0)
@@ -396,17 +455,17 @@ fn print_results(results: &splitbrain_checker::Results) {
         splitbrain_checker::Validity::Invalid => "INVALID",
         splitbrain_checker::Validity::Unknown => "unknown",
     };
-    println!("verdict: {verdict}");
+    // The verdict line names what decided it: the first checker with the composed
+    // verdict, so that "unknown" or "INVALID" never comes without its reason.
+    let decided_by = results
+        .checkers
+        .iter()
+        .find(|(_, r)| r.valid == results.valid && r.valid != splitbrain_checker::Validity::Valid);
+    match decided_by {
+        Some((name, r)) => println!("verdict: {verdict} ({name}: {})", r.summary),
+        None => println!("verdict: {verdict}"),
+    }
     for (name, r) in &results.checkers {
         println!("  {name}: {}", r.summary);
-    }
-}
-
-/// Maps an error to an exit code: configuration problems are bad arguments (254),
-/// anything else is internal (255).
-pub fn exit_code_for(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<RunError>() {
-        Some(RunError::Config(_)) => EXIT_BAD_ARGS,
-        _ => EXIT_INTERNAL,
     }
 }

@@ -1,10 +1,11 @@
 //! The `splitbrain` command line: a thin layer over the library crates. It parses
-//! arguments, maps outcomes to Jepsen's exit codes (0 valid, 1 invalid, 2 unknown,
-//! 254 bad arguments, 255 internal error) and hosts the hidden subcommands that run on
-//! the nodes (the agent and the resource).
+//! arguments, maps outcomes to Jepsen's exit codes (0 valid, 1 invalid, 2 unknown) and
+//! its own (253 machine not set up, 254 bad input, 255 internal error; see [`exit`]), and
+//! hosts the hidden subcommands that run on the nodes (the agent and the resource).
 
 mod check_file;
 mod cli;
+mod exit;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             let code = if e.use_stderr() {
-                cli::EXIT_BAD_ARGS
+                exit::EXIT_BAD_INPUT
             } else {
                 0
             };
@@ -22,11 +23,17 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli::dispatch(args) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
+    // A panic is splitbrain's own bug, whatever the input: it exits 255 like any other
+    // internal error (the default hook has printed where it happened), not 101.
+    match std::panic::catch_unwind(|| cli::dispatch(args)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
             eprintln!("splitbrain: error: {}", describe(&e));
-            ExitCode::from(cli::exit_code_for(&e))
+            ExitCode::from(exit::exit_code_for(&e))
+        }
+        Err(_) => {
+            eprintln!("splitbrain: internal error (a bug in splitbrain; please report it)");
+            ExitCode::from(exit::EXIT_INTERNAL)
         }
     }
 }

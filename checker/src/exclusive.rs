@@ -79,7 +79,7 @@ impl Overlap {
 }
 
 /// The text a lock key is known by: a string as itself, anything else as JSON.
-fn key_of(value: &serde_json::Value) -> String {
+pub(crate) fn key_of(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -30,11 +30,16 @@
 
 mod error;
 pub mod exclusive;
+pub mod faults;
+pub mod fencing;
 pub mod linear;
 pub mod models;
+pub mod mutex;
 pub mod resource_safety;
 pub mod run_dir;
+pub mod run_end;
 pub mod split_brain;
+pub mod stats;
 mod verdict;
 pub mod wellformed;
 

@@ -10,7 +10,8 @@ pub use crate::error::CheckError;
 
 use crate::models::CasRegister;
 use crate::{
-    CheckerResult, Results, Validity, exclusive, resource_safety, split_brain, wellformed,
+    CheckerResult, Results, Validity, exclusive, faults, fencing, mutex, resource_safety, run_end,
+    split_brain, stats, wellformed,
 };
 use splitbrain_history::jsonl::{self, Records};
 use splitbrain_history::{History, Op, ResourceEntry, RunInfo};
@@ -112,28 +113,122 @@ pub const LINEARIZABILITY: &str = "linearizability";
 /// How long the linearizability search of a run may take before it answers `unknown`.
 const LINEAR_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Runs the checkers that apply to the run's workload, by name: every run gets
-/// `well-formed`; lock workloads get `exclusive-holding` and `resource-safety`; `leader`
-/// adds `split-brain`; `optimistic` (no lock, no resource) gets `linearizability` against
-/// the cas-register model instead.
+/// A Workload is what a run's clients did, which decides the checkers it gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Acquire, read-modify-write the resource's counter, release.
+    Counter,
+    /// Candidates elected with the lock, doing work on the resource as leaders.
+    Leader,
+    /// Compare-and-set on a counter in the lock system's store, without a lock.
+    Optimistic,
+}
+
+impl Workload {
+    /// The workload `run.json` names, or None for a name this version does not know.
+    pub fn from_name(name: &str) -> Option<Workload> {
+        match name {
+            "counter" => Some(Workload::Counter),
+            "leader" => Some(Workload::Leader),
+            "optimistic" => Some(Workload::Optimistic),
+            _ => None,
+        }
+    }
+
+    /// Whether clients take a lock and work on the resource.
+    fn takes_a_lock(self) -> bool {
+        matches!(self, Workload::Counter | Workload::Leader)
+    }
+}
+
+/// A RunChecker is one checker of stored runs: its name in `results.json` and how it
+/// judges a run, or None when it does not apply to this run.
+struct RunChecker {
+    name: &'static str,
+    check: fn(&RunData, Workload) -> Option<CheckerResult>,
+}
+
+/// Every checker of stored runs, in one place: each decides from the run's workload
+/// and configuration whether it applies.
+const RUN_CHECKERS: &[RunChecker] = &[
+    RunChecker {
+        name: wellformed::NAME,
+        check: |run, _| Some(wellformed::check(&run.history, &run.notes)),
+    },
+    RunChecker {
+        name: run_end::NAME,
+        check: |run, _| Some(run_end::check(run.info.end.as_ref(), run.info.time_limit_s)),
+    },
+    RunChecker {
+        name: faults::NAME,
+        check: |run, _| Some(faults::check(&run.info)),
+    },
+    RunChecker {
+        name: stats::NAME,
+        check: |run, w| Some(stats::check(w, &run.history, run.resource.as_deref())),
+    },
+    RunChecker {
+        name: exclusive::NAME,
+        check: |run, w| {
+            w.takes_a_lock()
+                .then(|| exclusive::check(&run.history, run.info.fencing))
+        },
+    },
+    RunChecker {
+        name: resource_safety::NAME,
+        check: |run, w| w.takes_a_lock().then(|| check_resource(run)),
+    },
+    RunChecker {
+        name: mutex::NAME,
+        check: |run, w| {
+            (w == Workload::Counter)
+                .then(|| mutex::check(&run.history, run.info.ttl_ms, run.info.fencing))
+        },
+    },
+    RunChecker {
+        name: fencing::NAME,
+        check: |run, w| {
+            (w.takes_a_lock() && run.info.fencing).then(|| fencing::check(&run.history))
+        },
+    },
+    RunChecker {
+        name: split_brain::NAME,
+        check: |run, w| {
+            (w == Workload::Leader)
+                .then(|| split_brain::check(&run.history, run.resource.as_deref()))
+        },
+    },
+    RunChecker {
+        name: LINEARIZABILITY,
+        check: |run, w| (w == Workload::Optimistic).then(|| check_linearizable(run)),
+    },
+];
+
+/// Runs the checkers that apply to the run's workload (see `RUN_CHECKERS`). A workload
+/// this version does not know gets only a `workload` result saying so, `unknown`.
 pub fn check_run(run: &RunData) -> BTreeMap<String, CheckerResult> {
     let mut out = BTreeMap::new();
-    out.insert(
-        wellformed::NAME.to_string(),
-        wellformed::check(&run.history, &run.notes),
-    );
-    match run.info.workload.as_str() {
-        "optimistic" => {
-            out.insert(LINEARIZABILITY.to_string(), check_linearizable(run));
-            return out;
+    let Some(workload) = Workload::from_name(&run.info.workload) else {
+        out.insert(
+            "workload".to_string(),
+            CheckerResult {
+                valid: Validity::Unknown,
+                summary: format!(
+                    "workload={:?} is not one this splitbrain knows (counter, leader, \
+                     optimistic): nothing was checked",
+                    run.info.workload
+                ),
+                evidence: Vec::new(),
+                stats: serde_json::Value::Null,
+            },
+        );
+        return out;
+    };
+    for checker in RUN_CHECKERS {
+        if let Some(result) = (checker.check)(run, workload) {
+            out.insert(checker.name.to_string(), result);
         }
-        "leader" => {
-            let result = split_brain::check(&run.history, run.resource.as_deref());
-            out.insert(split_brain::NAME.to_string(), result);
-        }
-        _ => {}
     }
-    check_lock_run(run, &mut out);
     out
 }
 
@@ -157,15 +252,10 @@ fn check_linearizable(run: &RunData) -> CheckerResult {
     }
 }
 
-/// The checkers of runs whose clients take a lock and work on the resource.
-fn check_lock_run(run: &RunData, out: &mut BTreeMap<String, CheckerResult>) {
-    let fencing = run.info.fencing;
-    out.insert(
-        exclusive::NAME.to_string(),
-        exclusive::check(&run.history, fencing),
-    );
-    let resource = match &run.resource {
-        Some(entries) => resource_safety::check(entries, fencing),
+/// Safety at the resource, from its own log.
+fn check_resource(run: &RunData) -> CheckerResult {
+    match &run.resource {
+        Some(entries) => resource_safety::check(entries, run.info.fencing),
         None => CheckerResult {
             valid: Validity::Unknown,
             summary: format!(
@@ -174,8 +264,7 @@ fn check_lock_run(run: &RunData, out: &mut BTreeMap<String, CheckerResult>) {
             evidence: Vec::new(),
             stats: serde_json::Value::Null,
         },
-    };
-    out.insert(resource_safety::NAME.to_string(), resource);
+    }
 }
 
 /// Checks a run directory: reads its files, runs the checkers, composes the verdict and

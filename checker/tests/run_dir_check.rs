@@ -46,6 +46,14 @@ fn run_info(fencing: bool) -> RunInfo {
         cluster: Vec::new(),
         schedule: serde_json::Value::Null,
         extra: serde_json::Value::Null,
+        end: Some(splitbrain_history::RunEnd {
+            faults: Some(splitbrain_history::FaultTally {
+                planned: 1,
+                applied: 1,
+                ..Default::default()
+            }),
+            ..splitbrain_history::RunEnd::completed(1.0)
+        }),
     }
 }
 
@@ -82,7 +90,15 @@ fn a_safe_run_is_valid_and_its_results_file_says_the_same() {
     let names: Vec<&str> = results.checkers.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["exclusive-holding", "resource-safety", "well-formed"]
+        [
+            "exclusive-holding",
+            "faults",
+            "mutex",
+            "resource-safety",
+            "run-end",
+            "stats",
+            "well-formed"
+        ]
     );
     let written: Results =
         serde_json::from_slice(&std::fs::read(dir.0.join("results.json")).unwrap()).unwrap();

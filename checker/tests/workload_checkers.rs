@@ -24,6 +24,7 @@ fn run_info(workload: &str) -> RunInfo {
         cluster: Vec::new(),
         schedule: serde_json::Value::Null,
         extra: serde_json::Value::Null,
+        end: Some(splitbrain_history::RunEnd::completed(1.0)),
     }
 }
 

@@ -50,6 +50,22 @@ impl History {
         pairs
     }
 
+    /// The first client completion that completes nothing: its process had no open
+    /// invocation. A history with one is ill-formed (an importer lost a line, or two
+    /// histories were joined), and no checker can say what that completion belongs to.
+    /// Nemesis ops are left alone: Jepsen records many of them as a lone `info`.
+    pub fn first_unmatched_completion(&self) -> Option<&Op> {
+        let mut open: HashMap<Process, ()> = HashMap::new();
+        for op in self.ops.iter().filter(|op| op.is_client()) {
+            if op.kind == OpType::Invoke {
+                open.insert(op.process, ());
+            } else if open.remove(&op.process).is_none() {
+                return Some(op);
+            }
+        }
+        None
+    }
+
     /// The completion type of a pair: the completion's type, or `info` if it never
     /// completed.
     pub fn outcome(&self, pair: OpPair) -> OpType {
@@ -66,6 +82,18 @@ mod tests {
 
     fn op(index: u64, process: Process, kind: OpType) -> Op {
         Op::new(index, index, process, kind, "x", Value::Null)
+    }
+
+    #[test]
+    fn a_completion_without_an_invocation_is_found() {
+        let h = History::new(vec![
+            op(0, Process::Client(0), OpType::Invoke),
+            op(1, Process::Client(0), OpType::Ok),
+            op(2, Process::Client(0), OpType::Ok),
+        ]);
+        assert_eq!(h.first_unmatched_completion().map(|o| o.index), Some(2));
+        let well_formed = History::new(h.ops[..2].to_vec());
+        assert_eq!(well_formed.first_unmatched_completion(), None);
     }
 
     #[test]

@@ -30,4 +30,4 @@ pub use history::{History, OpPair};
 pub use op::{Op, OpType, Process};
 pub use recorder::{OpCounts, OpDraft, Recorder};
 pub use resource::{ResourceAction, ResourceEntry};
-pub use run::{NodeInfo, RunInfo};
+pub use run::{FaultTally, NodeInfo, RunEnd, RunInfo};

@@ -9,6 +9,21 @@ pub enum RunError {
     /// The configuration is not usable.
     #[error("bad configuration: {0}")]
     Config(String),
+    /// The results directory (`--out`) cannot hold a new run directory.
+    #[error(
+        "cannot create a run directory under out={path}: {source} (give --out a directory \
+         you can write to)"
+    )]
+    ResultsDir {
+        /// The directory that could not be created or written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Ctrl-C and SIGTERM handlers could not be installed.
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
     /// A file in the run directory could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

@@ -8,6 +8,7 @@
 
 mod config;
 mod error;
+mod interrupt;
 pub mod lock_servers;
 mod progress;
 mod ready;

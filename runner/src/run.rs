@@ -2,14 +2,15 @@
 //! check, report. Teardown happens whatever happens: on success, on error, and on
 //! Ctrl-C or SIGTERM.
 
+use crate::interrupt::Interrupt;
 use crate::lock_servers::LockServers;
 use crate::progress::Progress;
 use crate::services::{self, Services};
 use crate::{RunConfig, RunError, WorkloadName, run_dir};
 use splitbrain_checker::Results;
-use splitbrain_history::{NodeInfo, Recorder, RunInfo};
+use splitbrain_history::{FaultTally, NodeInfo, Recorder, RunEnd, RunInfo};
 use splitbrain_nemesis::Cluster;
-use splitbrain_nemesis::faults::{FaultMix, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_nemesis::faults::{FaultMix, NemesisSummary, PlannedFault, ScheduleConfig, Targets};
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
 use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
@@ -32,9 +33,26 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
+/// What a run knows of itself: when it started, and what its parts learn while it goes,
+/// for the record of its end (read after the run's body has finished or been dropped by
+/// an interrupt).
+#[derive(Default)]
+struct RunState {
+    /// Wall-clock start, RFC 3339.
+    started_at: String,
+    /// When the workload started.
+    workload_started: std::sync::OnceLock<Instant>,
+    /// What the nemesis did, once it ended.
+    faults: std::sync::Mutex<Option<FaultTally>>,
+}
+
 /// Carries out one run. Everything created on the machine is removed before this
-/// returns, whatever the outcome.
+/// returns, whatever the outcome. A Ctrl-C or SIGTERM at any moment ends it early,
+/// torn down, with an `unknown` verdict that says it was interrupted.
 pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunError> {
+    // First of all, so that no signal can kill the run between creating something and
+    // removing it.
+    let interrupt = Interrupt::install().map_err(RunError::Signals)?;
     validate(&cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
     require_programs(crate::lock_servers::required_programs(cfg.lock))?;
@@ -80,26 +98,57 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
             .await
             .expect("cluster setup task panicked")?,
     );
-    let body = run_on_cluster(
-        &cfg,
-        cluster.clone(),
-        &dir,
-        &state,
-        plan,
-        &started_at,
-        progress,
-    );
-    let (outcome, interrupted) = tokio::select! {
-        r = body => (r, false),
-        _ = shutdown_signal() => (Ok(()), true),
+    let run_state = RunState {
+        started_at,
+        ..RunState::default()
     };
+    let (outcome, interrupted_by) = {
+        let body = run_on_cluster(
+            &cfg,
+            cluster.clone(),
+            &dir,
+            &state,
+            plan,
+            progress,
+            &run_state,
+        );
+        // A signal that came while the cluster was coming up is seen here, before the body
+        // starts anything more.
+        match interrupt.fired() {
+            Some(signal) => (Ok(()), Some(signal)),
+            None => tokio::select! {
+                r = body => (r, None),
+                signal = interrupt.wait() => (Ok(()), Some(signal)),
+            },
+        }
+    };
+    let stopped = Instant::now();
     progress.phase("cluster down");
     let down = tokio::task::spawn_blocking(move || cluster.teardown())
         .await
         .expect("teardown task panicked");
     outcome?;
     down?;
-    finish(&cfg, dir, interrupted, progress)
+    let end = run_end(&cfg, &run_state, stopped, interrupted_by);
+    finish(&cfg, dir, end, progress)
+}
+
+/// How the run ended, from what its parts recorded.
+fn run_end(
+    cfg: &RunConfig,
+    state: &RunState,
+    stopped: Instant,
+    interrupted_by: Option<&str>,
+) -> RunEnd {
+    let workload_s = state.workload_started.get().map_or(0.0, |t| {
+        stopped.duration_since(*t).min(cfg.time_limit).as_secs_f64()
+    });
+    RunEnd {
+        completed: interrupted_by.is_none(),
+        interrupted_by: interrupted_by.map(str::to_string),
+        workload_s,
+        faults: state.faults.lock().ok().and_then(|f| f.clone()),
+    }
 }
 
 async fn run_on_cluster(
@@ -108,13 +157,15 @@ async fn run_on_cluster(
     dir: &Path,
     state: &Path,
     plan: Vec<PlannedFault>,
-    started_at: &str,
     progress: &Progress,
+    run_state: &RunState,
 ) -> Result<(), RunError> {
     let services = services::start(cluster.as_ref(), cfg, dir, state)?;
+    let started_at = &run_state.started_at;
     write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;
     crate::ready::wait_for_services(cluster.clone(), &services).await?;
     progress.phase("workload");
+    let _ = run_state.workload_started.set(Instant::now());
     let recorder = Arc::new(
         Recorder::create(&dir.join("history.jsonl"))
             .map_err(RunError::io(dir.join("history.jsonl")))?,
@@ -152,7 +203,9 @@ async fn run_on_cluster(
     for c in clients {
         let _ = c.await;
     }
-    let _ = nemesis.await;
+    if let (Ok(summary), Ok(mut faults)) = (nemesis.await, run_state.faults.lock()) {
+        *faults = Some(fault_tally(&summary));
+    }
     recorder
         .sync()
         .map_err(RunError::io(dir.join("history.jsonl")))?;
@@ -244,16 +297,39 @@ async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progres
     }
 }
 
+fn fault_tally(summary: &NemesisSummary) -> FaultTally {
+    FaultTally {
+        planned: summary.planned,
+        applied: summary.applied,
+        refused: summary.refused,
+        reasons: summary.errors.clone(),
+    }
+}
+
+/// Records the end in `run.json`, then checks and reports. A run stopped before its
+/// workload has no history to check: its results say only how it ended.
 fn finish(
     cfg: &RunConfig,
     dir: PathBuf,
-    interrupted: bool,
+    end: RunEnd,
     progress: &Progress,
 ) -> Result<RunOutcome, RunError> {
+    let interrupted = !end.completed;
+    run_dir::record_end(&dir, &end)?;
     progress.phase("check");
-    let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
-    progress.phase("report");
-    splitbrain_reports::write_report(&dir)?;
+    let results = if dir.join(splitbrain_checker::run_dir::HISTORY_FILE).exists() {
+        let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
+        progress.phase("report");
+        splitbrain_reports::write_report(&dir)?;
+        results
+    } else {
+        let mut only = std::collections::BTreeMap::new();
+        let summary = splitbrain_checker::run_end::check(Some(&end), cfg.time_limit.as_secs_f64());
+        only.insert(splitbrain_checker::run_end::NAME.to_string(), summary);
+        let results = Results::compose(only);
+        splitbrain_checker::write_results(&dir, &results)?;
+        results
+    };
     run_dir::link_latest(&cfg.results_root, &dir)?;
     progress.finish();
     Ok(RunOutcome {
@@ -328,6 +404,7 @@ fn write_run_info(
         started_at: started_at.into(),
         cluster: nodes,
         schedule: serde_json::to_value(plan).unwrap_or_default(),
+        end: None,
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
             "lock_agent_args": services.lock.agent_args,
@@ -500,14 +577,4 @@ fn nemesis_label(names: &[String]) -> String {
 /// teardown, so sockets and server data put there cannot outlive the run.
 fn state_dir(run_id: &str) -> PathBuf {
     PathBuf::from(STATE_ROOT).join("state").join(run_id)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

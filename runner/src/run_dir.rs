@@ -14,7 +14,11 @@ pub fn create(
     workload: &str,
     seed: u64,
 ) -> Result<PathBuf, RunError> {
-    std::fs::create_dir_all(root).map_err(RunError::io(root))?;
+    let results_dir = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::ResultsDir { path, source }
+    };
+    std::fs::create_dir_all(root).map_err(results_dir(root))?;
     let stamp: String = started
         .chars()
         .take(19)
@@ -30,17 +34,31 @@ pub fn create(
         let dir = root.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {
-                std::fs::create_dir(dir.join("logs")).map_err(RunError::io(dir.join("logs")))?;
+                std::fs::create_dir(dir.join("logs")).map_err(results_dir(&dir))?;
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(RunError::io(dir)(e)),
+            Err(e) => return Err(results_dir(&dir)(e)),
         }
     }
     Err(RunError::Config(format!(
         "too many run directories named {base}* under {}",
         root.display()
     )))
+}
+
+/// Writes how the run ended into its `run.json` (atomically), when the run got as far as
+/// writing one.
+pub fn record_end(dir: &Path, end: &splitbrain_history::RunEnd) -> Result<(), RunError> {
+    let path = dir.join(splitbrain_checker::run_dir::RUN_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut info: splitbrain_history::RunInfo =
+        splitbrain_checker::run_dir::read_json(&path).map_err(RunError::Check)?;
+    info.end = Some(end.clone());
+    let text = serde_json::to_vec_pretty(&info).expect("RunInfo serializes");
+    splitbrain_checker::write_atomically(&path, &text).map_err(RunError::io(path))
 }
 
 /// Points `root/latest` at `dir`, replacing the previous link atomically.

@@ -54,6 +54,22 @@ pub enum LinearError {
         /// Completion time.
         return_ns: u64,
     },
+    /// A completion has no invocation before it in its process.
+    #[error(
+        "ill-formed history: index={index} process={process} type={kind} f={f:?} completes \
+         an operation that was never invoked (every ok, fail or info needs an invoke of the \
+         same process before it)"
+    )]
+    CompletionWithoutInvocation {
+        /// The history index of the completion.
+        index: u64,
+        /// Its process.
+        process: String,
+        /// Its type.
+        kind: String,
+        /// Its function.
+        f: String,
+    },
     /// The history has more operations than one search can index.
     #[error("history too large: operations={operations} in one partition (at most {max})")]
     TooLarge {

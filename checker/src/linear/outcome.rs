@@ -109,6 +109,12 @@ impl LinearReport {
                 let at = at.map_or(String::new(), |f| format!(" (operation index={})", f.index));
                 format!("not linearizable against the {} model{at}", self.model)
             }
+            Validity::Unknown if s.operations == 0 => format!(
+                "unknown: the history has no client operation to check ({} left out as \
+                 unobservable; failed and nemesis operations are never checked): nothing \
+                 was tested",
+                s.unobserved
+            ),
             Validity::Unknown => format!(
                 "unknown: the search ran out of time after {} of {} partitions \
                  (raise --time-limit)",

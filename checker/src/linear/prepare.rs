@@ -75,6 +75,14 @@ pub fn prepare<M: HistoryModel>(
     init: Option<&Value>,
     partition: bool,
 ) -> Result<Prepared<M>, LinearError> {
+    if let Some(op) = history.first_unmatched_completion() {
+        return Err(LinearError::CompletionWithoutInvocation {
+            index: op.index,
+            process: op.process.to_string(),
+            kind: op.kind.to_string(),
+            f: op.f.clone(),
+        });
+    }
     let mut names = Interner::default();
     let init = M::initial(init, &mut names)?;
     let mut parts: BTreeMap<u32, Vec<SearchOp<M>>> = BTreeMap::new();

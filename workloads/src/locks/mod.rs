@@ -29,8 +29,8 @@ use std::time::Duration;
 pub enum LockKind {
     /// A single Redis: `SET NX PX`, compare-and-delete release, INCR fencing token.
     Redis,
-    /// A plug-in: any program speaking the JSON-lines protocol of [`external`] on its
-    /// stdin and stdout (`--plugin-command`).
+    /// A plug-in: any program speaking splitbrain's JSON-lines lock protocol on its
+    /// stdin and stdout (`--plugin-command`; see docs/plugins.md).
     External,
     /// A 3-member etcd cluster: a lease and a create-if-absent transaction; the key's
     /// revision is the fencing token.
