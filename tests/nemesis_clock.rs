@@ -47,9 +47,7 @@ fn skew(clock: &Clock) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_bump_on_the_holder_moves_its_clock_by_the_planned_jump_until_the_reset() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("bump", 2);
     h.spawn_idle("agent-0", "n1", ProcessKind::Agent);
     h.spawn_idle("agent-1", "n2", ProcessKind::Agent);
@@ -82,9 +80,7 @@ async fn a_clock_bump_on_the_holder_moves_its_clock_by_the_planned_jump_until_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drifting_clock_gains_or_loses_time_at_its_planned_rate() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("drift", 1);
     h.spawn_idle("agent-0", "n1", ProcessKind::Agent);
     let fault = first_planned(FaultKind::Clock(ClockFault::Drift, Target::All), &h.names());
@@ -106,9 +102,7 @@ async fn a_drifting_clock_gains_or_loses_time_at_its_planned_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strobing_clock_flips_between_two_readings_and_then_stops() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("strobe", 1);
     h.spawn_idle("agent-0", "n1", ProcessKind::Agent);
     let mut fault = first_planned(
@@ -140,9 +134,7 @@ async fn a_strobing_clock_flips_between_two_readings_and_then_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as_unreached() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let env = faketime_env().expect("libfaketime is installed by scripts/install-deps");
     let h = Harness::up("faketime", 2);
     let script =
@@ -192,9 +184,7 @@ async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_fault_that_reaches_nothing_is_recorded_with_its_reason_and_the_plan_goes_on() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("noclock", 1);
     h.spawn_idle("redis-n1", "n1", ProcessKind::LockServer);
     let bump = first_planned(

@@ -148,9 +148,7 @@ async fn measure(h: &Harness, kind: FaultKind) -> (Delivery, Grudge) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_partition_shape_cuts_exactly_its_intended_pairs() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("shapes", 5);
     h.spawn_idle("agent-x", "n4", ProcessKind::Agent);
     let names = h.names();
@@ -225,9 +223,7 @@ async fn every_partition_shape_cuts_exactly_its_intended_pairs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolating_a_leader_that_does_not_exist_is_recorded_as_not_applied() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("noleader", 3);
     let fault = first_planned(FaultKind::Partition(PartitionShape::Leader), &h.names());
     let summary = h.start(vec![fault]).finish().await;
@@ -280,9 +276,7 @@ fn arrivals(h: &Harness, count: usize) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packet_loss_drops_about_the_share_asked_between_lock_nodes_only() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("loss", 3);
     let mut fault = PlannedFault::new(Duration::ZERO, FaultKind::Loss, Duration::from_secs(30));
     fault.loss_percent = Some(50);
@@ -340,9 +334,7 @@ fn echo_server(h: &Harness, node: &str, port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_delays_each_direction_even_on_connections_opened_before_it() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = Harness::up("latency", 2);
     echo_server(&h, "n2", 9200);
     echo_server(&h, "resource", 9200);

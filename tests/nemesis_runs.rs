@@ -11,15 +11,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if !root {
-        eprintln!("skipped: this test creates network namespaces and needs root");
-    }
-    root
-}
-
 /// The nemesis ops of a run, without their times and indexes.
 fn nemesis_ops(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("history.jsonl"))
@@ -42,9 +33,7 @@ fn run_json(run: &Path) -> Value {
 
 #[test]
 fn the_same_seed_gives_the_same_schedule_and_the_same_nemesis_ops_twice() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let mix = "pause:2,kill-minority,partition-random-halves,partition-oneway,clock-bump-all,clock-drift,loss";
     let once = || {
         let out = tempfile::tempdir().unwrap();
@@ -118,9 +107,7 @@ fn redis_run(out: &Path, extra: &[&str]) -> (Value, std::path::PathBuf) {
 
 #[test]
 fn clock_faults_on_redis_lock_clients_change_nothing_because_the_server_keeps_the_ttl() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let out = tempfile::tempdir().unwrap();
     let (r, run) = redis_run(
         out.path(),
@@ -222,9 +209,7 @@ const LEASE_CHECKED: [&str; 8] = [
 
 #[test]
 fn a_lease_check_on_true_clocks_lets_no_late_write_through() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let out = tempfile::tempdir().unwrap();
     let mut args = LEASE_CHECKED.to_vec();
     args.extend(["--nemesis", "none"]);
@@ -239,9 +224,7 @@ fn a_lease_check_on_true_clocks_lets_no_late_write_through() {
 
 #[test]
 fn a_slow_clock_drift_defeats_the_lease_check_and_updates_are_lost() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let slow = |f: &Value| f["clock"]["rate"].as_f64().is_some_and(|r| r <= 0.4);
     let seed = seed_where("clock-drift-all", 10, 5000, 4.0, slow).to_string();
     let out = tempfile::tempdir().unwrap();
@@ -274,9 +257,7 @@ fn a_slow_clock_drift_defeats_the_lease_check_and_updates_are_lost() {
 
 #[test]
 fn a_backward_clock_bump_on_the_holder_defeats_the_lease_check_and_it_writes_late() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let back = |f: &Value| f["clock"]["offset_ms"].as_i64().is_some_and(|o| o <= -1000);
     let seed = seed_where("clock-bump-holder", 10, 3000, 2.0, back).to_string();
     let out = tempfile::tempdir().unwrap();
@@ -309,9 +290,7 @@ fn a_backward_clock_bump_on_the_holder_defeats_the_lease_check_and_it_writes_lat
 
 #[test]
 fn cleanup_after_a_sigkilled_run_removes_its_clocks_proxies_and_rules() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let out = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin())
         .args([
@@ -401,9 +380,7 @@ fn cleanup_after_a_sigkilled_run_removes_its_clocks_proxies_and_rules() {
 
 #[test]
 fn bad_nemesis_arguments_exit_254_naming_the_value_and_what_would_do() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     for (args, needle) in [

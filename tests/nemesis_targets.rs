@@ -39,9 +39,7 @@ fn in_state(h: &Harness, state: ProcessState) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_set_targets_hit_every_server_and_agent_on_their_nodes_and_nothing_else() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = populated("sets", 5);
     for (target, count) in [
         (Target::One, 1),
@@ -80,9 +78,7 @@ async fn node_set_targets_hit_every_server_and_agent_on_their_nodes_and_nothing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holder_and_leader_targets_hit_the_holders_agent_and_the_leaders_servers() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let h = populated("roles", 3);
     h.set_holder(Some("agent-2"));
     h.set_leader(Some("n2"));

@@ -5,18 +5,12 @@
 mod common;
 
 use common::{
-    assert_exit, bin, latest_run, namespaces_of, processes_mentioning, results, splitbrain,
+    assert_exit, bin, latest_run, namespaces_of, processes_mentioning, require_root, results,
+    splitbrain,
 };
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test builds network namespaces and needs root (CI runs as root)"
-    );
-}
 
 fn plugin(args: &str) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/grant_everything.py");

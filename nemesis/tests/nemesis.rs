@@ -90,9 +90,7 @@ fn fully_connected(cluster: &LocalCluster) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_plan_runs_against_three_nodes_with_paired_ops_and_everything_healed() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("nem");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
@@ -194,9 +192,7 @@ fn at_once(kind: FaultKind, partition: Option<Grudge>) -> PlannedFault {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_in_the_middle_of_a_fault_heals_it_at_once() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("stop");
     let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -263,9 +259,7 @@ async fn a_stop_in_the_middle_of_a_fault_heals_it_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_that_cannot_be_applied_is_recorded_with_its_reason_and_the_run_goes_on() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("refuse");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
@@ -302,9 +296,7 @@ async fn a_fault_that_cannot_be_applied_is_recorded_with_its_reason_and_the_run_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aborted_nemesis_still_heals_the_fault_in_force() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("abort");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
@@ -343,9 +335,7 @@ async fn an_aborted_nemesis_still_heals_the_fault_in_force() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nemesis_dropped_by_a_timeout_stops_and_heals_instead_of_running_on() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("timeout");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
@@ -378,9 +368,7 @@ async fn a_nemesis_dropped_by_a_timeout_stops_and_heals_instead_of_running_on() 
 
 #[test]
 fn a_runtime_shut_down_mid_fault_still_heals_it_on_the_way_out() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = three_nodes("shutdown");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");

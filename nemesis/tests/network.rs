@@ -20,9 +20,7 @@ fn all_nodes(cluster: &LocalCluster) -> Vec<Node> {
 
 #[test]
 fn a_five_node_cluster_is_fully_connected_and_a_partition_cuts_exactly_the_grudged_pairs() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let started = Instant::now();
     let cluster = up("net5", 5);
     let up_elapsed = started.elapsed();
@@ -78,9 +76,7 @@ fn a_five_node_cluster_is_fully_connected_and_a_partition_cuts_exactly_the_grudg
 
 #[test]
 fn a_partitioned_connection_times_out_instead_of_being_refused() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("drop", 2);
     start_listeners(&cluster, &["n2"], ProcessKind::LockServer);
     let names = vec!["n1".to_string(), "n2".to_string()];
@@ -110,9 +106,7 @@ fn a_partitioned_connection_times_out_instead_of_being_refused() {
 
 #[test]
 fn a_second_partition_replaces_the_first_and_one_way_grudges_cut_one_direction() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("repl", 3);
     let nodes = cluster.nodes().to_vec();
     start_listeners(&cluster, &["n1", "n2", "n3"], ProcessKind::Agent);
@@ -139,9 +133,7 @@ fn bad_configurations_and_names_are_refused_with_the_offending_value() {
         .unwrap()
         .to_string();
     assert!(err.contains("run_id=Bad Id"), "{err}");
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("names", 1);
     let err = cluster
         .spawn(
@@ -167,9 +159,7 @@ fn bad_configurations_and_names_are_refused_with_the_offending_value() {
 
 #[test]
 fn a_run_id_in_use_is_refused_and_the_live_run_is_left_intact() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("dup", 1);
     let again = LocalCluster::up(LocalConfig::new(cluster.run_id(), 1));
     let err = again.err().expect("second up must fail").to_string();

@@ -21,9 +21,7 @@ fn cmdline(pid: u32) -> Vec<u8> {
 
 #[test]
 fn pause_resume_kill_and_restart_act_on_the_real_process_inside_its_node() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("procs", 2);
     cluster
         .spawn(
@@ -87,9 +85,7 @@ fn pause_resume_kill_and_restart_act_on_the_real_process_inside_its_node() {
 
 #[test]
 fn a_process_that_exits_on_its_own_is_reported_with_its_exit_code_and_its_output_is_logged() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("exit", 1);
     let mut s = spec(
         &cluster,
@@ -120,9 +116,7 @@ fn a_process_that_exits_on_its_own_is_reported_with_its_exit_code_and_its_output
 
 #[test]
 fn a_duplicate_name_or_a_missing_program_is_refused_clearly() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     let cluster = up("dupname", 1);
     let s = spec(&cluster, "a", ProcessKind::Agent, "sleep", &["100"]);
     cluster.spawn("n1", s.clone()).unwrap();
@@ -153,9 +147,7 @@ fn redis_pings(cluster: &dyn Cluster, from: &str, to: std::net::SocketAddr) -> b
 
 #[test]
 fn a_real_redis_server_stops_answering_while_paused_and_answers_again_after_a_restart() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     splitbrain_nemesis::local::require_programs(&[("redis-server", "redis-server")]).unwrap();
     let cluster = up("redis", 2);
     let addr = cluster_addr(&cluster, "n1");

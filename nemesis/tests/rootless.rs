@@ -50,9 +50,7 @@ fn spawn_as_user(probe: &std::path::Path, dir: &std::path::Path, args: &[&str]) 
 
 #[test]
 fn the_local_backend_works_rootless_as_an_ordinary_user() {
-    if !is_root() {
-        return;
-    }
+    require_root();
     ensure_user();
     let (dir, probe) = probe_copy();
 
@@ -121,9 +119,7 @@ fn pid_namespace_members(needle: &[u8]) -> Vec<u32> {
 #[test]
 fn killing_a_rootless_controller_takes_every_process_of_its_run_with_it() {
     use std::io::{BufRead, BufReader};
-    if !is_root() {
-        return;
-    }
+    require_root();
     ensure_user();
     let (dir, probe) = probe_copy();
     let run = run_id("rl-crash");
@@ -171,9 +167,7 @@ impl Drop for PidsGuard {
 #[test]
 fn ctrl_c_reaches_a_rootless_controller_which_tears_down_and_exits_cleanly() {
     use std::io::{BufRead, BufReader};
-    if !is_root() {
-        return;
-    }
+    require_root();
     ensure_user();
     let (dir, probe) = probe_copy();
     let run = run_id("rl-int");

@@ -468,20 +468,12 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
         (Some(_), _) => bad("plugin-command is only used with --lock external"),
         (None, _) => Ok(()),
     }?;
-    // Only these lock systems have a versioned store for the optimistic workload.
-    let versioned = matches!(
-        cfg.lock,
-        LockKind::Redis
-            | LockKind::Etcd
-            | LockKind::K8sLease
-            | LockKind::K8sConfigmap
-            | LockKind::K8sLeaseManager
-    );
-    if cfg.workload == WorkloadName::Optimistic && !versioned {
-        return bad(
+    if cfg.workload == WorkloadName::Optimistic && !cfg.lock.has_versioned_store() {
+        return Err(RunError::Config(format!(
             "workload=optimistic needs a lock system with a versioned store; supported: \
-             --lock redis, etcd, k8s-lease, k8s-configmap, k8s-lease-manager",
-        );
+             --lock {}",
+            LockKind::versioned_store_names()
+        )));
     }
     Ok(())
 }

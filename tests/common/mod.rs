@@ -7,6 +7,15 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Fails the test, saying why, unless it runs as root: the test builds network
+/// namespaces, and a test that cannot do its work must not pass. CI runs as root.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test builds network namespaces and needs root (CI runs as root)"
+    );
+}
+
 /// The binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_splitbrain"))

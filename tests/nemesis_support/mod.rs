@@ -11,19 +11,18 @@ use splitbrain_nemesis::faults::{
 };
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig};
 use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Returns false (and says so) when not root: these tests create namespaces.
-pub fn is_root() -> bool {
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if !root {
-        eprintln!("skipped: this test creates network namespaces and needs root");
-    }
-    root
+/// Fails the test, saying why, unless it runs as root: these tests create namespaces,
+/// and a test that cannot do its work must not pass. CI runs as root.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test creates network namespaces and needs root (CI runs as root)"
+    );
 }
 
 /// TestTargets are a holder and a leader the test sets by hand.

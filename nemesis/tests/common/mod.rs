@@ -18,14 +18,13 @@ pub const PROBE: &str = env!("CARGO_BIN_EXE_splitbrain-cluster-probe");
 /// The port the probe listeners use.
 pub const PORT: u16 = 7000;
 
-/// Returns false (and says so) when the test cannot run because it is not root; the
-/// tests that need namespaces run as root in CI.
-pub fn is_root() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        eprintln!("skipped: this test creates network namespaces and needs root");
-    }
-    root
+/// Fails the test, saying why, unless it runs as root: these tests create network
+/// namespaces, and a test that cannot do its work must not pass. CI runs as root.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test creates network namespaces and needs root (CI runs as root)"
+    );
 }
 
 /// A run id unique to this test process and tag (nextest runs each test in its own

@@ -508,8 +508,9 @@ impl AgentState {
             id,
             format!(
                 "unsupported: lock={} has no versioned store for the optimistic workload \
-                 (supported: redis)",
-                self.lock.name()
+                 (supported: {})",
+                self.lock.name(),
+                LockKind::versioned_store_names()
             ),
         )
     }

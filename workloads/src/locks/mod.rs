@@ -59,6 +59,31 @@ pub enum LockKind {
 }
 
 impl LockKind {
+    /// The lock systems whose store the optimistic workload can compare-and-set in.
+    pub const WITH_VERSIONED_STORE: [LockKind; 5] = [
+        LockKind::Redis,
+        LockKind::Etcd,
+        LockKind::K8sLease,
+        LockKind::K8sConfigmap,
+        LockKind::K8sLeaseManager,
+    ];
+
+    /// Whether the optimistic workload can run on this lock system's store.
+    pub fn has_versioned_store(self) -> bool {
+        Self::WITH_VERSIONED_STORE.contains(&self)
+    }
+
+    /// The lock systems with a versioned store, as `--lock` spells them.
+    pub fn versioned_store_names() -> String {
+        use clap::ValueEnum;
+        Self::WITH_VERSIONED_STORE
+            .iter()
+            .filter_map(|k| k.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Whether the lock hands out fencing tokens.
     pub fn has_fencing_token(self) -> bool {
         !matches!(self, LockKind::Redlock)
