@@ -247,6 +247,15 @@ fn run(args: RunArgs) -> Result<u8> {
     Ok(outcome.results.valid.exit_code() as u8)
 }
 
+/// The configuration `splitbrain run ...` would run with, for tests of argument handling.
+#[cfg(test)]
+pub fn run_config_for_test(cli: Cli) -> Result<RunConfig> {
+    match cli.command {
+        Command::Run(args) => run_config(args),
+        other => anyhow::bail!("not a run command: {other:?}"),
+    }
+}
+
 fn run_config(args: RunArgs) -> Result<RunConfig> {
     let nemesis = match args.nemesis.trim() {
         "none" | "" => vec![],

@@ -6,6 +6,8 @@
 mod check_file;
 mod cli;
 mod exit;
+#[cfg(test)]
+mod malformed_input;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -196,9 +196,11 @@ fn faulty_run(mode: &str) -> (Vec<Value>, Vec<Value>) {
     (blamed, ops)
 }
 
-/// Every slot that lost a process to the plug-in went on to be granted the lock again,
-/// by a restarted plug-in: each blame made while the run had time left for another
-/// grant (two seconds before its last op) is followed by a grant in the same slot.
+/// Every slot that lost a process to the plug-in was served again by a restarted
+/// plug-in: each blame made while the run had time left (two seconds before its last op)
+/// is followed, in the same slot, by an op the plug-in answered (`ok` or a definite
+/// `fail`). Grants themselves may stay rare: the faulty plug-in carries out the request
+/// it answers with garbage, so ghosts of retired processes hold the lock for a TTL.
 fn assert_slots_recovered(blamed: &[Value], ops: &[Value]) {
     let time = |o: &Value| o["time_ns"].as_u64().unwrap_or(0);
     let end = ops.iter().map(time).max().unwrap_or(0);
@@ -212,17 +214,16 @@ fn assert_slots_recovered(blamed: &[Value], ops: &[Value]) {
     );
     for info in with_time_left {
         let process = info["process"].as_u64().unwrap();
-        let later_grant = ops.iter().any(|o| {
-            o["f"] == "acquire"
-                && o["type"] == "ok"
+        let answered_later = ops.iter().any(|o| {
+            matches!(o["type"].as_str(), Some("ok" | "fail"))
                 && o["index"].as_u64() > info["index"].as_u64()
                 && o["process"]
                     .as_u64()
-                    .is_some_and(|p| p % CLIENTS == process % CLIENTS)
+                    .is_some_and(|p| p != process && p % CLIENTS == process % CLIENTS)
         });
         assert!(
-            later_grant,
-            "slot {} was never granted the lock after the plug-in misbehaved: {info:#}",
+            answered_later,
+            "slot {} was never served again after the plug-in misbehaved: {info:#}",
             process % CLIENTS
         );
     }

@@ -19,5 +19,5 @@ pub mod services;
 pub use config::{NemesisOptions, PluginSpec, RunConfig, WorkloadName, lock_name};
 pub use error::RunError;
 pub use progress::Progress;
-pub use run::{RunOutcome, run};
+pub use run::{RunOutcome, check_config, run};
 pub use splitbrain_workloads::locks::LockKind;

@@ -53,15 +53,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     // First of all, so that no signal can kill the run between creating something and
     // removing it.
     let interrupt = Interrupt::install().map_err(RunError::Signals)?;
-    validate(&cfg)?;
-    let faults = parse_faults(&cfg.nemesis)?;
-    require_programs(crate::lock_servers::required_programs(cfg.lock))?;
-    if let Some(plugin) = &cfg.plugin {
-        require_programs(&crate::lock_servers::external::required_programs(
-            &plugin.servers,
-        ))?;
-    }
-    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
+    let faults = check_config(&cfg)?;
     let run_id = run_dir::new_run_id();
     let started_at = run_dir::now_rfc3339();
     let dir = run_dir::create(
@@ -432,6 +424,22 @@ fn write_run_info(
     let path = dir.join("run.json");
     let text = serde_json::to_vec_pretty(&info).expect("RunInfo serializes");
     std::fs::write(&path, text).map_err(RunError::io(path))
+}
+
+/// Checks everything about a configuration that can be checked before creating
+/// anything: the numbers, the lock and workload fit, the fault names, the programs and
+/// files the lock needs. Returns the parsed fault mix. It has no side effects.
+pub fn check_config(cfg: &RunConfig) -> Result<FaultMix, RunError> {
+    validate(cfg)?;
+    let faults = parse_faults(&cfg.nemesis)?;
+    require_programs(crate::lock_servers::required_programs(cfg.lock))?;
+    if let Some(plugin) = &cfg.plugin {
+        require_programs(&crate::lock_servers::external::required_programs(
+            &plugin.servers,
+        ))?;
+    }
+    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
+    Ok(faults)
 }
 
 fn validate(cfg: &RunConfig) -> Result<(), RunError> {
