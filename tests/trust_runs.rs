@@ -17,6 +17,28 @@ fn plugin(args: &str) -> String {
     format!("python3 {} {args}", script.display())
 }
 
+/// Three seconds of the counter workload on one node with `command` as the lock, no
+/// faults.
+fn plugin_run(out: &Path, command: &str, clients: &str) -> std::process::Output {
+    splitbrain(&[
+        "run",
+        "--lock",
+        "external",
+        "--plugin-command",
+        command,
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "3",
+        "--clients",
+        clients,
+        "--nodes",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -25,23 +47,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn a_lock_that_never_grants_is_unknown_not_valid() {
     require_root();
     let out = tempfile::tempdir().unwrap();
-    let r = splitbrain(&[
-        "run",
-        "--lock",
-        "external",
-        "--plugin-command",
-        "true",
-        "--nemesis",
-        "none",
-        "--time-limit",
-        "3",
-        "--clients",
-        "2",
-        "--nodes",
-        "1",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let r = plugin_run(out.path(), "true", "2");
     assert_exit(&r, 2);
     assert!(
         stdout(&r).contains("no client ever acquired the lock: nothing was tested"),
@@ -88,23 +94,7 @@ fn faults_that_cannot_be_applied_are_said_with_the_verdict_and_counted() {
 fn a_lock_without_tokens_under_fencing_is_never_valid() {
     require_root();
     let out = tempfile::tempdir().unwrap();
-    let r = splitbrain(&[
-        "run",
-        "--lock",
-        "external",
-        "--plugin-command",
-        &plugin(""),
-        "--nemesis",
-        "none",
-        "--time-limit",
-        "3",
-        "--clients",
-        "2",
-        "--nodes",
-        "1",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let r = plugin_run(out.path(), &plugin(""), "2");
     assert!(matches!(r.status.code(), Some(1 | 2)), "{r:?}");
     let res = results(&latest_run(out.path()));
     let stats = res["checkers"]["stats"]["summary"].as_str().unwrap();
@@ -115,23 +105,7 @@ fn a_lock_without_tokens_under_fencing_is_never_valid() {
 fn a_plugin_that_grants_everyone_is_not_a_lock_even_when_fencing_saves_the_resource() {
     require_root();
     let out = tempfile::tempdir().unwrap();
-    let r = splitbrain(&[
-        "run",
-        "--lock",
-        "external",
-        "--plugin-command",
-        &plugin("--tokens"),
-        "--nemesis",
-        "none",
-        "--time-limit",
-        "3",
-        "--clients",
-        "3",
-        "--nodes",
-        "1",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let r = plugin_run(out.path(), &plugin("--tokens"), "3");
     assert_exit(&r, 1);
     let res = results(&latest_run(out.path()));
     assert_eq!(res["checkers"]["resource-safety"]["valid"], true, "{res}");
