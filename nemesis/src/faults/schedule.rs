@@ -9,6 +9,16 @@ use std::time::Duration;
 
 /// The quiet time between faults when none is given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(4);
+/// The longest a targeted fault (`pause-holder`, `isolate-leader`, ...) waits for its
+/// target: longer than the gap between one holder's release and the next acquire, and
+/// than an election of a new leader (about a second for etcd, a few for ZooKeeper);
+/// short enough that a target that is not coming (a lock service without a leader, a
+/// workload that no longer gets the lock) costs the run little.
+pub const TARGET_WAIT_MAX: Duration = Duration::from_secs(3);
+/// The shortest wait of a targeted fault, even with no quiet interval: a lock is free
+/// for a moment between a release and the next acquire, and a fault planned at that
+/// moment must not be dropped for it.
+pub const TARGET_WAIT_MIN: Duration = Duration::from_millis(500);
 /// The largest clock jump when none is given.
 pub const DEFAULT_CLOCK_BUMP_MAX: Duration = Duration::from_secs(5);
 /// The largest clock rate factor when none is given: clocks run between half and twice
@@ -163,14 +173,25 @@ pub struct ClockPlan {
 /// seeded choices that say what it hits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedFault {
-    /// When the fault starts, from the start of the nemesis.
+    /// When the fault starts, from the start of the nemesis; a targeted fault starts
+    /// looking for its target then.
     #[serde(rename = "at_ms", with = "millis")]
     pub at: Duration,
     /// What fault.
     pub kind: FaultKind,
-    /// How long it stays in force before it is healed.
+    /// How long it stays in force before it is healed, from the moment it strikes.
     #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
+    /// For targeted faults (holder and leader targets): how long the fault may wait for
+    /// its target to exist before it is refused. Zero (and absent from files) for the
+    /// others, and in plans written before faults waited, which replay as they ran.
+    #[serde(
+        rename = "target_wait_ms",
+        with = "millis",
+        default,
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub target_wait: Duration,
     /// Picks the target of a fault on one process: the index, modulo their number,
     /// into the name-sorted list of lock servers and agents running when the fault
     /// starts (which processes exist is only known then).
@@ -194,11 +215,13 @@ pub struct PlannedFault {
 
 impl PlannedFault {
     /// A fault at `at` with no seeded choices yet: what the planner and tests start from.
+    /// A targeted fault waits for its target as long as under the default interval.
     pub fn new(at: Duration, kind: FaultKind, duration: Duration) -> PlannedFault {
         PlannedFault {
             at,
             kind,
             duration,
+            target_wait: target_wait(kind, DEFAULT_INTERVAL),
             target_index: 0,
             nodes: Vec::new(),
             partition: None,
@@ -210,8 +233,9 @@ impl PlannedFault {
 }
 
 /// Plans the faults of a run. Faults never overlap: each one is healed, then the quiet
-/// interval passes, then the next starts; the last one is healed before the time limit.
-/// Every choice comes from the seed, in a fixed order, so a plan replays exactly.
+/// interval passes, then the next starts; the last one is healed before the time limit,
+/// even if every targeted fault waits its whole `target_wait`. Every choice comes from
+/// the seed, in a fixed order, so a plan replays exactly.
 pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     let mut rng = SeededRng::new(cfg.seed);
     let mut nodes = nodes.to_vec();
@@ -220,20 +244,37 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     if cfg.faults.is_empty() {
         return planned;
     }
-    let mut at = cfg.interval;
+    let mut healed = Duration::ZERO;
     loop {
+        let at = healed + cfg.interval;
         let kind = cfg.faults.pick(&mut rng);
         let duration = fault_duration(kind, cfg.ttl, &mut rng);
         let mut fault = PlannedFault::new(at, kind, duration);
+        fault.target_wait = target_wait(kind, cfg.interval);
         // 32 bits: plenty to pick among processes, and exact in any JSON reader
         // (JavaScript numbers hold 53 bits).
         fault.target_index = (rng.next_u64() >> 32) as u32;
         plan_details(&mut fault, cfg, &nodes, &mut rng);
-        if at + duration > cfg.time_limit {
+        // The wait is kept free in the plan: a fault that waits for its target then
+        // lasts its full duration without pushing the next one or the time limit.
+        let latest_heal = at + fault.target_wait + duration;
+        if latest_heal > cfg.time_limit {
             return planned;
         }
         planned.push(fault);
-        at += duration + cfg.interval;
+        healed = latest_heal;
+    }
+}
+
+/// How long a fault may wait for its target: none for faults without a holder or leader
+/// target; otherwise the quiet interval, within [`TARGET_WAIT_MIN`] and
+/// [`TARGET_WAIT_MAX`]. The plan keeps this time free after the fault, so it is bounded
+/// by the interval: a user who asked for faults close together gets them close together.
+fn target_wait(kind: FaultKind, interval: Duration) -> Duration {
+    if kind.waits_for_target() {
+        interval.clamp(TARGET_WAIT_MIN, TARGET_WAIT_MAX)
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -384,15 +425,18 @@ mod tests {
     }
 
     #[test]
-    fn faults_do_not_overlap_and_end_before_the_time_limit() {
-        let cfg = config(3);
-        let faults = plan(&cfg, &nodes(5));
-        for pair in faults.windows(2) {
-            assert!(pair[0].at + pair[0].duration + cfg.interval <= pair[1].at);
+    fn faults_do_not_overlap_even_when_they_wait_their_whole_bound_and_end_before_the_time_limit() {
+        for seed in 0..20 {
+            let cfg = config(seed);
+            let faults = plan(&cfg, &nodes(5));
+            for pair in faults.windows(2) {
+                let latest_heal = pair[0].at + pair[0].target_wait + pair[0].duration;
+                assert!(latest_heal + cfg.interval <= pair[1].at, "{pair:?}");
+            }
+            let last = faults.last().unwrap();
+            assert!(last.at + last.target_wait + last.duration <= cfg.time_limit);
+            assert_eq!(faults[0].at, cfg.interval);
         }
-        let last = faults.last().unwrap();
-        assert!(last.at + last.duration <= cfg.time_limit);
-        assert_eq!(faults[0].at, cfg.interval);
     }
 
     #[test]
@@ -404,7 +448,7 @@ mod tests {
             .iter()
             .find(|f| f.kind == FaultKind::PAUSE_HOLDER)
             .unwrap();
-        assert_eq!(holder.duration, Duration::from_millis(4500));
+        assert!(holder.duration >= Duration::from_millis(4500), "{holder:?}");
         let shapes: Vec<PartitionShape> = faults
             .iter()
             .filter_map(|f| f.partition.as_ref())
@@ -413,6 +457,33 @@ mod tests {
             .collect();
         assert!(shapes.contains(&PartitionShape::RandomHalves));
         assert!(shapes.contains(&PartitionShape::One));
+    }
+
+    #[test]
+    fn only_targeted_faults_wait_and_their_bound_follows_the_interval_within_limits() {
+        let wait = |kind: FaultKind, interval_ms: u64| {
+            target_wait(kind, Duration::from_millis(interval_ms)).as_millis()
+        };
+        let targeted = [
+            FaultKind::PAUSE_HOLDER,
+            FaultKind::Kill(Target::Leader),
+            FaultKind::Clock(ClockFault::Drift, Target::Holder),
+            FaultKind::Partition(PartitionShape::Leader),
+            FaultKind::Partition(PartitionShape::Holder),
+        ];
+        for kind in targeted {
+            assert_eq!(
+                [wait(kind, 0), wait(kind, 1000), wait(kind, 60_000)],
+                [500, 1000, 3000]
+            );
+        }
+        for kind in FaultKind::all()
+            .into_iter()
+            .filter(|k| !targeted.contains(k))
+        {
+            let by_name = kind.name().ends_with("-holder") || kind.name().ends_with("-leader");
+            assert_eq!(wait(kind, 1000) > 0, by_name, "{kind}");
+        }
     }
 
     #[test]
