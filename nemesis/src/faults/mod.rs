@@ -140,8 +140,9 @@ impl ClockFault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum FaultKind {
-    /// SIGSTOP, SIGCONT later. `pause-holder` lasts 2 x TTL + 500 ms so the holder's
-    /// lock surely expires: the garbage-collection pause that breaks unfenced locks.
+    /// SIGSTOP, SIGCONT later. `pause-holder` lasts 2 x TTL + 500 ms to 3 x TTL + 500 ms
+    /// (seeded) so the holder's lock surely expires: the garbage-collection pause that
+    /// breaks unfenced locks.
     Pause(Target),
     /// SIGKILL, then start again later with the same command line.
     Kill(Target),

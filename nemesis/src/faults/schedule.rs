@@ -7,7 +7,7 @@ use crate::rng::SeededRng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The quiet time between faults when none is given.
+/// The mean quiet time before each fault when none is given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(4);
 /// The longest a targeted fault (`pause-holder`, `isolate-leader`, ...) waits for its
 /// target: longer than the gap between one holder's release and the next acquire, and
@@ -39,11 +39,13 @@ pub struct ScheduleConfig {
     /// No fault is in force after this time from the start.
     #[serde(rename = "time_limit_ms", with = "millis")]
     pub time_limit: Duration,
-    /// Quiet time before the first fault and after each heal.
+    /// The mean quiet time before each fault (the first one, and after each heal): each
+    /// gap is drawn from the seed between half and one and a half of it.
     #[serde(rename = "interval_ms", with = "millis")]
     pub interval: Duration,
     /// The lock's time-to-live: faults last about one to two TTLs, and `pause-holder`
-    /// pauses for 2 x TTL + 500 ms, so that the holder's lock has surely expired.
+    /// pauses for 2 x TTL + 500 ms to 3 x TTL + 500 ms, so that the holder's lock has
+    /// surely expired.
     #[serde(rename = "ttl_ms", with = "millis")]
     pub ttl: Duration,
     /// `clock-bump` jumps by a seeded amount up to this, forward or back; `clock-strobe`
@@ -232,8 +234,8 @@ impl PlannedFault {
     }
 }
 
-/// Plans the faults of a run. Faults never overlap: each one is healed, then the quiet
-/// interval passes, then the next starts; the last one is healed before the time limit,
+/// Plans the faults of a run. Faults never overlap: each one is healed, then a seeded
+/// quiet gap passes, then the next starts; the last one is healed before the time limit,
 /// even if every targeted fault waits its whole `target_wait`. Every choice comes from
 /// the seed, in a fixed order, so a plan replays exactly.
 pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
@@ -246,7 +248,7 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     }
     let mut healed = Duration::ZERO;
     loop {
-        let at = healed + cfg.interval;
+        let at = healed + quiet_gap(cfg.interval, &mut rng);
         let kind = cfg.faults.pick(&mut rng);
         let duration = fault_duration(kind, cfg.ttl, &mut rng);
         let mut fault = PlannedFault::new(at, kind, duration);
@@ -264,6 +266,14 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
         planned.push(fault);
         healed = latest_heal;
     }
+}
+
+/// The quiet time before a fault: between half and one and a half `interval`, drawn
+/// from the seed, so that faults fall at other moments for other seeds (a fixed gap put
+/// every seed's faults at the same times) while the mean stays the configured interval.
+fn quiet_gap(interval: Duration, rng: &mut SeededRng) -> Duration {
+    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX / 2);
+    Duration::from_millis(ms / 2 + rng.below(ms + 1))
 }
 
 /// How long a fault may wait for its target: none for faults without a holder or leader
@@ -350,11 +360,15 @@ fn plan_clock(c: ClockFault, cfg: &ScheduleConfig, rng: &mut SeededRng) -> Clock
 }
 
 /// One to two TTLs (at least one to two seconds) for most faults, long enough for a
-/// lease to expire under the fault; a fixed 2 x TTL + 500 ms for pausing the holder;
-/// none for a clock reset, which is over once done.
+/// lease to expire under the fault; 2 x TTL + 500 ms to 3 x TTL + 500 ms for pausing the
+/// holder, so that its lock has surely expired however the seed draws; none for a clock
+/// reset, which is over once done.
 fn fault_duration(kind: FaultKind, ttl: Duration, rng: &mut SeededRng) -> Duration {
     match kind {
-        FaultKind::PAUSE_HOLDER => ttl * 2 + Duration::from_millis(500),
+        FaultKind::PAUSE_HOLDER => {
+            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 4);
+            Duration::from_millis(2 * ttl_ms + 500 + rng.below(ttl_ms + 1))
+        }
         FaultKind::Clock(ClockFault::Reset, _) => Duration::ZERO,
         _ => {
             let base_ms = (ttl.as_millis() as u64).max(1000);
@@ -431,12 +445,65 @@ mod tests {
             let faults = plan(&cfg, &nodes(5));
             for pair in faults.windows(2) {
                 let latest_heal = pair[0].at + pair[0].target_wait + pair[0].duration;
-                assert!(latest_heal + cfg.interval <= pair[1].at, "{pair:?}");
+                assert!(latest_heal + cfg.interval / 2 <= pair[1].at, "{pair:?}");
+                assert!(latest_heal + cfg.interval * 3 / 2 >= pair[1].at, "{pair:?}");
             }
             let last = faults.last().unwrap();
             assert!(last.at + last.target_wait + last.duration <= cfg.time_limit);
-            assert_eq!(faults[0].at, cfg.interval);
+            let first = faults[0].at;
+            assert!(cfg.interval / 2 <= first && first <= cfg.interval * 3 / 2);
         }
+    }
+
+    #[test]
+    fn quiet_gaps_vary_with_the_seed_and_average_the_configured_interval() {
+        let mut rng = SeededRng::new(5);
+        let interval = Duration::from_millis(1000);
+        let gaps: Vec<u64> = (0..2000)
+            .map(|_| quiet_gap(interval, &mut rng).as_millis() as u64)
+            .collect();
+        assert!(gaps.iter().all(|g| (500..=1500).contains(g)), "{gaps:?}");
+        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
+        assert!((950..=1050).contains(&mean), "mean gap {mean} ms");
+        assert!(gaps.iter().min() < Some(&600) && gaps.iter().max() > Some(&1400));
+        assert_eq!(quiet_gap(Duration::ZERO, &mut rng), Duration::ZERO);
+    }
+
+    /// Only `pause-holder`, as the runs that all paused at 3.0, 8.5 and 14.0 s had.
+    fn pause_holder_config(seed: u64) -> ScheduleConfig {
+        let mut cfg = config(seed);
+        cfg.faults = FaultMix::uniform(&[FaultKind::PAUSE_HOLDER]);
+        cfg.time_limit = Duration::from_secs(30);
+        cfg.ttl = Duration::from_millis(1000);
+        cfg.interval = Duration::from_secs(3);
+        cfg
+    }
+
+    #[test]
+    fn pause_holder_times_and_durations_differ_between_seeds_and_stay_within_their_bounds() {
+        let plans: Vec<Vec<PlannedFault>> = (0..10)
+            .map(|seed| plan(&pause_holder_config(seed), &nodes(3)))
+            .collect();
+        let (ttl, interval) = (Duration::from_millis(1000), Duration::from_secs(3));
+        for faults in &plans {
+            assert!(faults.len() >= 2, "{faults:?}");
+            for f in faults {
+                assert_eq!(f.kind, FaultKind::PAUSE_HOLDER);
+                let shortest = ttl * 2 + Duration::from_millis(500);
+                assert!(
+                    shortest <= f.duration && f.duration <= shortest + ttl,
+                    "{f:?}"
+                );
+                assert_eq!(f.target_wait, interval.min(TARGET_WAIT_MAX));
+            }
+        }
+        let times = |p: &Vec<PlannedFault>| p.iter().map(|f| f.at).collect::<Vec<_>>();
+        let durations = |p: &Vec<PlannedFault>| p.iter().map(|f| f.duration).collect::<Vec<_>>();
+        let distinct =
+            |v: Vec<Vec<Duration>>| v.iter().collect::<std::collections::BTreeSet<_>>().len();
+        assert_eq!(distinct(plans.iter().map(times).collect()), plans.len());
+        assert_eq!(distinct(plans.iter().map(durations).collect()), plans.len());
+        assert_eq!(plans[3], plan(&pause_holder_config(3), &nodes(3)));
     }
 
     #[test]
