@@ -4,9 +4,9 @@
 //! for `leaseDuration` by the contender's own monotonic clock. A clock that runs fast
 //! (clock-drift) makes a contender count a live lease out early and take it over; a
 //! clock that jumps (clock-bump) moves the wall clock only, which that judgement never
-//! reads. Seed 2 with these settings drifts n3 at x7.16 and then n1 at x6.99 (the
-//! schedule is a function of the seed), while holders keep the lease for 700 ms of a
-//! 2000 ms lease: a contender at x7 counts those 2000 ms out in under 300 ms.
+//! reads. Seed 1017 with these settings drifts n3 at x6.57 for 3.9 s and then n1 at x7.34
+//! (the schedule is a function of the seed), while holders keep the lease for 700 ms of a
+//! 2000 ms lease: a contender at x6.57 counts those 2000 ms out in about 300 ms.
 
 mod common;
 
@@ -33,7 +33,7 @@ fn run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
         "--nodes",
         "3",
         "--seed",
-        "2",
+        "1017",
         "--out",
         out.to_str().unwrap(),
     ];
@@ -64,7 +64,7 @@ fn a_contender_whose_clock_runs_fast_takes_over_a_live_lease_and_updates_are_los
     assert_eq!(r["checkers"]["exclusive-holding"]["valid"], false, "{r:#}");
     let history = std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
     assert!(
-        history.contains(r#""f":"drift-clock""#) && history.contains(r#""rate":7.16"#),
+        history.contains(r#""f":"drift-clock""#) && history.contains(r#""rate":6.57"#),
         "the fast clock was applied"
     );
 }
@@ -111,7 +111,7 @@ fn clock_jumps_of_tens_of_seconds_leave_the_lease_exclusive() {
     assert_eq!(r["checkers"]["exclusive-holding"]["valid"], true, "{r:#}");
     let history = std::fs::read_to_string(latest_run(out.path()).join("history.jsonl")).unwrap();
     assert!(
-        history.contains(r#""f":"bump-clock""#) && history.contains(r#""offset_ms":-45456"#),
+        history.contains(r#""f":"bump-clock""#) && history.contains(r#""offset_ms":-47694"#),
         "the jump was applied"
     );
 }

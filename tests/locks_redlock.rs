@@ -63,7 +63,7 @@ fn redlock_with_fencing_on_is_refused_before_anything_starts() {
     );
 }
 
-/// Four pauses of the holder's agent (2.5 s each) outlive its 1 s keys: the next client
+/// Three pauses of the holder's agent (2.6 to 3.3 s) outlive its 1 s keys: the next client
 /// gets a majority while the paused one still acts as holder, and without a token the
 /// resource cannot tell them apart.
 #[test]

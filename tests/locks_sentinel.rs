@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 
-/// Seed 14 isolates n1 (the primary, one sentinel and one client) for 3.9 s from 1 s on,
-/// and again for 2.5 s from 5.9 s: the sentinels on n2 and n3 promote the replica while
+/// Seed 1520 isolates n1 (the primary, one sentinel and one client) for 3.9 s from 1.4 s
+/// on, and again for 2.5 s from 6.3 s: the sentinels on n2 and n3 promote the replica while
 /// the client on n1 keeps taking the lock on the old primary, and after the heal the old
 /// primary stays a primary for seconds more until the sentinels demote it.
 fn isolate_primary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
@@ -19,7 +19,7 @@ fn isolate_primary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
         "--fencing",
         fencing,
         "--seed",
-        "14",
+        "1520",
         "--clients",
         "3",
         "--nodes",
@@ -117,6 +117,7 @@ fn assert_isolated_n1_first(run: &std::path::Path) {
     assert_eq!(
         n1_drops,
         &serde_json::json!(["n2", "n3"]),
-        "seed 14 no longer isolates n1 first; pick a seed whose first partition does: {first}"
+        "seed 1520 no longer isolates n1 first; pick a seed whose first partition does \
+         (`cargo run -p splitbrain-nemesis --example plan`): {first}"
     );
 }

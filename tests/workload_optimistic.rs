@@ -113,9 +113,8 @@ fn optimistic_on(lock: &str, out: &str, extra: &[&str]) -> std::process::Output 
     splitbrain(&args)
 }
 
-/// Runs `--workload optimistic` on `lock` under seeds 4 (a partition, then a pause) and
-/// 5 (a kill, then a pause) and checks each run is linearizable and that the faults
-/// happened.
+/// Runs `--workload optimistic` on `lock` under seeds 4 (a kill, then a pause) and 5
+/// (two partitions) and checks each run is linearizable and that the faults happened.
 fn linearizable_under_faults(lock: &str) {
     let mut faults = String::new();
     for seed in ["4", "5"] {

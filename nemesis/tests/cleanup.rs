@@ -264,27 +264,45 @@ fn a_corrupt_registry_entry_is_reported_and_its_namespaces_are_not_taken_for_deb
     assert_eq!(namespaces_with_prefix(&made.namespace).len(), 1);
 }
 
+/// Set in the child process that runs the half-way test with the fake `ip` in its PATH.
+const HALFWAY_CHILD: &str = "SPLITBRAIN_TEST_HALFWAY_CHILD";
+
 #[test]
 fn a_cluster_that_fails_half_way_up_removes_what_it_had_created() {
     use std::os::unix::fs::PermissionsExt;
     require_root();
-    // An `ip` that creates namespaces but fails inside them, found first in PATH.
-    let bin = tempfile::tempdir().unwrap();
-    let fake = bin.path().join("ip");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\ncase \" $* \" in *\" -n \"*) echo injected failure >&2; exit 1;; esac\nexec /usr/sbin/ip \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
-    // SAFETY: nextest runs each test in its own process and no other thread reads the
-    // environment at this point.
-    unsafe { std::env::set_var("PATH", path) };
+    // The fake `ip` is put first in the PATH of a child process that runs only this test:
+    // under `cargo test` the other tests are threads of this process, and a PATH changed
+    // here would make their clusters fail too.
+    if std::env::var_os(HALFWAY_CHILD).is_none() {
+        // An `ip` that creates namespaces but fails inside them.
+        let bin = tempfile::tempdir().unwrap();
+        let fake = bin.path().join("ip");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\ncase \" $* \" in *\" -n \"*) echo injected failure >&2; exit 1;; esac\nexec /usr/sbin/ip \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.path().display(),
+            std::env::var("PATH").unwrap()
+        );
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "a_cluster_that_fails_half_way_up_removes_what_it_had_created",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PATH", path)
+            .env(HALFWAY_CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the test failed in its child: {status}");
+        return;
+    }
 
     let run = run_id("halfway");
     let cfg = splitbrain_nemesis::local::LocalConfig::new(run.clone(), 2);

@@ -266,6 +266,7 @@ async fn a_fault_that_cannot_be_applied_is_recorded_with_its_reason_and_the_run_
     let recorder = Arc::new(Recorder::create(&path).unwrap());
     let mut holder = at_once(FaultKind::PAUSE_HOLDER, None);
     holder.duration = Duration::from_millis(100);
+    holder.target_wait = Duration::from_millis(300);
     let mut pause = at_once(FaultKind::PAUSE, None);
     pause.at = Duration::from_millis(100);
     pause.duration = Duration::from_millis(200);
@@ -285,9 +286,11 @@ async fn a_fault_that_cannot_be_applied_is_recorded_with_its_reason_and_the_run_
     let ops = nemesis_ops(&path);
     assert_paired(&ops);
     assert_eq!(ops.len(), 6);
+    let waited = ops[1].value["waited_ms"].as_u64().unwrap();
+    assert!(waited >= 300, "waited_ms={waited}");
     assert_eq!(
         ops[1].error.as_deref(),
-        Some("no lock holder at this moment")
+        Some(format!("no lock holder appeared within {waited} ms").as_str())
     );
     assert_eq!(ops[0].value["fault"], "pause-holder");
     assert!(ops[2..].iter().all(|o| o.error.is_none()));

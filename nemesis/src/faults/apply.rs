@@ -2,6 +2,7 @@
 //! and recording its invoke and completion.
 
 use super::executor::{Ctx, Hit, InForce, hits_value, single_node};
+use super::target::{Role, wait_for};
 use super::{ClockFault, ClockPlan, FaultKind, PartitionShape, PlannedFault, Target};
 use crate::clock::{ClockSetting, StrobeSetting, unix_ms_now};
 use crate::{ClockReach, Cluster, ClusterError, Grudge, ProcessInfo, ProcessKind, ProcessState};
@@ -80,13 +81,16 @@ async fn apply_partition(ctx: &Ctx, fault: &PlannedFault) -> Applied {
         None => (PartitionShape::Mix, Grudge::default()),
     };
     let mut value = json!({ "shape": shape, "grudge": grudge });
-    if matches!(shape, PartitionShape::Holder | PartitionShape::Leader) {
-        match targeted_node(ctx, shape).await {
+    if let Some(role) = isolated_role(shape) {
+        let sought = wait_for(ctx, role, fault.target_wait).await;
+        value["waited_ms"] = json!(sought.waited_ms());
+        match targeted_node(ctx, role, sought.found).await {
             Ok(node) => {
                 let names: Vec<String> =
                     ctx.cluster.nodes().iter().map(|n| n.name.clone()).collect();
                 grudge = Grudge::isolate(&node, &names);
-                value = json!({ "shape": shape, "grudge": grudge, "node": node });
+                value["grudge"] = json!(grudge);
+                value["node"] = json!(node);
             }
             Err(reason) => return refuse(ctx, "start-partition", value, reason),
         }
@@ -101,24 +105,31 @@ async fn apply_partition(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     (Some(InForce::Partitioned { grudge }), result)
 }
 
-/// The node `isolate-holder` or `isolate-leader` cuts off.
-async fn targeted_node(ctx: &Ctx, shape: PartitionShape) -> Result<String, String> {
-    if shape == PartitionShape::Leader {
-        return ctx
-            .targets
-            .leader_node()
-            .ok_or_else(|| "the lock has no leader, or none is known now".to_string());
+/// The role whose node `isolate-holder` or `isolate-leader` cuts off.
+fn isolated_role(shape: PartitionShape) -> Option<Role> {
+    match shape {
+        PartitionShape::Holder => Some(Role::Holder),
+        PartitionShape::Leader => Some(Role::Leader),
+        _ => None,
     }
-    let holder = ctx
-        .targets
-        .holder_agent()
-        .ok_or_else(|| "no lock holder at this moment".to_string())?;
+}
+
+/// The node of a found holder (its agent's node) or leader (already a node).
+async fn targeted_node(
+    ctx: &Ctx,
+    role: Role,
+    found: Result<String, String>,
+) -> Result<String, String> {
+    let found = found?;
+    if role == Role::Leader {
+        return Ok(found);
+    }
     let processes = ctx.blocking(|c| Ok(c.processes())).await?;
     processes
         .into_iter()
-        .find(|p| p.name == holder)
+        .find(|p| p.name == found)
         .map(|p| p.node)
-        .ok_or_else(|| format!("holder process={holder} is not a process of this cluster"))
+        .ok_or_else(|| format!("holder process={found} is not a process of this cluster"))
 }
 
 async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
@@ -126,17 +137,18 @@ async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
         FaultKind::Kill(_) => ("kill", true),
         _ => ("pause", false),
     };
-    let mut base = json!({ "fault": fault.kind });
-    let hits = match pick_targets(ctx, fault).await {
+    let (hits, waited) = pick_targets(ctx, fault).await;
+    let hits = match hits {
         Ok(hits) => hits,
         Err(reason) => {
-            base["processes"] = json!([]);
-            base["nodes"] = json!([]);
-            return refuse(ctx, f, base, reason);
+            let mut value = json!({ "fault": fault.kind, "processes": [], "nodes": [] });
+            record_wait(&mut value, waited);
+            return refuse(ctx, f, value, reason);
         }
     };
     let mut value = hits_value(&hits);
     value["fault"] = json!(fault.kind);
+    record_wait(&mut value, waited);
     let node = single_node(&hits);
     ctx.record(OpType::Invoke, f, value.clone(), node.as_deref(), None);
     let names: Vec<String> = hits.iter().map(|h| h.process.clone()).collect();
@@ -167,62 +179,88 @@ async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     (in_force, error.map_or(Ok(()), Err))
 }
 
-/// The processes a pause, kill or clock fault hits, chosen when it starts.
-async fn pick_targets(ctx: &Ctx, fault: &PlannedFault) -> Result<Vec<Hit>, String> {
+/// Adds how long a targeted fault waited for its target to its op's value.
+fn record_wait(value: &mut Value, waited: Option<u64>) {
+    if let Some(ms) = waited {
+        value["waited_ms"] = json!(ms);
+    }
+}
+
+/// The processes a pause, kill or clock fault hits, chosen when it strikes, and for a
+/// holder or leader target how long it waited for that target, in milliseconds.
+async fn pick_targets(ctx: &Ctx, fault: &PlannedFault) -> (Result<Vec<Hit>, String>, Option<u64>) {
     let target = match fault.kind {
         FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::Clock(_, t) => t,
         _ => Target::Process,
     };
-    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
-    let hit = |p: &ProcessInfo| Hit {
+    let Some(role) = Role::of(target) else {
+        return (planned_hits(ctx, fault, target).await, None);
+    };
+    let sought = wait_for(ctx, role, fault.target_wait).await;
+    let waited = sought.waited_ms();
+    let hits = match sought.found {
+        Ok(found) => role_hits(ctx, role, &found).await,
+        Err(reason) => Err(reason),
+    };
+    (hits, Some(waited))
+}
+
+/// A process's name and node, as a fault records what it hit.
+fn hit(p: &ProcessInfo) -> Hit {
+    Hit {
         process: p.name.clone(),
         node: p.node.clone(),
-    };
-    let running = |p: &&ProcessInfo| {
-        matches!(p.kind, ProcessKind::LockServer | ProcessKind::Agent)
-            && p.state == ProcessState::Running
-    };
-    let hits: Vec<Hit> = match target {
-        Target::Holder => {
-            let holder = ctx
-                .targets
-                .holder_agent()
-                .ok_or_else(|| "no lock holder at this moment".to_string())?;
-            let p = processes.iter().find(|p| p.name == holder).ok_or_else(|| {
-                format!("holder process={holder} is not a process of this cluster")
-            })?;
-            vec![hit(p)]
-        }
-        Target::Process => {
-            let candidates: Vec<&ProcessInfo> = processes.iter().filter(running).collect();
-            if candidates.is_empty() {
-                return Err("no running lock server or agent".to_string());
-            }
-            vec![hit(
-                candidates[fault.target_index as usize % candidates.len()]
-            )]
-        }
-        Target::Leader => {
-            let leader = ctx
-                .targets
-                .leader_node()
-                .ok_or_else(|| "the lock has no leader, or none is known now".to_string())?;
-            let on_leader =
-                |p: &&ProcessInfo| p.node == leader && p.kind == ProcessKind::LockServer;
-            processes
-                .iter()
-                .filter(running)
-                .filter(on_leader)
-                .map(hit)
-                .collect()
-        }
-        _ => processes
+    }
+}
+
+/// True for the processes faults may hit: running lock servers and agents.
+fn hittable(p: &&ProcessInfo) -> bool {
+    matches!(p.kind, ProcessKind::LockServer | ProcessKind::Agent)
+        && p.state == ProcessState::Running
+}
+
+/// The holder's agent, or the running lock servers on the leader's node.
+async fn role_hits(ctx: &Ctx, role: Role, found: &str) -> Result<Vec<Hit>, String> {
+    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
+    if role == Role::Holder {
+        let p = processes
             .iter()
-            .filter(running)
-            .filter(|p| fault.nodes.contains(&p.node))
-            .map(hit)
-            .collect(),
-    };
+            .find(|p| p.name == found)
+            .ok_or_else(|| format!("holder process={found} is not a process of this cluster"))?;
+        return Ok(vec![hit(p)]);
+    }
+    let on_leader = |p: &&ProcessInfo| p.node == found && p.kind == ProcessKind::LockServer;
+    let hits: Vec<Hit> = processes
+        .iter()
+        .filter(hittable)
+        .filter(on_leader)
+        .map(hit)
+        .collect();
+    if hits.is_empty() {
+        return Err(format!(
+            "no running lock server on the leader's node={found}"
+        ));
+    }
+    Ok(hits)
+}
+
+/// The targets the plan names: one process by the seeded index, or every lock server and
+/// agent on the planned nodes.
+async fn planned_hits(ctx: &Ctx, fault: &PlannedFault, target: Target) -> Result<Vec<Hit>, String> {
+    let processes = ctx.blocking(|c| Ok(c.processes())).await?;
+    let candidates: Vec<&ProcessInfo> = processes.iter().filter(hittable).collect();
+    if target == Target::Process {
+        if candidates.is_empty() {
+            return Err("no running lock server or agent".to_string());
+        }
+        let chosen = candidates[fault.target_index as usize % candidates.len()];
+        return Ok(vec![hit(chosen)]);
+    }
+    let hits: Vec<Hit> = candidates
+        .into_iter()
+        .filter(|p| fault.nodes.contains(&p.node))
+        .map(hit)
+        .collect();
     if hits.is_empty() {
         return Err(format!(
             "no running lock server or agent on nodes={}",
@@ -282,7 +320,9 @@ async fn apply_clock(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     if let Some(s) = plan.strobe {
         value["strobe"] = json!({ "delta_ms": s.delta_ms, "period_ms": s.period_ms });
     }
-    let hits = match pick_targets(ctx, fault).await {
+    let (hits, waited) = pick_targets(ctx, fault).await;
+    record_wait(&mut value, waited);
+    let hits = match hits {
         Ok(hits) => hits,
         Err(reason) => return refuse(ctx, f, value, reason),
     };

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Targets tells the nemesis about the workload's state when it needs it.
+/// Targets tells the nemesis about the workload's state when it needs it. While a
+/// targeted fault waits for its target it asks every few milliseconds, so answers should
+/// be quick (a bounded query at most).
 pub trait Targets: Send + Sync {
     /// The process name of the agent whose client holds the lock now, if any, for
     /// `pause-holder`.
@@ -128,6 +130,8 @@ pub(super) struct Ctx {
     pub(super) cluster: Arc<dyn Cluster>,
     pub(super) targets: Arc<dyn Targets>,
     pub(super) recorder: Arc<Recorder>,
+    /// Also read while a fault waits for its target, so a stop ends the wait.
+    pub(super) stops: Stops,
 }
 
 impl Ctx {
@@ -167,7 +171,11 @@ impl Ctx {
 /// completion with the reason in `error`, and the run goes on.
 ///
 /// A fault's `at` counts from the call, so call it when the workload starts. Faults run
-/// one after another; one that falls behind (a slow heal) starts as soon as it can.
+/// one after another; one that falls behind (a slow heal) starts as soon as it can. A
+/// targeted fault whose target is missing at its `at` asks the Targets again every few
+/// milliseconds for up to its `target_wait`, then strikes (its ops carry `waited_ms`) and
+/// lasts its `duration` from then; it is refused only when the wait runs out (or the
+/// nemesis is stopped while it waits).
 ///
 /// Returns when the plan is done or `stop` becomes true (a dropped sender counts as a
 /// stop); either way every fault in force is healed first. The faults run in a task of
@@ -181,19 +189,19 @@ pub async fn run_nemesis(
     recorder: Arc<Recorder>,
     stop: watch::Receiver<bool>,
 ) -> NemesisSummary {
+    // Dropping this future drops `_cancel`, which the task sees as a stop.
+    let (_cancel, cancelled) = watch::channel(false);
+    let planned = plan.len();
     let ctx = Ctx {
         cluster,
         targets,
         recorder,
+        stops: Stops {
+            stop,
+            cancel: cancelled,
+        },
     };
-    // Dropping this future drops `_cancel`, which the task sees as a stop.
-    let (_cancel, cancelled) = watch::channel(false);
-    let planned = plan.len();
-    let stops = Stops {
-        stop,
-        cancel: cancelled,
-    };
-    match tokio::spawn(run_plan(plan, ctx, stops)).await {
+    match tokio::spawn(run_plan(plan, ctx)).await {
         Ok(summary) => summary,
         Err(e) => NemesisSummary {
             planned,
@@ -203,8 +211,9 @@ pub async fn run_nemesis(
     }
 }
 
-async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx, mut stops: Stops) -> NemesisSummary {
+async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx) -> NemesisSummary {
     let start = Instant::now();
+    let mut stops = ctx.stops.clone();
     let mut summary = NemesisSummary {
         planned: plan.len(),
         ..NemesisSummary::default()
@@ -245,7 +254,8 @@ async fn run_plan(plan: Vec<PlannedFault>, ctx: Ctx, mut stops: Stops) -> Nemesi
 
 /// The two ways a nemesis is told to stop: the caller's signal, and the caller's future
 /// being dropped.
-struct Stops {
+#[derive(Clone)]
+pub(super) struct Stops {
     stop: watch::Receiver<bool>,
     cancel: watch::Receiver<bool>,
 }
@@ -258,7 +268,7 @@ impl Stops {
     }
 
     /// Sleeps until `deadline`; returns true (at once) if a stop fires first.
-    async fn wait_until(&mut self, deadline: Instant) -> bool {
+    pub(super) async fn wait_until(&mut self, deadline: Instant) -> bool {
         loop {
             if self.fired() {
                 return true;

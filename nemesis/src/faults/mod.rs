@@ -19,11 +19,19 @@
 //! on that many nodes (the whole machine freezes, dies or skews); `holder` hits the agent
 //! of the current lock holder; `leader` hits the lock servers on the leader's node.
 //! `clock` stands for `clock-bump,clock-strobe,clock-drift`.
+//!
+//! A fault with a `holder` or `leader` target (and `isolate-holder`, `isolate-leader`)
+//! waits for its target when there is none at its planned moment (between one holder's
+//! release and the next acquire, during an election), within a bound its plan keeps free;
+//! its duration counts from when it strikes, and its ops record the wait as `waited_ms`.
 
 mod apply;
 mod executor;
+#[cfg(test)]
+mod fake;
 mod mix;
 mod schedule;
+mod target;
 
 pub use apply::prepare;
 
@@ -37,7 +45,8 @@ pub mod schedule_defaults {
 pub use executor::{NemesisSummary, Targets, run_nemesis};
 pub use mix::{FaultMix, WeightedFault};
 pub use schedule::{
-    ClockPlan, PartitionPlan, PartitionShape, PlannedFault, ScheduleConfig, StrobePlan, plan,
+    ClockPlan, PartitionPlan, PartitionShape, PlannedFault, ScheduleConfig, StrobePlan,
+    TARGET_WAIT_MAX, TARGET_WAIT_MIN, plan,
 };
 
 use crate::ClusterError;
@@ -131,8 +140,9 @@ impl ClockFault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum FaultKind {
-    /// SIGSTOP, SIGCONT later. `pause-holder` lasts 2 x TTL + 500 ms so the holder's
-    /// lock surely expires: the garbage-collection pause that breaks unfenced locks.
+    /// SIGSTOP, SIGCONT later. `pause-holder` lasts 2 x TTL + 500 ms to 3 x TTL + 500 ms
+    /// (seeded) so the holder's lock surely expires: the garbage-collection pause that
+    /// breaks unfenced locks.
     Pause(Target),
     /// SIGKILL, then start again later with the same command line.
     Kill(Target),
@@ -178,6 +188,21 @@ impl FaultKind {
         all.push(FaultKind::Loss);
         all.push(FaultKind::Latency);
         all
+    }
+
+    /// True for the faults whose target is a role found when they start (the lock
+    /// holder's agent, the lock service's leader): they wait for it, within their
+    /// planned `target_wait`, rather than miss it by a moment.
+    pub fn waits_for_target(self) -> bool {
+        match self {
+            FaultKind::Pause(t) | FaultKind::Kill(t) => {
+                matches!(t, Target::Holder | Target::Leader)
+            }
+            FaultKind::Clock(ClockFault::Reset, _) => false,
+            FaultKind::Clock(_, t) => matches!(t, Target::Holder | Target::Leader),
+            FaultKind::Partition(s) => matches!(s, PartitionShape::Holder | PartitionShape::Leader),
+            FaultKind::Loss | FaultKind::Latency => false,
+        }
     }
 
     /// The name used on the command line and in files.

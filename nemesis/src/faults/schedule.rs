@@ -7,8 +7,18 @@ use crate::rng::SeededRng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The quiet time between faults when none is given.
+/// The mean quiet time before each fault when none is given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(4);
+/// The longest a targeted fault (`pause-holder`, `isolate-leader`, ...) waits for its
+/// target: longer than the gap between one holder's release and the next acquire, and
+/// than an election of a new leader (about a second for etcd, a few for ZooKeeper);
+/// short enough that a target that is not coming (a lock service without a leader, a
+/// workload that no longer gets the lock) costs the run little.
+pub const TARGET_WAIT_MAX: Duration = Duration::from_secs(3);
+/// The shortest wait of a targeted fault, even with no quiet interval: a lock is free
+/// for a moment between a release and the next acquire, and a fault planned at that
+/// moment must not be dropped for it.
+pub const TARGET_WAIT_MIN: Duration = Duration::from_millis(500);
 /// The largest clock jump when none is given.
 pub const DEFAULT_CLOCK_BUMP_MAX: Duration = Duration::from_secs(5);
 /// The largest clock rate factor when none is given: clocks run between half and twice
@@ -29,11 +39,13 @@ pub struct ScheduleConfig {
     /// No fault is in force after this time from the start.
     #[serde(rename = "time_limit_ms", with = "millis")]
     pub time_limit: Duration,
-    /// Quiet time before the first fault and after each heal.
+    /// The mean quiet time before each fault (the first one, and after each heal): each
+    /// gap is drawn from the seed between half and one and a half of it.
     #[serde(rename = "interval_ms", with = "millis")]
     pub interval: Duration,
     /// The lock's time-to-live: faults last about one to two TTLs, and `pause-holder`
-    /// pauses for 2 x TTL + 500 ms, so that the holder's lock has surely expired.
+    /// pauses for 2 x TTL + 500 ms to 3 x TTL + 500 ms, so that the holder's lock has
+    /// surely expired.
     #[serde(rename = "ttl_ms", with = "millis")]
     pub ttl: Duration,
     /// `clock-bump` jumps by a seeded amount up to this, forward or back; `clock-strobe`
@@ -163,14 +175,25 @@ pub struct ClockPlan {
 /// seeded choices that say what it hits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedFault {
-    /// When the fault starts, from the start of the nemesis.
+    /// When the fault starts, from the start of the nemesis; a targeted fault starts
+    /// looking for its target then.
     #[serde(rename = "at_ms", with = "millis")]
     pub at: Duration,
     /// What fault.
     pub kind: FaultKind,
-    /// How long it stays in force before it is healed.
+    /// How long it stays in force before it is healed, from the moment it strikes.
     #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
+    /// For targeted faults (holder and leader targets): how long the fault may wait for
+    /// its target to exist before it is refused. Zero (and absent from files) for the
+    /// others, and in plans written before faults waited, which replay as they ran.
+    #[serde(
+        rename = "target_wait_ms",
+        with = "millis",
+        default,
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub target_wait: Duration,
     /// Picks the target of a fault on one process: the index, modulo their number,
     /// into the name-sorted list of lock servers and agents running when the fault
     /// starts (which processes exist is only known then).
@@ -194,11 +217,13 @@ pub struct PlannedFault {
 
 impl PlannedFault {
     /// A fault at `at` with no seeded choices yet: what the planner and tests start from.
+    /// A targeted fault waits for its target as long as under the default interval.
     pub fn new(at: Duration, kind: FaultKind, duration: Duration) -> PlannedFault {
         PlannedFault {
             at,
             kind,
             duration,
+            target_wait: target_wait(kind, DEFAULT_INTERVAL),
             target_index: 0,
             nodes: Vec::new(),
             partition: None,
@@ -209,9 +234,10 @@ impl PlannedFault {
     }
 }
 
-/// Plans the faults of a run. Faults never overlap: each one is healed, then the quiet
-/// interval passes, then the next starts; the last one is healed before the time limit.
-/// Every choice comes from the seed, in a fixed order, so a plan replays exactly.
+/// Plans the faults of a run. Faults never overlap: each one is healed, then a seeded
+/// quiet gap passes, then the next starts; the last one is healed before the time limit,
+/// even if every targeted fault waits its whole `target_wait`. Every choice comes from
+/// the seed, in a fixed order, so a plan replays exactly.
 pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     let mut rng = SeededRng::new(cfg.seed);
     let mut nodes = nodes.to_vec();
@@ -220,20 +246,45 @@ pub fn plan(cfg: &ScheduleConfig, nodes: &[String]) -> Vec<PlannedFault> {
     if cfg.faults.is_empty() {
         return planned;
     }
-    let mut at = cfg.interval;
+    let mut healed = Duration::ZERO;
     loop {
+        let at = healed + quiet_gap(cfg.interval, &mut rng);
         let kind = cfg.faults.pick(&mut rng);
         let duration = fault_duration(kind, cfg.ttl, &mut rng);
         let mut fault = PlannedFault::new(at, kind, duration);
+        fault.target_wait = target_wait(kind, cfg.interval);
         // 32 bits: plenty to pick among processes, and exact in any JSON reader
         // (JavaScript numbers hold 53 bits).
         fault.target_index = (rng.next_u64() >> 32) as u32;
         plan_details(&mut fault, cfg, &nodes, &mut rng);
-        if at + duration > cfg.time_limit {
+        // The wait is kept free in the plan: a fault that waits for its target then
+        // lasts its full duration without pushing the next one or the time limit.
+        let latest_heal = at + fault.target_wait + duration;
+        if latest_heal > cfg.time_limit {
             return planned;
         }
         planned.push(fault);
-        at += duration + cfg.interval;
+        healed = latest_heal;
+    }
+}
+
+/// The quiet time before a fault: between half and one and a half `interval`, drawn
+/// from the seed, so that faults fall at other moments for other seeds (a fixed gap put
+/// every seed's faults at the same times) while the mean stays the configured interval.
+fn quiet_gap(interval: Duration, rng: &mut SeededRng) -> Duration {
+    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX / 2);
+    Duration::from_millis(ms / 2 + rng.below(ms + 1))
+}
+
+/// How long a fault may wait for its target: none for faults without a holder or leader
+/// target; otherwise the quiet interval, within [`TARGET_WAIT_MIN`] and
+/// [`TARGET_WAIT_MAX`]. The plan keeps this time free after the fault, so it is bounded
+/// by the interval: a user who asked for faults close together gets them close together.
+fn target_wait(kind: FaultKind, interval: Duration) -> Duration {
+    if kind.waits_for_target() {
+        interval.clamp(TARGET_WAIT_MIN, TARGET_WAIT_MAX)
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -309,11 +360,15 @@ fn plan_clock(c: ClockFault, cfg: &ScheduleConfig, rng: &mut SeededRng) -> Clock
 }
 
 /// One to two TTLs (at least one to two seconds) for most faults, long enough for a
-/// lease to expire under the fault; a fixed 2 x TTL + 500 ms for pausing the holder;
-/// none for a clock reset, which is over once done.
+/// lease to expire under the fault; 2 x TTL + 500 ms to 3 x TTL + 500 ms for pausing the
+/// holder, so that its lock has surely expired however the seed draws; none for a clock
+/// reset, which is over once done.
 fn fault_duration(kind: FaultKind, ttl: Duration, rng: &mut SeededRng) -> Duration {
     match kind {
-        FaultKind::PAUSE_HOLDER => ttl * 2 + Duration::from_millis(500),
+        FaultKind::PAUSE_HOLDER => {
+            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 4);
+            Duration::from_millis(2 * ttl_ms + 500 + rng.below(ttl_ms + 1))
+        }
         FaultKind::Clock(ClockFault::Reset, _) => Duration::ZERO,
         _ => {
             let base_ms = (ttl.as_millis() as u64).max(1000);
@@ -384,15 +439,71 @@ mod tests {
     }
 
     #[test]
-    fn faults_do_not_overlap_and_end_before_the_time_limit() {
-        let cfg = config(3);
-        let faults = plan(&cfg, &nodes(5));
-        for pair in faults.windows(2) {
-            assert!(pair[0].at + pair[0].duration + cfg.interval <= pair[1].at);
+    fn faults_do_not_overlap_even_when_they_wait_their_whole_bound_and_end_before_the_time_limit() {
+        for seed in 0..20 {
+            let cfg = config(seed);
+            let faults = plan(&cfg, &nodes(5));
+            for pair in faults.windows(2) {
+                let latest_heal = pair[0].at + pair[0].target_wait + pair[0].duration;
+                assert!(latest_heal + cfg.interval / 2 <= pair[1].at, "{pair:?}");
+                assert!(latest_heal + cfg.interval * 3 / 2 >= pair[1].at, "{pair:?}");
+            }
+            let last = faults.last().unwrap();
+            assert!(last.at + last.target_wait + last.duration <= cfg.time_limit);
+            let first = faults[0].at;
+            assert!(cfg.interval / 2 <= first && first <= cfg.interval * 3 / 2);
         }
-        let last = faults.last().unwrap();
-        assert!(last.at + last.duration <= cfg.time_limit);
-        assert_eq!(faults[0].at, cfg.interval);
+    }
+
+    #[test]
+    fn quiet_gaps_vary_with_the_seed_and_average_the_configured_interval() {
+        let mut rng = SeededRng::new(5);
+        let interval = Duration::from_millis(1000);
+        let gaps: Vec<u64> = (0..2000)
+            .map(|_| quiet_gap(interval, &mut rng).as_millis() as u64)
+            .collect();
+        assert!(gaps.iter().all(|g| (500..=1500).contains(g)), "{gaps:?}");
+        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
+        assert!((950..=1050).contains(&mean), "mean gap {mean} ms");
+        assert!(gaps.iter().min() < Some(&600) && gaps.iter().max() > Some(&1400));
+        assert_eq!(quiet_gap(Duration::ZERO, &mut rng), Duration::ZERO);
+    }
+
+    /// Only `pause-holder`, as the runs that all paused at 3.0, 8.5 and 14.0 s had.
+    fn pause_holder_config(seed: u64) -> ScheduleConfig {
+        let mut cfg = config(seed);
+        cfg.faults = FaultMix::uniform(&[FaultKind::PAUSE_HOLDER]);
+        cfg.time_limit = Duration::from_secs(30);
+        cfg.ttl = Duration::from_millis(1000);
+        cfg.interval = Duration::from_secs(3);
+        cfg
+    }
+
+    #[test]
+    fn pause_holder_times_and_durations_differ_between_seeds_and_stay_within_their_bounds() {
+        let plans: Vec<Vec<PlannedFault>> = (0..10)
+            .map(|seed| plan(&pause_holder_config(seed), &nodes(3)))
+            .collect();
+        let (ttl, interval) = (Duration::from_millis(1000), Duration::from_secs(3));
+        for faults in &plans {
+            assert!(faults.len() >= 2, "{faults:?}");
+            for f in faults {
+                assert_eq!(f.kind, FaultKind::PAUSE_HOLDER);
+                let shortest = ttl * 2 + Duration::from_millis(500);
+                assert!(
+                    shortest <= f.duration && f.duration <= shortest + ttl,
+                    "{f:?}"
+                );
+                assert_eq!(f.target_wait, interval.min(TARGET_WAIT_MAX));
+            }
+        }
+        let times = |p: &Vec<PlannedFault>| p.iter().map(|f| f.at).collect::<Vec<_>>();
+        let durations = |p: &Vec<PlannedFault>| p.iter().map(|f| f.duration).collect::<Vec<_>>();
+        let distinct =
+            |v: Vec<Vec<Duration>>| v.iter().collect::<std::collections::BTreeSet<_>>().len();
+        assert_eq!(distinct(plans.iter().map(times).collect()), plans.len());
+        assert_eq!(distinct(plans.iter().map(durations).collect()), plans.len());
+        assert_eq!(plans[3], plan(&pause_holder_config(3), &nodes(3)));
     }
 
     #[test]
@@ -404,7 +515,7 @@ mod tests {
             .iter()
             .find(|f| f.kind == FaultKind::PAUSE_HOLDER)
             .unwrap();
-        assert_eq!(holder.duration, Duration::from_millis(4500));
+        assert!(holder.duration >= Duration::from_millis(4500), "{holder:?}");
         let shapes: Vec<PartitionShape> = faults
             .iter()
             .filter_map(|f| f.partition.as_ref())
@@ -413,6 +524,33 @@ mod tests {
             .collect();
         assert!(shapes.contains(&PartitionShape::RandomHalves));
         assert!(shapes.contains(&PartitionShape::One));
+    }
+
+    #[test]
+    fn only_targeted_faults_wait_and_their_bound_follows_the_interval_within_limits() {
+        let wait = |kind: FaultKind, interval_ms: u64| {
+            target_wait(kind, Duration::from_millis(interval_ms)).as_millis()
+        };
+        let targeted = [
+            FaultKind::PAUSE_HOLDER,
+            FaultKind::Kill(Target::Leader),
+            FaultKind::Clock(ClockFault::Drift, Target::Holder),
+            FaultKind::Partition(PartitionShape::Leader),
+            FaultKind::Partition(PartitionShape::Holder),
+        ];
+        for kind in targeted {
+            assert_eq!(
+                [wait(kind, 0), wait(kind, 1000), wait(kind, 60_000)],
+                [500, 1000, 3000]
+            );
+        }
+        for kind in FaultKind::all()
+            .into_iter()
+            .filter(|k| !targeted.contains(k))
+        {
+            let by_name = kind.name().ends_with("-holder") || kind.name().ends_with("-leader");
+            assert_eq!(wait(kind, 1000) > 0, by_name, "{kind}");
+        }
     }
 
     #[test]
