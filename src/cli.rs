@@ -68,7 +68,9 @@ struct RunArgs {
     ///     libfaketime. The host clock is never touched.
     ///   Targets: none = one lock server or agent; -one, -minority, -majority, -all =
     ///     every lock server and agent on that many nodes; -holder = the lock holder's
-    ///     agent (pause-holder lasts 2 x TTL + 500 ms); -leader = the leader's servers.
+    ///     agent (pause-holder lasts a seeded 2 to 3 x TTL + 500 ms); -leader = the
+    ///     leader's servers. A targeted fault waits for its target (up to the
+    ///     quiet interval, between 0.5 and 3 s) and then strikes.
     ///   partition (random halves or one node), partition-halves,
     ///     partition-random-halves, partition-one, partition-majorities-ring,
     ///     partition-bridge, partition-oneway, isolate-holder, isolate-leader.
@@ -112,7 +114,8 @@ struct RunArgs {
     /// Milliseconds the controller waits for an op before recording it as `info`.
     #[arg(long, default_value_t = 5000)]
     op_timeout_ms: u64,
-    /// Seconds of quiet between the end of one fault and the start of the next.
+    /// Mean seconds of quiet between the end of one fault and the start of the next; each
+    /// gap is seeded between 0.5 and 1.5 times this.
     #[arg(long, default_value_t = 3.0)]
     nemesis_interval: f64,
     /// For `--lock external`: the plug-in each agent starts (with `sh -c "exec ..."`, in
