@@ -17,7 +17,7 @@
 
 use crate::exclusive::{self, Overlap, fmt_ns};
 use crate::linear::{
-    CheckOptions, LinearError, Operation, Partition, Prepared, check_prepared, prepare,
+    CheckOptions, LinearError, Operation, Partition, Prepared, SearchOp, check_prepared, prepare,
 };
 use crate::models::{Mutex, MutexOp, MutexRet};
 use crate::{CheckerResult, Evidence, Validity};
@@ -126,9 +126,12 @@ fn live_grant_evidence(o: &Overlap, live_until: u64) -> Evidence {
 }
 
 /// The lock's history as the search sees it: its acquires and releases decoded for the
-/// mutex model, and for every acquire that may have been granted, its lease's expiry: a
+/// mutex model, and for every grant its holder did not give back, its lease's expiry: a
 /// release on the holder's behalf that can take effect at any time from the acquire's
-/// invocation plus the TTL on, or never (a holder that released first, or renewed).
+/// invocation plus the TTL on, or never (a holder that renewed). A grant whose holder's
+/// next lock operation is a release that succeeded needs none, and leaving those out
+/// matters: every expiry stays pending to the end of the history, and hundreds of them
+/// would make the search hopeless.
 fn prepare_lease_mutex(history: &History, ttl_ns: u64) -> Result<Prepared<Mutex>, LinearError> {
     let prepared = prepare::<Mutex>(&lock_ops(history), None, true)?;
     let partitions = prepared
@@ -136,22 +139,7 @@ fn prepare_lease_mutex(history: &History, ttl_ns: u64) -> Result<Prepared<Mutex>
         .into_iter()
         .map(|part| {
             let mut ops = part.ops;
-            let expiries: Vec<_> = ops
-                .iter()
-                .filter_map(|o| match o.op {
-                    MutexOp::Acquire { lock, process } if o.ret != Some(MutexRet::Refused) => {
-                        Some(Operation {
-                            op: MutexOp::Release { lock, process },
-                            ret: None,
-                            call_ns: o.call_ns.saturating_add(ttl_ns),
-                            return_ns: u64::MAX,
-                            index: o.index,
-                            process: o.process,
-                        })
-                    }
-                    _ => None,
-                })
-                .collect();
+            let expiries = expiries(&ops, ttl_ns);
             ops.extend(expiries);
             Partition::new(part.key, ops)
         })
@@ -160,6 +148,39 @@ fn prepare_lease_mutex(history: &History, ttl_ns: u64) -> Result<Prepared<Mutex>
         partitions,
         ..prepared
     })
+}
+
+/// The expiries of the grants in `ops` (one lock's operations, in invocation order)
+/// whose holder did not release them.
+fn expiries(ops: &[SearchOp<Mutex>], ttl_ns: u64) -> Vec<SearchOp<Mutex>> {
+    let mut out = Vec::new();
+    for (i, o) in ops.iter().enumerate() {
+        let MutexOp::Acquire { lock, process } = o.op else {
+            continue;
+        };
+        if o.ret == Some(MutexRet::Refused) {
+            continue;
+        }
+        let next_of_holder = ops[i + 1..].iter().find(|n| match n.op {
+            MutexOp::Acquire { process: p, .. } | MutexOp::Release { process: p, .. } => {
+                p == process
+            }
+        });
+        let released = next_of_holder.is_some_and(|n| {
+            matches!(n.op, MutexOp::Release { .. }) && n.ret == Some(MutexRet::Released)
+        });
+        if !released {
+            out.push(Operation {
+                op: MutexOp::Release { lock, process },
+                ret: None,
+                call_ns: o.call_ns.saturating_add(ttl_ns),
+                return_ns: u64::MAX,
+                index: o.index,
+                process: o.process,
+            });
+        }
+    }
+    out
 }
 
 /// Checks a lock run's acquires and releases, with the lock's TTL and whether the
@@ -272,6 +293,34 @@ mod tests {
         h.ops
             .push(nemesis(101, 200_000_000, OpType::Info, "reset-clock"));
         assert_eq!(check(&h, 1000, true).valid, Validity::Valid);
+    }
+
+    #[test]
+    fn only_grants_that_were_not_given_back_get_an_expiry() {
+        // Regression: an expiry for every grant left hundreds of operations pending to
+        // the end of a 10 s run, and the search ran out of time on a valid history.
+        let mut ops = Vec::new();
+        for i in 0..300u64 {
+            let p = i % 3;
+            let t = i * 10;
+            ops.push(op(4 * i, t, p, OpType::Invoke, "acquire"));
+            ops.push(op(4 * i + 1, t + 1, p, OpType::Ok, "acquire"));
+            ops.push(op(4 * i + 2, t + 2, p, OpType::Invoke, "release"));
+            ops.push(op(4 * i + 3, t + 3, p, OpType::Ok, "release"));
+        }
+        // One holder that never released: killed with the lock.
+        ops.push(op(1200, 3000, 0, OpType::Invoke, "acquire"));
+        ops.push(op(1201, 3001, 0, OpType::Ok, "acquire"));
+        ops.push(op(1202, 5000, 1, OpType::Invoke, "acquire"));
+        ops.push(op(1203, 5001, 1, OpType::Ok, "acquire"));
+        let h = History::new(ops);
+        let prepared = prepare::<Mutex>(&lock_ops(&h), None, true).unwrap();
+        assert_eq!(
+            expiries(&prepared.partitions[0].ops, 1_000_000_000).len(),
+            2
+        );
+        let r = check(&h, 1000, false);
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
     }
 
     #[test]
