@@ -40,10 +40,6 @@ enum Command {
     /// Run the protected resource on a node (started by `splitbrain run`).
     #[command(hide = true)]
     Resource(splitbrain_workloads::resource::ResourceArgs),
-    /// Run the Kubernetes API stand-in (leases and configmaps over etcd) on a node
-    /// (started by `splitbrain run --lock k8s-*`).
-    #[command(name = "apiserver-standin", hide = true)]
-    ApiserverStandin(splitbrain_apiserver_standin::StandinArgs),
 }
 
 #[derive(Args, Debug)]
@@ -214,7 +210,6 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Cleanup => cleanup(),
         Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
-        Command::ApiserverStandin(args) => serve(splitbrain_apiserver_standin::serve(args)),
     }
 }
 

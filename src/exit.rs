@@ -79,6 +79,7 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
 fn run_error_code(e: &RunError) -> u8 {
     match e {
         RunError::Config(_) | RunError::ResultsDir { .. } => EXIT_BAD_INPUT,
+        RunError::MissingBuild { .. } => EXIT_SETUP,
         RunError::Cluster(c) => cluster_error_code(c).unwrap_or(EXIT_INTERNAL),
         _ => EXIT_INTERNAL,
     }
@@ -112,6 +113,12 @@ mod tests {
             package: "redis-server".into(),
         });
         assert_eq!(exit_code_for(&missing.into()), EXIT_SETUP);
+        let unbuilt = RunError::MissingBuild {
+            program: "kube-apiserver".into(),
+            path: "/nonexistent/kube-apiserver".into(),
+            script: "scripts/build-kubernetes",
+        };
+        assert_eq!(exit_code_for(&unbuilt.into()), EXIT_SETUP);
         let report = RunError::Report(ReportError::Plot {
             message: "x".into(),
         });

@@ -1,4 +1,4 @@
-//! The `k8s-lease` and `k8s-configmap` locks against the API stand-in over a real etcd:
+//! The `k8s-lease` and `k8s-configmap` locks against a real kube-apiserver over a real etcd:
 //! client-go's leader-election properties, observed through the Lock trait.
 
 mod kube_support;
@@ -10,7 +10,7 @@ use splitbrain_workloads::locks::k8s_configmap::{LEADER_ANNOTATION, configmap_lo
 use splitbrain_workloads::locks::k8s_elector::{
     LeaderRecord, RecordStore, StoreErrorKind, system_clock,
 };
-use splitbrain_workloads::locks::k8s_elector_lock::{ElectionLock, kube_client};
+use splitbrain_workloads::locks::k8s_elector_lock::ElectionLock;
 use splitbrain_workloads::locks::k8s_lease::{LeaseStore, lease_lock};
 use splitbrain_workloads::{Lock, LockError};
 use std::sync::Arc;
@@ -25,8 +25,8 @@ fn lease(api: &kube_support::Api, holder: &str, clock: &ManualClock, op_ms: u64)
 }
 
 async fn read_lease(api: &kube_support::Api, name: &str) -> Lease {
-    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
-    kube::Api::<Lease>::namespaced(client, "default")
+    let client = api.agent_client();
+    kube::Api::<Lease>::namespaced(client, &api.namespace)
         .get(name)
         .await
         .expect("the lease exists")
@@ -140,9 +140,9 @@ async fn lease_transitions_increment_on_every_change_of_holder_and_not_on_renewa
 #[tokio::test]
 async fn an_update_with_a_stale_resource_version_loses() {
     let api = kube_support::start().await;
-    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
-    let first = LeaseStore::new(client.clone(), "default", "race");
-    let second = LeaseStore::new(client, "default", "race");
+    let client = api.agent_client();
+    let first = LeaseStore::new(client.clone(), &api.namespace, "race");
+    let second = LeaseStore::new(client, &api.namespace, "race");
     let record = |who: &str| LeaderRecord {
         holder_identity: who.into(),
         lease_duration_seconds: 1,
@@ -178,8 +178,8 @@ async fn the_configmap_lock_keeps_client_gos_record_in_the_leader_annotation() {
     a.release(&g1).await.unwrap();
     let g2 = b.acquire("cm", TTL).await.unwrap();
     assert_eq!(g2.token, g1.token.map(|t| t + 1));
-    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
-    let cm = kube::Api::<ConfigMap>::namespaced(client, "default")
+    let client = api.agent_client();
+    let cm = kube::Api::<ConfigMap>::namespaced(client, &api.namespace)
         .get("cm")
         .await
         .unwrap();

@@ -1,19 +1,23 @@
-//! The optimistic workload's Kubernetes store against the API stand-in over a real
+//! The optimistic workload's Kubernetes store against a real kube-apiserver over a real
 //! etcd: a ConfigMap counter swapped with a PUT preconditioned on its resourceVersion.
 
 mod kube_support;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use splitbrain_workloads::LockError;
-use splitbrain_workloads::locks::k8s_elector_lock::kube_client;
 use splitbrain_workloads::optimistic::kube::VALUE_KEY;
 use splitbrain_workloads::optimistic::{KubeVersionedStore, VersionedStore};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn store(api: &kube_support::Api, unsafe_cas: bool) -> KubeVersionedStore {
-    KubeVersionedStore::new(&api.url, "default", Duration::from_millis(1500), unsafe_cas)
-        .expect("a store")
+    KubeVersionedStore::new(
+        &api.agent,
+        &api.namespace,
+        Duration::from_millis(1500),
+        unsafe_cas,
+    )
+    .expect("a store")
 }
 
 #[tokio::test]
@@ -23,8 +27,8 @@ async fn a_counter_never_written_reads_zero_and_the_first_swap_creates_it() {
     assert_eq!(s.read("c").await.unwrap(), 0);
     assert!(s.cas("c", 0, 1).await.unwrap(), "the first swap creates");
     assert_eq!(s.read("c").await.unwrap(), 1);
-    let client = kube_client(&api.url, Duration::from_secs(2)).unwrap();
-    let cm = kube::Api::<ConfigMap>::namespaced(client, "default")
+    let client = api.agent_client();
+    let cm = kube::Api::<ConfigMap>::namespaced(client, &api.namespace)
         .get("c")
         .await
         .expect("the configmap exists");

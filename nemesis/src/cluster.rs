@@ -31,7 +31,7 @@ impl From<&Node> for splitbrain_history::NodeInfo {
 }
 
 /// A ProcessKind is the role of a process in a run; the nemesis picks its pause and kill
-/// targets among lock servers and agents, never the resource.
+/// targets among lock servers and agents, never the resource or a setup step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProcessKind {
@@ -41,6 +41,9 @@ pub enum ProcessKind {
     Agent,
     /// The protected resource: the ground truth, never faulted.
     Resource,
+    /// A one-shot program that sets servers up before the workload (kubectl applying
+    /// RBAC); it exits on its own and is never faulted.
+    Setup,
 }
 
 /// A ProcessSpec is how to start a process on a node; `restart` reuses it unchanged.

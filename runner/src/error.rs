@@ -21,6 +21,20 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// A program splitbrain builds at install time (kube-apiserver, kubectl, the Go
+    /// plug-ins) is not where the build puts it.
+    #[error(
+        "program={program} not found at {path}; build it with scripts/install-deps \
+         (it runs {script})"
+    )]
+    MissingBuild {
+        /// The program.
+        program: String,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The script that builds it.
+        script: &'static str,
+    },
     /// The Ctrl-C and SIGTERM handlers could not be installed.
     #[error("cannot install the signal handlers: {0}")]
     Signals(#[source] std::io::Error),

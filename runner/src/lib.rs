@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod interrupt;
+pub mod kube_control_plane;
 pub mod lock_servers;
 mod progress;
 mod ready;

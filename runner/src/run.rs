@@ -119,6 +119,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     let down = tokio::task::spawn_blocking(move || cluster.teardown())
         .await
         .expect("teardown task panicked");
+    crate::lock_servers::kubernetes::forget_admin_kubeconfig(&dir);
     outcome?;
     down?;
     let end = run_end(&cfg, &run_state, stopped, interrupted_by);
@@ -437,6 +438,13 @@ pub fn check_config(cfg: &RunConfig) -> Result<FaultMix, RunError> {
         require_programs(&crate::lock_servers::external::required_programs(
             &plugin.servers,
         ))?;
+        if plugin
+            .servers
+            .iter()
+            .any(|k| crate::lock_servers::is_kubernetes(*k))
+        {
+            crate::lock_servers::kubernetes::require_built()?;
+        }
     }
     crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
     Ok(faults)

@@ -5,7 +5,7 @@
 
 pub mod etcd;
 pub mod external;
-mod kubernetes;
+pub mod kubernetes;
 pub mod leader;
 mod redis;
 mod redlock;
@@ -60,7 +60,18 @@ pub fn preflight(kind: LockKind, fencing: bool) -> Result<(), RunError> {
     if kind == LockKind::Zookeeper {
         require_files("zookeeper", zookeeper::REQUIRED_FILES)?;
     }
+    if is_kubernetes(kind) {
+        kubernetes::require_built()?;
+    }
     Ok(())
+}
+
+/// True for the locks whose servers are a Kubernetes control plane.
+pub fn is_kubernetes(kind: LockKind) -> bool {
+    matches!(
+        kind,
+        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager
+    )
 }
 
 /// Fails on the first of `files` that does not exist, naming its Debian package.

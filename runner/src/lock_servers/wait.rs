@@ -74,3 +74,53 @@ pub fn until_ready(
 pub fn redis_request(command: &str) -> Vec<u8> {
     format!("{command}\r\nQUIT\r\n").into_bytes()
 }
+
+/// Runs a one-shot [`ProcessKind::Setup`] program on `node` and waits up to `limit` for
+/// it to exit with status 0. A failure names the program and ends with the last lines
+/// of its log.
+///
+/// [`ProcessKind::Setup`]: splitbrain_nemesis::ProcessKind::Setup
+pub fn run_setup(
+    cluster: &dyn Cluster,
+    node: &str,
+    spec: splitbrain_nemesis::ProcessSpec,
+    limit: Duration,
+) -> Result<(), RunError> {
+    let (name, log) = (spec.name.clone(), spec.log.clone());
+    cluster.spawn(node, spec)?;
+    let started = Instant::now();
+    let failed = |detail: String| RunError::NotReady {
+        service: name.clone(),
+        waited_ms: started.elapsed().as_millis(),
+        detail: format!("{detail}; its log ends: {}", log_tail(&log)),
+    };
+    loop {
+        let state = cluster
+            .processes()
+            .into_iter()
+            .find(|p| p.name == name)
+            .map(|p| p.state);
+        match state {
+            Some(splitbrain_nemesis::ProcessState::Exited(Some(0))) => return Ok(()),
+            Some(s) if !s.is_alive() => return Err(failed(format!("it {s}"))),
+            None => return Err(failed("it is not among the run's processes".into())),
+            Some(_) if started.elapsed() > limit => {
+                let _ = cluster.kill(&name);
+                return Err(failed("it was still running".into()));
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The last few lines of a log file, on one line, for an error message.
+fn log_tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if tail.is_empty() {
+        format!("(nothing in {})", path.display())
+    } else {
+        tail
+    }
+}

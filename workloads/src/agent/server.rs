@@ -130,7 +130,13 @@ impl AgentServer {
             });
         }
         let clock = Arc::new(Clock::from_env());
-        let lock = build_lock(args, clock.clone())?;
+        let kube_api = match args.lock {
+            LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
+                Some(args.kube.api_for(&args.node).await?)
+            }
+            _ => None,
+        };
+        let lock = build_lock(args, kube_api.clone(), clock.clone())?;
         remove_stale_socket(&args.socket)?;
         let listener =
             UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
@@ -139,7 +145,7 @@ impl AgentServer {
             node: args.node.clone(),
             lock,
             resource: ResourceClient::new(args.resource.clone(), timeout),
-            store: build_store(args)?,
+            store: build_store(args, kube_api.as_ref())?,
             fencing: args.fencing.is_on(),
             current: None,
             clock,
@@ -184,7 +190,12 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     server.run().await
 }
 
-fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Error> {
+/// Builds the lock client; `kube_api` is the API server of a `k8s-*` lock.
+fn build_lock(
+    args: &AgentArgs,
+    kube_api: Option<kube::Config>,
+    clock: Arc<Clock>,
+) -> Result<Box<dyn Lock>, Error> {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -199,7 +210,12 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
     match args.lock {
         LockKind::External => build_external(args),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
-            crate::locks::kube_lock_for_agent(args, crate::locks::elector_clocks(clock))
+            let api = kube_api.ok_or_else(|| Error::Config {
+                name: "kubeconfig",
+                value: "(missing)".into(),
+                hint: "the k8s locks need --kubeconfig FILE[,...]".into(),
+            })?;
+            crate::locks::kube_lock_for_agent(args, api, crate::locks::elector_clocks(clock))
         }
         LockKind::Redis => {
             let addr = args.redis.clone().ok_or_else(|| Error::Config {
@@ -223,7 +239,10 @@ fn build_lock(args: &AgentArgs, clock: Arc<Clock>) -> Result<Box<dyn Lock>, Erro
 /// The optimistic workload's store on the lock system's servers: a Lua
 /// compare-and-set on Redis, a transaction comparing mod_revision on etcd, a ConfigMap
 /// PUT with its resourceVersion on Kubernetes.
-fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Error> {
+fn build_store(
+    args: &AgentArgs,
+    kube_api: Option<&kube::Config>,
+) -> Result<Option<Box<dyn VersionedStore>>, Error> {
     let timeout = Duration::from_millis(args.op_timeout_ms);
     match (&args.lock, &args.redis) {
         (LockKind::Redis, Some(addr)) => {
@@ -238,11 +257,11 @@ fn build_store(args: &AgentArgs) -> Result<Option<Box<dyn VersionedStore>>, Erro
             Ok(Some(Box::new(store)))
         }
         (LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager, _) => {
-            let Some(url) = crate::locks::pick_api_url(&args.kube.kube_api, &args.node) else {
+            let Some(api) = kube_api else {
                 return Ok(None);
             };
             let ns = &args.kube.kube_namespace;
-            let store = KubeVersionedStore::new(&url, ns, timeout, args.optimistic_unsafe)
+            let store = KubeVersionedStore::new(api, ns, timeout, args.optimistic_unsafe)
                 .map_err(|source| Error::Lock { source })?;
             Ok(Some(Box::new(store)))
         }
@@ -276,7 +295,12 @@ fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
             if args.fencing.is_on() { "on" } else { "off" }.to_string(),
         ),
     ];
-    env.extend(args.plugin.plugin_env.iter().cloned());
+    env.extend(
+        args.plugin
+            .plugin_env
+            .iter()
+            .map(|(name, value)| (name.clone(), plugin_env_for_node(name, value, &args.node))),
+    );
     let cfg = ExternalLockConfig {
         command,
         dir: args.plugin.plugin_dir.clone(),
@@ -287,6 +311,20 @@ fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
     let lock = ExternalLock::new(cfg).map_err(|source| Error::Lock { source })?;
     Ok(Box::new(lock))
 }
+
+/// The value of a plug-in's server variable for the agent on `node`: the kubeconfig
+/// list (one per node, as the built-in `k8s-*` clients get it) becomes this node's
+/// file; every other variable is passed as it is.
+fn plugin_env_for_node(name: &str, value: &str, node: &str) -> String {
+    if name != KUBECONFIG_ENV {
+        return value.to_string();
+    }
+    let files: Vec<&str> = value.split(',').collect();
+    crate::locks::pick_for_node(&files, node).map_or_else(|| value.to_string(), |f| f.to_string())
+}
+
+/// The plug-in variable naming the kubeconfig of the node's own API server.
+pub const KUBECONFIG_ENV: &str = "SPLITBRAIN_KUBECONFIG";
 
 /// Removes the socket file a killed agent left at `path`. Anything that is not a socket
 /// is left alone: a mistyped path must not delete someone's file.
@@ -547,5 +585,23 @@ fn resource_error_reply(id: u64, e: &ResourceError) -> AgentReply {
     match e.certainty() {
         Certainty::Definite => AgentReply::fail(id, e.to_string()),
         Certainty::Indeterminate => AgentReply::info(id, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_gets_the_kubeconfig_of_its_own_node_and_other_variables_unchanged() {
+        let list = "/s/agent-n1.kubeconfig,/s/agent-n2.kubeconfig";
+        assert_eq!(
+            plugin_env_for_node(KUBECONFIG_ENV, list, "n2"),
+            "/s/agent-n2.kubeconfig"
+        );
+        assert_eq!(
+            plugin_env_for_node("SPLITBRAIN_ETCD", "a:1,b:2", "n2"),
+            "a:1,b:2"
+        );
     }
 }

@@ -193,7 +193,7 @@ impl RecordStore for ConfigMapStore {
 
 /// The `k8s-configmap` lock: one ConfigMap per lock key, named after the key.
 pub fn configmap_lock(cfg: KubeLockConfig) -> Result<ElectionLock, LockError> {
-    let client = kube_client(&cfg.api_url, cfg.op_timeout)?;
+    let client = kube_client(&cfg.api, cfg.op_timeout)?;
     let namespace = cfg.namespace.clone();
     let stores = Box::new(move |key: &str| {
         Box::new(ConfigMapStore::new(client.clone(), &namespace, key)) as Box<dyn RecordStore>

@@ -19,8 +19,9 @@ use tokio::time::Instant;
 /// A KubeLockConfig is how to reach the Kubernetes API and how a lock client behaves.
 #[derive(Clone)]
 pub struct KubeLockConfig {
-    /// The API server (or stand-in) URL, such as `http://10.77.0.1:6443`.
-    pub api_url: String,
+    /// How to reach the API server: its URL, CA and credentials (from a kubeconfig,
+    /// see [`load_kubeconfig`]).
+    pub api: kube::Config,
     /// The namespace holding the lock objects.
     pub namespace: String,
     /// The bound on every lock call; `acquire` keeps retrying until close to it.
@@ -35,7 +36,7 @@ pub struct KubeLockConfig {
 impl std::fmt::Debug for KubeLockConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubeLockConfig")
-            .field("api_url", &self.api_url)
+            .field("api", &self.api.cluster_url)
             .field("namespace", &self.namespace)
             .field("op_timeout", &self.op_timeout)
             .field("holder_prefix", &self.holder_prefix)
@@ -43,22 +44,35 @@ impl std::fmt::Debug for KubeLockConfig {
     }
 }
 
-/// A kube-rs client for `api_url`, without kube-rs's own retries (client-go does not
-/// retry a lock write either: the algorithm's next round is the retry).
-pub fn kube_client(api_url: &str, op_timeout: Duration) -> Result<kube::Client, LockError> {
-    let connect_error = |message: String| LockError::Connect {
-        addr: api_url.to_string(),
-        message,
+/// Reads a kubeconfig file (its current context) into a kube-rs config: the API
+/// server's URL, its CA and the user's credentials. A file that cannot be read or
+/// names no usable context is an [`crate::Error::Config`] naming the file.
+pub async fn load_kubeconfig(path: &std::path::Path) -> Result<kube::Config, crate::Error> {
+    let config_error = |message: String| crate::Error::Config {
+        name: "kubeconfig",
+        value: path.display().to_string(),
+        hint: format!(
+            "{message}; give a kubeconfig file with a current context, as `splitbrain \
+             run` writes one for each node"
+        ),
     };
-    let uri = api_url.parse().map_err(|e| {
-        connect_error(format!(
-            "{e} (hint: give a URL such as http://10.77.0.1:6443)"
-        ))
-    })?;
-    let mut config = kube::Config::new(uri);
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(path).map_err(|e| config_error(e.to_string()))?;
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| config_error(e.to_string()))
+}
+
+/// A kube-rs client for `api`, without kube-rs's own retries (client-go does not
+/// retry a lock write either: the algorithm's next round is the retry).
+pub fn kube_client(api: &kube::Config, op_timeout: Duration) -> Result<kube::Client, LockError> {
+    let mut config = api.clone();
     config.default_retry = false;
     config.connect_timeout = Some(op_timeout);
-    kube::Client::try_from(config).map_err(|e| connect_error(e.to_string()))
+    kube::Client::try_from(config).map_err(|e| LockError::Connect {
+        addr: api.cluster_url.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Sorts a kube-rs error into the store's kinds.

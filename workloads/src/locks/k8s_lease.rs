@@ -145,7 +145,7 @@ pub fn spec_to_record(spec: Option<&LeaseSpec>) -> LeaderRecord {
 
 /// The `k8s-lease` lock: one Lease per lock key, named after the key.
 pub fn lease_lock(cfg: KubeLockConfig) -> Result<ElectionLock, LockError> {
-    let client = kube_client(&cfg.api_url, cfg.op_timeout)?;
+    let client = kube_client(&cfg.api, cfg.op_timeout)?;
     let namespace = cfg.namespace.clone();
     let stores = Box::new(move |key: &str| {
         Box::new(LeaseStore::new(client.clone(), &namespace, key)) as Box<dyn RecordStore>

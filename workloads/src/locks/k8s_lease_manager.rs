@@ -41,9 +41,9 @@ pub struct LeaseManagerLock {
 }
 
 impl LeaseManagerLock {
-    /// An adapter reaching the API at `cfg.api_url`.
+    /// An adapter reaching the API at `cfg.api`.
     pub fn new(cfg: KubeLockConfig) -> Result<LeaseManagerLock, LockError> {
-        let client = kube_client(&cfg.api_url, cfg.op_timeout)?;
+        let client = kube_client(&cfg.api, cfg.op_timeout)?;
         Ok(LeaseManagerLock {
             cfg,
             client,

@@ -22,6 +22,7 @@ pub use self::zookeeper::{ZookeeperLock, ZookeeperLockConfig};
 
 use crate::Error;
 use crate::lock::Lock;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A LockKind is a lock system the agent can drive, as the CLI spells it (`--lock redis`).
@@ -150,7 +151,7 @@ pub fn build(
             return Err(Error::Config {
                 name: "lock",
                 value: kind_name(kind),
-                hint: "the agent builds this lock itself (from --redis, --kube-api or \
+                hint: "the agent builds this lock itself (from --redis, --kubeconfig or \
                        --plugin-command)"
                     .into(),
             });
@@ -199,45 +200,64 @@ pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The namespace the Kubernetes lock objects live in by default: the one
+/// `manifests/rbac.yaml` grants the agents' service account.
+pub const KUBE_NAMESPACE: &str = "splitbrain";
+
 /// KubeAgentArgs are the agent's flags for the `k8s-*` locks.
 #[derive(Clone, Debug, clap::Args)]
 pub struct KubeAgentArgs {
-    /// The Kubernetes API URLs (for the `k8s-*` locks), comma-separated, one per node in
-    /// node order: the agent on node nI uses the I-th (wrapping), the API server nearest
-    /// to it.
+    /// Kubeconfig files (for the `k8s-*` locks), comma-separated, one per node in node
+    /// order: the agent on node nI uses the I-th (wrapping), the API server nearest to
+    /// it. Each file's current context gives the server, its CA and the credentials.
     #[arg(long, value_delimiter = ',')]
-    pub kube_api: Vec<String>,
+    pub kubeconfig: Vec<PathBuf>,
     /// The namespace of the Kubernetes lock objects.
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = KUBE_NAMESPACE)]
     pub kube_namespace: String,
 }
 
 impl Default for KubeAgentArgs {
     fn default() -> Self {
         KubeAgentArgs {
-            kube_api: vec![],
-            kube_namespace: "default".into(),
+            kubeconfig: vec![],
+            kube_namespace: KUBE_NAMESPACE.into(),
         }
     }
 }
 
-/// Builds the `k8s-*` lock an agent's arguments ask for, judging time by `clocks`.
+impl KubeAgentArgs {
+    /// The kubeconfig of the API server nearest to `node`, if any was given.
+    pub fn kubeconfig_for(&self, node: &str) -> Option<&Path> {
+        pick_for_node(&self.kubeconfig, node).map(PathBuf::as_path)
+    }
+
+    /// The kube-rs config of the API server nearest to `node`, read from its kubeconfig.
+    pub async fn api_for(&self, node: &str) -> Result<kube::Config, crate::Error> {
+        let path = self
+            .kubeconfig_for(node)
+            .ok_or_else(|| crate::Error::Config {
+                name: "kubeconfig",
+                value: "(missing)".into(),
+                hint: "the k8s locks need --kubeconfig FILE[,...], one per node".into(),
+            })?;
+        k8s_elector_lock::load_kubeconfig(path).await
+    }
+}
+
+/// Builds the `k8s-*` lock an agent's arguments ask for, on the API server `api`,
+/// judging time by `clocks`.
 pub(crate) fn kube_lock_for_agent(
     args: &crate::agent::AgentArgs,
+    api: kube::Config,
     clocks: k8s_elector::Clocks,
 ) -> Result<Box<dyn crate::Lock>, crate::Error> {
-    let api_url =
-        pick_api_url(&args.kube.kube_api, &args.node).ok_or_else(|| crate::Error::Config {
-            name: "kube-api",
-            value: "(missing)".into(),
-            hint: "the k8s locks need --kube-api http://host:port[,...]".into(),
-        })?;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let cfg = k8s_elector_lock::KubeLockConfig {
-        api_url,
+        api,
         namespace: args.kube.kube_namespace.clone(),
         op_timeout: std::time::Duration::from_millis(args.op_timeout_ms),
         // Node, pid and start time: unique across agents and across restarts.
@@ -279,17 +299,17 @@ pub fn elector_clocks(clock: std::sync::Arc<crate::clock::Clock>) -> k8s_elector
     k8s_elector::Clocks { wall, monotonic }
 }
 
-/// The API URL for a node: the one at the node's number (`n3` -> the third), wrapping,
-/// so each agent talks to the API server on its own node when there is one.
-pub fn pick_api_url(urls: &[String], node: &str) -> Option<String> {
-    if urls.is_empty() {
+/// The entry for a node: the one at the node's number (`n3` -> the third), wrapping,
+/// so each agent talks to the server on its own node when there is one.
+pub fn pick_for_node<'a, T>(entries: &'a [T], node: &str) -> Option<&'a T> {
+    if entries.is_empty() {
         return None;
     }
     let number: usize = node
         .trim_start_matches(|c: char| !c.is_ascii_digit())
         .parse()
         .unwrap_or(1);
-    Some(urls[number.saturating_sub(1) % urls.len()].clone())
+    entries.get(number.saturating_sub(1) % entries.len())
 }
 
 #[cfg(test)]
@@ -346,9 +366,13 @@ mod tests {
     #[test]
     fn each_agent_uses_the_api_server_of_its_own_node() {
         let urls: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(pick_api_url(&urls, "n2").as_deref(), Some("b"));
-        assert_eq!(pick_api_url(&urls, "n5").as_deref(), Some("b"), "wrapping");
-        assert_eq!(pick_api_url(&[], "n1"), None);
+        assert_eq!(pick_for_node(&urls, "n2").map(String::as_str), Some("b"));
+        assert_eq!(
+            pick_for_node(&urls, "n5").map(String::as_str),
+            Some("b"),
+            "wrapping"
+        );
+        assert_eq!(pick_for_node::<String>(&[], "n1"), None);
     }
 
     fn options(fencing: bool) -> LockOptions {

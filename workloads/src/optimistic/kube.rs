@@ -1,7 +1,6 @@
 //! The optimistic workload's store on Kubernetes: each counter is a ConfigMap whose
 //! `data.value` holds the number, swapped with a PUT carrying the `resourceVersion`
-//! the read fetched, as controllers do their read-modify-write. The API server (or the
-//! stand-in) refuses a PUT whose `resourceVersion` is stale with 409 Conflict, which
+//! the read fetched, as controllers do their read-modify-write. The API server refuses a PUT whose `resourceVersion` is stale with 409 Conflict, which
 //! is a definite "no": nothing was written.
 
 use super::store::VersionedStore;
@@ -33,16 +32,16 @@ pub struct KubeVersionedStore {
 }
 
 impl KubeVersionedStore {
-    /// A store on the API server at `api_url` (`http://host:port`), in `namespace`;
+    /// A store on the API server `api` reaches, in `namespace`;
     /// `skip_version_check` makes every compare-and-set an unconditional PUT (for
     /// showing the checker a broken store).
     pub fn new(
-        api_url: &str,
+        api: &kube::Config,
         namespace: &str,
         op_timeout: Duration,
         skip_version_check: bool,
     ) -> Result<KubeVersionedStore, LockError> {
-        let client = kube_client(api_url, op_timeout)?;
+        let client = kube_client(api, op_timeout)?;
         Ok(KubeVersionedStore {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
