@@ -26,10 +26,39 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 
 #[test]
 fn cleanup_removes_everything_a_sigkilled_controller_left() {
+    sigkill_the_controller_then_clean_up("redis");
+}
+
+/// The same for a Kubernetes run: no kube-apiserver, no certificate, key or kubeconfig
+/// outside the run directory.
+#[test]
+fn cleanup_removes_the_control_plane_a_sigkilled_controller_left() {
+    let run_id = sigkill_the_controller_then_clean_up("k8s-lease");
+    let state = std::path::Path::new("/run/splitbrain/state").join(&run_id);
+    assert!(!state.exists(), "{} removed", state.display());
+    let apiservers = std::process::Command::new("pgrep")
+        .args(["-f", "kube-apiserver"])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&apiservers.stdout);
+    for pid in pids.split_whitespace() {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(&run_id),
+            "kube-apiserver pid={pid} of run {run_id} survived"
+        );
+    }
+}
+
+/// SIGKILLs a controller running `lock` once its workload is under way, runs
+/// `splitbrain cleanup`, checks nothing of the run is left, and returns its run id.
+fn sigkill_the_controller_then_clean_up(lock: &str) -> String {
     let out = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin())
         .args([
             "run",
+            "--lock",
+            lock,
             "--time-limit",
             "60",
             "--clients",
@@ -82,6 +111,7 @@ fn cleanup_removes_everything_a_sigkilled_controller_left() {
         String::from_utf8_lossy(&check.stdout).contains("never reached its end"),
         "{check:?}"
     );
+    run_id
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! End-to-end runs of the Kubernetes locks on the local backend: a 3-member etcd and the
-//! API stand-in on the nodes, real agents, real signals. These need root (CI is root).
+//! End-to-end runs of the Kubernetes locks on the local backend: a 3-member etcd and a
+//! real kube-apiserver on every node, real agents, real signals. These need root (CI
+//! is root).
 
 mod common;
 
@@ -61,9 +62,19 @@ fn a_k8s_lease_run_without_faults_is_valid() {
         "the lock was granted often: {}",
         granted(&run)
     );
+    let apiserver_log = std::fs::read_to_string(run.join("logs/apiserver-n1.log")).unwrap();
     assert!(
-        run.join("logs/apiserver-n1.log").is_file(),
-        "the stand-in ran"
+        apiserver_log.contains("Version: v1.34.4"),
+        "kube-apiserver ran: {apiserver_log}"
+    );
+    let rbac = std::fs::read_to_string(run.join("logs/kubectl-apply-rbac.log")).unwrap();
+    assert!(
+        rbac.contains("rolebinding.rbac.authorization.k8s.io/splitbrain-agent-locks created"),
+        "kubectl applied the RBAC: {rbac}"
+    );
+    assert!(
+        !run.join("kubeconfig").exists(),
+        "the admin kubeconfig goes with the run"
     );
     assert!(
         run.join("logs/etcd-n3.log").is_file(),
@@ -129,6 +140,44 @@ fn the_third_party_kube_lease_manager_run_without_faults_is_valid() {
     assert!(
         granted(&run) >= 20,
         "the lock was granted often: {}",
+        granted(&run)
+    );
+}
+
+/// Kills of the etcd leader's servers (its etcd member and the API server beside it)
+/// and partitions cutting that node off: recorded, and with fencing on survived.
+#[test]
+fn killing_and_isolating_the_etcd_leaders_api_server_is_recorded_and_survived() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-lease",
+        "kill-leader,isolate-leader",
+        "on",
+    );
+    assert_exit(&splitbrain(&args), 0);
+    let run = latest_run(out.path());
+    assert_eq!(results(&run)["valid"], true);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let nemesis: Vec<&str> = history
+        .lines()
+        .filter(|l| l.contains("\"process\":\"nemesis\""))
+        .collect();
+    assert!(
+        nemesis
+            .iter()
+            .any(|l| l.contains("kill") && l.contains("apiserver-n")),
+        "an API server was killed: {nemesis:#?}"
+    );
+    assert!(
+        nemesis
+            .iter()
+            .any(|l| l.contains("start-partition") && l.contains("\"shape\":\"leader\"")),
+        "the leader's node was cut off: {nemesis:#?}"
+    );
+    assert!(
+        granted(&run) >= 5,
+        "the lock kept working: {}",
         granted(&run)
     );
 }

@@ -1,7 +1,7 @@
 //! Support for the Kubernetes tests: a real control plane on loopback (Debian's etcd
 //! and the kube-apiserver `scripts/install-deps` builds, with credentials made by
-//! splitbrain's own `kube_control_plane`, and `manifests/rbac.yaml` applied with
-//! kubectl), stopped on drop.
+//! splitbrain's own `kube_control_plane`, and the namespace and RBAC of `manifests/` applied
+//! with kubectl), stopped on drop.
 
 #![allow(dead_code)]
 
@@ -185,8 +185,12 @@ pub async fn start() -> Api {
         dir,
     };
     wait_ready(&mut api).await;
-    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/rbac.yaml");
-    api.kubectl(&["apply", "--filename", rbac]);
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests");
+    api.kubectl(&[
+        "apply",
+        &format!("--filename={manifests}/namespace.yaml"),
+        &format!("--filename={manifests}/rbac.yaml"),
+    ]);
     api
 }
 

@@ -1,7 +1,7 @@
 //! A 3-member etcd cluster on the first three nodes (fewer if the run has fewer).
 //!
 //! [`start_cluster`] is public so other services that keep their state in etcd (the
-//! Kubernetes API stand-in) can start the same cluster. Each member keeps its data in
+//! Kubernetes API servers) can start the same cluster. Each member keeps its data in
 //! the run's state directory, so a member killed and restarted with the same command
 //! line rejoins as the member it was: etcd ignores the `--initial-cluster*` flags once
 //! its data directory holds a write-ahead log, which is what `--initial-cluster-state

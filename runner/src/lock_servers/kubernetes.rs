@@ -28,8 +28,15 @@ use std::time::Duration;
 /// The admin kubeconfig a run keeps in its directory while it lives.
 pub const ADMIN_KUBECONFIG: &str = "kubeconfig";
 
-/// The RBAC the agents run under, applied to every Kubernetes run.
-const RBAC_MANIFEST: &str = include_str!("../../../manifests/rbac.yaml");
+/// The namespace of the lock objects and the RBAC the agents run under, applied to
+/// every Kubernetes run in this order.
+const MANIFESTS: [(&str, &str); 2] = [
+    (
+        "namespace.yaml",
+        include_str!("../../../manifests/namespace.yaml"),
+    ),
+    ("rbac.yaml", include_str!("../../../manifests/rbac.yaml")),
+];
 
 /// How long one readiness probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -179,17 +186,21 @@ fn wait_ready(
     })
 }
 
-/// `kubectl apply -f manifests/rbac.yaml` as the admin, from the resource node (which
-/// no partition touches), against the first API server.
+/// `kubectl apply -f manifests/namespace.yaml -f manifests/rbac.yaml` as the admin,
+/// from the resource node (which no partition touches), against the first API server.
 fn apply_rbac(
     cluster: &dyn Cluster,
     files: &ControlPlaneFiles,
     kubectl: &Path,
     run_dir: &Path,
 ) -> Result<(), RunError> {
-    let manifest = files.dir.join("rbac.yaml");
-    std::fs::write(&manifest, RBAC_MANIFEST).map_err(RunError::io(&manifest))?;
     let path = |p: PathBuf| p.display().to_string();
+    let mut filenames = Vec::with_capacity(MANIFESTS.len());
+    for (name, text) in MANIFESTS {
+        let file = files.dir.join(name);
+        std::fs::write(&file, text).map_err(RunError::io(&file))?;
+        filenames.push(format!("--filename={}", path(file)));
+    }
     let spec = ProcessSpec {
         name: "kubectl-apply-rbac".into(),
         kind: ProcessKind::Setup,
@@ -199,8 +210,10 @@ fn apply_rbac(
             // kubectl's discovery cache would otherwise go to ~/.kube.
             format!("--cache-dir={}", path(files.dir.join("kubectl-cache"))),
             "apply".into(),
-            format!("--filename={}", path(manifest)),
-        ],
+        ]
+        .into_iter()
+        .chain(filenames)
+        .collect(),
         env: vec![],
         log: run_dir.join("logs/kubectl-apply-rbac.log"),
     };
