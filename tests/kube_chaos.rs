@@ -181,3 +181,44 @@ fn killing_and_isolating_the_etcd_leaders_api_server_is_recorded_and_survived() 
         granted(&run)
     );
 }
+
+/// client-go's own leader election, in the Go plug-in, on the same control plane.
+#[test]
+fn client_gos_leader_election_run_without_faults_is_valid() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(out.path().to_str().unwrap(), "k8s-clientgo", "none", "on");
+    assert_exit(&splitbrain(&args), 0);
+    let run = latest_run(out.path());
+    assert_eq!(results(&run)["valid"], true);
+    assert!(
+        granted(&run) >= 10,
+        "client-go led often: {}",
+        granted(&run)
+    );
+}
+
+#[test]
+fn pausing_the_client_go_leader_past_the_lease_duration_breaks_it_without_fencing() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-clientgo",
+        "pause-holder",
+        "off",
+    );
+    assert_exit(&splitbrain(&args), 1);
+    assert_lost_updates(&results(&latest_run(out.path())));
+}
+
+#[test]
+fn lease_transitions_as_fencing_tokens_reject_the_paused_client_go_leaders_write() {
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        out.path().to_str().unwrap(),
+        "k8s-clientgo",
+        "pause-holder",
+        "on",
+    );
+    assert_exit(&splitbrain(&args), 0);
+    assert_stale_writes_fenced_out(&results(&latest_run(out.path())));
+}

@@ -95,3 +95,12 @@ fn kubectl_reports_the_pinned_kubernetes_version_as_its_client_version() {
         (Some("1"), Some(minor))
     );
 }
+
+/// The runs look for the binaries where the build script puts them, at the version it
+/// builds.
+#[test]
+fn runs_use_the_version_and_folder_the_build_script_uses() {
+    use splitbrain_runner::kube_control_plane::{KUBERNETES_VERSION, kubernetes_bin_dir};
+    assert_eq!(KUBERNETES_VERSION, pinned_version());
+    assert_eq!(kubernetes_bin_dir(), bin_dir());
+}

@@ -21,6 +21,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub use crate::build_cache::kubernetes_bin_dir;
+
 /// The Kubernetes release whose kube-apiserver and kubectl the runs use; the one
 /// `tools/kubernetes/go.mod` pins (a test checks they agree).
 pub const KUBERNETES_VERSION: &str = "v1.34.4";
@@ -38,20 +40,6 @@ const SERVICE_CLUSTER_IP_RANGE: &str = "10.96.0.0/16";
 const SERVICE_CLUSTER_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 /// The issuer of service-account tokens.
 const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-
-/// The folder holding the built kube-apiserver and kubectl:
-/// `${SPLITBRAIN_CACHE:-$HOME/.cache/splitbrain}/kubernetes/<version>/bin`, where
-/// `scripts/build-kubernetes` puts them.
-pub fn kubernetes_bin_dir() -> PathBuf {
-    let cache = std::env::var_os("SPLITBRAIN_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/splitbrain")))
-        .unwrap_or_else(|| PathBuf::from("/root/.cache/splitbrain"));
-    cache
-        .join("kubernetes")
-        .join(KUBERNETES_VERSION)
-        .join("bin")
-}
 
 /// ControlPlaneFiles are the credentials of one control plane, written to one folder.
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@
 //! through Unix sockets, so no partition ever cuts it off; its monotonic clock is the one
 //! clock of the history.
 
+pub mod build_cache;
 mod config;
 mod error;
 mod interrupt;

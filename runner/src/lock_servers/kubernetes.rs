@@ -50,16 +50,10 @@ pub fn require_built() -> Result<(), RunError> {
 }
 
 fn built_program(program: &str) -> Result<PathBuf, RunError> {
-    let path = kubernetes_bin_dir().join(program);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(RunError::MissingBuild {
-            program: program.into(),
-            path,
-            script: "scripts/build-kubernetes",
-        })
-    }
+    crate::build_cache::require_built(
+        kubernetes_bin_dir().join(program),
+        "scripts/build-kubernetes",
+    )
 }
 
 /// Starts etcd and the API servers, waits until every API server is ready, applies the

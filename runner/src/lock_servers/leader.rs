@@ -18,7 +18,8 @@ pub fn leader_node(kind: LockKind, cluster: &dyn Cluster, servers: &LockServers)
         LockKind::Etcd
         | LockKind::K8sLease
         | LockKind::K8sConfigmap
-        | LockKind::K8sLeaseManager => etcd_leader(cluster),
+        | LockKind::K8sLeaseManager
+        | LockKind::K8sClientgo => etcd_leader(cluster),
         LockKind::Zookeeper => zookeeper_leader(cluster, servers),
         LockKind::RedisSentinel => sentinel_primary(cluster, servers),
         LockKind::Redis | LockKind::Redlock | LockKind::External => None,

@@ -40,9 +40,10 @@ pub fn required_programs(kind: LockKind) -> &'static [(&'static str, &'static st
         ],
         // The plug-in's servers are listed by external::required_programs.
         LockKind::External => &[],
-        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
-            &[("etcd", "etcd-server")]
-        }
+        LockKind::K8sLease
+        | LockKind::K8sConfigmap
+        | LockKind::K8sLeaseManager
+        | LockKind::K8sClientgo => &[("etcd", "etcd-server")],
     }
 }
 
@@ -63,6 +64,9 @@ pub fn preflight(kind: LockKind, fencing: bool) -> Result<(), RunError> {
     if is_kubernetes(kind) {
         kubernetes::require_built()?;
     }
+    if kind == LockKind::K8sClientgo {
+        client_go_plugin()?;
+    }
     Ok(())
 }
 
@@ -70,7 +74,19 @@ pub fn preflight(kind: LockKind, fencing: bool) -> Result<(), RunError> {
 pub fn is_kubernetes(kind: LockKind) -> bool {
     matches!(
         kind,
-        LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager
+        LockKind::K8sLease
+            | LockKind::K8sConfigmap
+            | LockKind::K8sLeaseManager
+            | LockKind::K8sClientgo
+    )
+}
+
+/// The Go plug-in that runs client-go's leader election (`plugins/client-go-leaderelection`,
+/// built by `scripts/build-plugins`).
+pub fn client_go_plugin() -> Result<std::path::PathBuf, RunError> {
+    crate::build_cache::require_built(
+        crate::build_cache::plugins_bin_dir().join("client-go-leaderelection"),
+        "scripts/build-plugins",
     )
 }
 
@@ -116,6 +132,12 @@ pub fn notes(kind: LockKind) -> &'static [&'static str] {
             &["fencing token: the Lease's leaseTransitions"]
         }
         LockKind::K8sConfigmap => &["fencing token: the leader record's leaderTransitions"],
+        LockKind::K8sClientgo => &[
+            "fencing token: the Lease's leaseTransitions, read by the plug-in right after \
+             client-go reports leading (client-go itself exposes no token)",
+            "client-go's own timing: lease duration = TTL, renew deadline = 2/3 TTL, \
+             retry period = 2/15 TTL (its 15 s / 10 s / 2 s)",
+        ],
         LockKind::External => &["fencing token: whatever the plug-in returns with a grant"],
     }
 }
@@ -145,12 +167,30 @@ pub fn start(
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             kubernetes::start(cluster, run_dir, state)
         }
+        LockKind::K8sClientgo => {
+            let plugin = client_go_plugin()?;
+            let mut servers = kubernetes::start(cluster, run_dir, state)?;
+            servers
+                .agent_args
+                .extend(["--plugin-command".into(), shell_quote(&plugin.display().to_string())]);
+            Ok(servers)
+        }
     }
+}
+
+/// `text` as one word for `sh -c`: single-quoted, inner quotes escaped.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plugin_path_is_one_shell_word() {
+        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    }
 
     #[test]
     fn redlock_with_fencing_is_refused_with_the_flag_to_change() {

@@ -208,7 +208,7 @@ fn build_lock(
         holder_prefix,
     };
     match args.lock {
-        LockKind::External => build_external(args),
+        LockKind::External | LockKind::K8sClientgo => build_external(args),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             let api = kube_api.ok_or_else(|| Error::Config {
                 name: "kubeconfig",
@@ -301,6 +301,9 @@ fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
             .iter()
             .map(|(name, value)| (name.clone(), plugin_env_for_node(name, value, &args.node))),
     );
+    if args.lock == LockKind::K8sClientgo {
+        env.extend(kube_plugin_env(args)?);
+    }
     let cfg = ExternalLockConfig {
         command,
         dir: args.plugin.plugin_dir.clone(),
@@ -321,6 +324,26 @@ fn plugin_env_for_node(name: &str, value: &str, node: &str) -> String {
     }
     let files: Vec<&str> = value.split(',').collect();
     crate::locks::pick_for_node(&files, node).map_or_else(|| value.to_string(), |f| f.to_string())
+}
+
+/// What the client-go plug-in is told about its API server: the kubeconfig of the
+/// agent's own node and the namespace of the Lease.
+fn kube_plugin_env(args: &AgentArgs) -> Result<Vec<(String, String)>, Error> {
+    let path = args
+        .kube
+        .kubeconfig_for(&args.node)
+        .ok_or_else(|| Error::Config {
+            name: "kubeconfig",
+            value: "(missing)".into(),
+            hint: "--lock k8s-clientgo needs --kubeconfig FILE[,...], one per node".into(),
+        })?;
+    Ok(vec![
+        (KUBECONFIG_ENV.into(), path.display().to_string()),
+        (
+            "SPLITBRAIN_KUBE_NAMESPACE".into(),
+            args.kube.kube_namespace.clone(),
+        ),
+    ])
 }
 
 /// The plug-in variable naming the kubeconfig of the node's own API server.

@@ -57,6 +57,10 @@ pub enum LockKind {
     /// `leaseTransitions`. Its shortest lease is 2 s.
     #[value(name = "k8s-lease-manager")]
     K8sLeaseManager,
+    /// client-go's own leader election (`k8s.io/client-go/tools/leaderelection` with a
+    /// LeaseLock) in a Go plug-in; token `leaseTransitions`, read right after it leads.
+    #[value(name = "k8s-clientgo")]
+    K8sClientgo,
 }
 
 impl LockKind {
@@ -147,6 +151,7 @@ pub fn build(
         | LockKind::K8sLease
         | LockKind::K8sConfigmap
         | LockKind::K8sLeaseManager
+        | LockKind::K8sClientgo
         | LockKind::External => {
             return Err(Error::Config {
                 name: "lock",
