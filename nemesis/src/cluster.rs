@@ -137,6 +137,9 @@ pub enum ClockReach {
     ClockFile,
     /// Through libfaketime, which the process was started under.
     Faketime,
+    /// Through a fake clock written into the process's vDSO (Go programs, and C
+    /// programs libfaketime cannot run: see the local backend's `vdso` module).
+    Vdso,
     /// Not at all, and why (a server not under libfaketime, a Go program, ...).
     Unreached(String),
 }

@@ -361,6 +361,7 @@ async fn set_clocks(
         let entry = match outcome {
             Ok(ClockReach::ClockFile) => json!("clock-file"),
             Ok(ClockReach::Faketime) => json!("faketime"),
+            Ok(ClockReach::Vdso) => json!("vdso"),
             Ok(ClockReach::Unreached(reason)) => json!(format!("unreached: {reason}")),
             Err(e) => {
                 errors.push(format!("process={name}: {e}"));

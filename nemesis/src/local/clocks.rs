@@ -63,10 +63,13 @@ pub(crate) fn add_clock_env(spec: &mut ProcessSpec, state_dir: &Path) -> Result<
     Ok(())
 }
 
-/// Writes a process's clock files and says whether the setting reaches it.
+/// Writes a process's clock files and says whether the setting reaches it. A lock
+/// server libfaketime does not run (`target`: its pid and whether it is paused, when it
+/// is alive) gets the setting in its vDSO.
 pub(crate) fn set_clock(
     state_dir: &Path,
     spec: &ProcessSpec,
+    target: Option<(u32, bool)>,
     setting: &ClockSetting,
 ) -> Result<ClockReach, ClusterError> {
     state::write_json(&json_path(state_dir, &spec.name), setting)?;
@@ -77,14 +80,56 @@ pub(crate) fn set_clock(
         )?;
         return Ok(ClockReach::Faketime);
     }
-    Ok(match spec.kind {
-        ProcessKind::Agent => ClockReach::ClockFile,
+    Ok(match (spec.kind, target) {
+        (ProcessKind::Agent, _) => ClockReach::ClockFile,
+        (ProcessKind::LockServer, Some((pid, paused))) => {
+            match super::vdso::set_process_clock(pid, setting, paused) {
+                Ok(()) => ClockReach::Vdso,
+                Err(e) => ClockReach::Unreached(format!(
+                    "process={} program={}: {e}",
+                    spec.name,
+                    spec.program.display()
+                )),
+            }
+        }
         _ => ClockReach::Unreached(format!(
-            "process={} program={} does not run under libfaketime",
+            "process={} program={} is neither under libfaketime nor alive",
             spec.name,
             spec.program.display()
         )),
     })
+}
+
+/// After a restart, writes the process's clock setting (if it is not the true time)
+/// into its new vDSO once the new program has replaced the one that started it.
+pub(crate) fn reapply_after_restart(state_dir: &Path, spec: &ProcessSpec, pid: u32) {
+    if spec.kind != ProcessKind::LockServer || under_faketime(spec) {
+        return;
+    }
+    let setting: Option<ClockSetting> = state::read_json(&json_path(state_dir, &spec.name))
+        .ok()
+        .flatten();
+    let Some(setting) = setting.filter(|s| !s.is_true_time()) else {
+        return;
+    };
+    let program = spec.program.file_name().map(|n| n.to_os_string());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if exe
+            .as_ref()
+            .and_then(|e| e.file_name())
+            .map(|n| n.to_os_string())
+            == program
+        {
+            if let Err(e) = super::vdso::set_process_clock(pid, &setting, false) {
+                tracing::warn!(process = %spec.name, error = %e, "clock not written after restart");
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    tracing::warn!(process = %spec.name, "clock not written after restart: the program did not start");
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), ClusterError> {
@@ -124,7 +169,7 @@ mod tests {
         add_clock_env(&mut agent, dir.path()).unwrap();
         assert_eq!(agent.env[0].0, CLOCK_FILE_ENV);
         assert_eq!(
-            set_clock(dir.path(), &agent, &bump).unwrap(),
+            set_clock(dir.path(), &agent, None, &bump).unwrap(),
             ClockReach::ClockFile
         );
         let written: ClockSetting = state::read_json(Path::new(&agent.env[0].1))
@@ -138,13 +183,13 @@ mod tests {
         let file = faketime_path(dir.path(), "p");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "+0.000");
         assert_eq!(
-            set_clock(dir.path(), &server, &bump).unwrap(),
+            set_clock(dir.path(), &server, None, &bump).unwrap(),
             ClockReach::Faketime
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "+1.500");
 
         let plain = spec(ProcessKind::LockServer, vec![]);
-        let reach = set_clock(dir.path(), &plain, &bump).unwrap();
+        let reach = set_clock(dir.path(), &plain, None, &bump).unwrap();
         assert!(matches!(reach, ClockReach::Unreached(r) if r.contains("libfaketime")));
     }
 }

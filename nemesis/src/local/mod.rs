@@ -14,6 +14,7 @@ mod procs;
 mod programs;
 mod rootless;
 mod state;
+pub mod vdso;
 
 pub use cleanup::{CleanupReport, cleanup_leftovers};
 pub use clocks::{FAKETIME_LIB, faketime_env};
@@ -284,7 +285,15 @@ impl Cluster for LocalCluster {
     }
 
     fn restart(&self, name: &str) -> Result<(), ClusterError> {
-        self.with_procs(|procs| procs.restart(&self.run_id, name))
+        self.with_procs(|procs| procs.restart(&self.run_id, name))?;
+        // A process started again gets a fresh vDSO: its skewed clock, if any, is
+        // written into it again, as a machine's clock stays skewed across a restart.
+        let mut inner = self.live()?;
+        let spec = inner.procs.spec(name)?.clone();
+        if let Some((pid, _)) = inner.procs.live_pid(name) {
+            clocks::reapply_after_restart(&self.state_dir, &spec, pid);
+        }
+        Ok(())
     }
 
     fn pause(&self, name: &str) -> Result<(), ClusterError> {
@@ -323,8 +332,9 @@ impl Cluster for LocalCluster {
 
     fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
         let mut inner = self.live()?;
+        let target = inner.procs.live_pid(process);
         let spec = inner.procs.spec(process)?;
-        clocks::set_clock(&self.state_dir, spec, setting)
+        clocks::set_clock(&self.state_dir, spec, target, setting)
     }
 
     fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {

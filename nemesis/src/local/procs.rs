@@ -166,6 +166,15 @@ impl ProcessTable {
     }
 
     /// The spec a process was started from.
+    /// The pid of a live process, and whether it is paused.
+    pub(crate) fn live_pid(&mut self, name: &str) -> Option<(u32, bool)> {
+        let p = self.get(name).ok()?;
+        p.refresh();
+        p.state
+            .is_alive()
+            .then_some((p.pid, p.state == ProcessState::Paused))
+    }
+
     pub(crate) fn spec(&mut self, name: &str) -> Result<&ProcessSpec, ClusterError> {
         Ok(&self.get(name)?.spec)
     }
