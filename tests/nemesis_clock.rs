@@ -6,10 +6,17 @@
 mod nemesis_support;
 
 use nemesis_support::*;
+use splitbrain_nemesis::clock::ClockSetting;
 use splitbrain_nemesis::faults::{ClockFault, FaultKind, Target};
+use splitbrain_nemesis::local::LocalCluster;
 use splitbrain_nemesis::local::faketime_env;
-use splitbrain_nemesis::{Cluster, ProcessKind};
+use splitbrain_nemesis::{
+    ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessKind, ProcessSpec,
+    TeardownReport,
+};
 use splitbrain_workloads::clock::Clock;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn true_ms() -> f64 {
@@ -133,7 +140,7 @@ async fn a_strobing_clock_flips_between_two_readings_and_then_stops() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as_unreached() {
+async fn a_server_under_libfaketime_and_one_without_both_see_the_jump() {
     require_root();
     let env = faketime_env().expect("libfaketime is installed by scripts/install-deps");
     let h = Harness::up("faketime", 2);
@@ -147,15 +154,29 @@ async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as
         &["-c", script],
         env,
     );
-    h.spawn_idle("server-n2", "n2", ProcessKind::LockServer);
-    let log = h.cluster.state_dir().join("server-n1.log");
-    let last_reading = || -> Option<f64> {
+    // The same program without libfaketime: the nemesis writes its vDSO instead.
+    h.spawn(
+        "server-n2",
+        "n2",
+        ProcessKind::LockServer,
+        "/usr/bin/python3",
+        &["-c", script],
+        vec![],
+    );
+    let last_reading = |server: &str| -> Option<f64> {
+        let log = h.cluster.state_dir().join(format!("{server}.log"));
         let text = std::fs::read_to_string(&log).ok()?;
         text.lines().last()?.trim().parse().ok()
     };
+    let skews = || {
+        ["server-n1", "server-n2"].map(|s| {
+            last_reading(s).unwrap_or_else(|| panic!("{s} prints its time")) * 1000.0 - true_ms()
+        })
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = last_reading().expect("the server prints its time") * 1000.0 - true_ms();
-    assert!(before.abs() < 500.0, "no skew before the fault: {before}");
+    for before in skews() {
+        assert!(before.abs() < 500.0, "no skew before the fault: {before}");
+    }
 
     let mut fault = first_planned(FaultKind::Clock(ClockFault::Bump, Target::All), &h.names());
     let mut plan = fault.clock.unwrap();
@@ -163,23 +184,18 @@ async fn a_server_under_libfaketime_sees_the_jump_and_one_without_is_recorded_as
     fault.clock = Some(plan);
     let running = h.start(vec![fault]);
     let op = h.wait_for_op("bump-clock", "info").await;
-    assert_eq!(op["value"]["reached"]["server-n1"], "faketime");
-    let unreached = op["value"]["reached"]["server-n2"].as_str().unwrap();
-    assert!(
-        unreached.contains("unreached") && unreached.contains("libfaketime"),
-        "{op}"
-    );
-    assert!(op.get("error").is_none(), "one server was reached: {op}");
+    assert_eq!(op["value"]["reached"]["server-n1"], "faketime", "{op}");
+    assert_eq!(op["value"]["reached"]["server-n2"], "vdso", "{op}");
+    assert!(op.get("error").is_none(), "{op}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let during = last_reading().unwrap() * 1000.0 - true_ms();
-    assert!(
-        (during - 3_600_000.0).abs() < 1000.0,
-        "skew under faketime: {during}"
-    );
+    for during in skews() {
+        assert!((during - 3_600_000.0).abs() < 1000.0, "skew: {during}");
+    }
     running.stop().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = last_reading().unwrap() * 1000.0 - true_ms();
-    assert!(after.abs() < 1000.0, "reset under faketime: {after}");
+    for after in skews() {
+        assert!(after.abs() < 1000.0, "reset: {after}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,14 +212,75 @@ async fn a_clock_fault_that_reaches_nothing_is_recorded_with_its_reason_and_the_
     pause.duration = Duration::from_millis(100);
     let mut first = bump;
     first.duration = Duration::from_millis(100);
-    let summary = h.start(vec![first, pause]).finish().await;
+    let cluster = Arc::new(ServerClocksUnreached(h.cluster.clone()));
+    let summary = h.start_on(cluster, vec![first, pause]).finish().await;
     assert_eq!((summary.refused, summary.applied), (1, 1), "{summary:?}");
     let op = h.wait_for_op("bump-clock", "info").await;
     assert!(
-        op["error"].as_str().unwrap().contains("libfaketime"),
+        op["error"]
+            .as_str()
+            .unwrap()
+            .contains("no target process has a clock this backend can set"),
+        "{op}"
+    );
+    assert!(
+        op["value"]["reached"]["redis-n1"]
+            .as_str()
+            .unwrap()
+            .contains("unreached: this backend sets no server clock"),
         "{op}"
     );
     h.wait_for_op("pause", "info").await;
+}
+
+/// The local cluster as a backend that cannot set a lock server's clock would be.
+struct ServerClocksUnreached(Arc<LocalCluster>);
+
+impl Cluster for ServerClocksUnreached {
+    fn run_id(&self) -> &str {
+        self.0.run_id()
+    }
+    fn nodes(&self) -> &[Node] {
+        self.0.nodes()
+    }
+    fn resource_node(&self) -> &Node {
+        self.0.resource_node()
+    }
+    fn spawn(&self, node: &str, spec: ProcessSpec) -> Result<(), ClusterError> {
+        self.0.spawn(node, spec)
+    }
+    fn kill(&self, name: &str) -> Result<(), ClusterError> {
+        self.0.kill(name)
+    }
+    fn restart(&self, name: &str) -> Result<(), ClusterError> {
+        self.0.restart(name)
+    }
+    fn pause(&self, name: &str) -> Result<(), ClusterError> {
+        self.0.pause(name)
+    }
+    fn resume(&self, name: &str) -> Result<(), ClusterError> {
+        self.0.resume(name)
+    }
+    fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        self.0.partition(grudge)
+    }
+    fn heal(&self) -> Result<(), ClusterError> {
+        self.0.heal()
+    }
+    fn processes(&self) -> Vec<ProcessInfo> {
+        self.0.processes()
+    }
+    fn connect(&self, from: &str, to: SocketAddr, t: Duration) -> Result<TcpStream, ClusterError> {
+        self.0.connect(from, to, t)
+    }
+    fn teardown(&self) -> Result<TeardownReport, ClusterError> {
+        self.0.teardown()
+    }
+    fn set_clock(&self, _: &str, _: &ClockSetting) -> Result<ClockReach, ClusterError> {
+        Ok(ClockReach::Unreached(
+            "this backend sets no server clock".into(),
+        ))
+    }
 }
 
 /// A redis-server on loopback, killed when dropped.

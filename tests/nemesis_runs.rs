@@ -113,20 +113,60 @@ fn clock_faults_on_redis_lock_clients_change_nothing_because_the_server_keeps_th
         out.path(),
         &[
             "--nemesis",
-            "clock-bump-holder,clock-drift-all,clock-strobe-all",
+            "clock-bump-holder,clock-drift-holder,clock-strobe-holder",
             "--time-limit",
             "10",
             "--seed",
             "5",
         ],
     );
-    let reached = nemesis_ops(&run)
-        .iter()
+    let clock_ops: Vec<Value> = nemesis_ops(&run)
+        .into_iter()
         .filter(|op| op["type"] == "info" && op["value"]["reached"].is_object())
+        .collect();
+    let reached = clock_ops
+        .iter()
         .filter(|op| op["value"]["reached"].to_string().contains("clock-file"))
         .count();
     assert!(reached >= 3, "clock faults reached agents: {reached}");
+    assert!(
+        clock_ops
+            .iter()
+            .all(|op| !op["value"]["reached"].to_string().contains("redis")),
+        "the server's clock was left alone: {clock_ops:#?}"
+    );
     assert_eq!(r["valid"], true, "{r:#}");
+}
+
+/// Redis judges a key's TTL by its own clock: when that clock runs fast (written into
+/// redis-server's vDSO), the holder's key expires early and a second client is granted
+/// the lock while the first still holds it.
+#[test]
+fn a_fast_clock_on_the_redis_server_expires_the_holders_key_early() {
+    require_root();
+    let fast = |f: &Value| f["clock"]["rate"].as_f64().is_some_and(|r| r >= 4.0);
+    let seed = seed_where("clock-drift-all", 10, 5000, 8.0, fast).to_string();
+    let out = tempfile::tempdir().unwrap();
+    let (r, run) = redis_run(
+        out.path(),
+        &[
+            "--nemesis",
+            "clock-drift-all",
+            "--clock-drift-max",
+            "8",
+            "--time-limit",
+            "10",
+            "--seed",
+            &seed,
+        ],
+    );
+    let on_server = nemesis_ops(&run)
+        .into_iter()
+        .filter(|op| op["type"] == "info")
+        .any(|op| op["value"]["reached"]["redis-n1"] == "vdso");
+    assert!(on_server, "the drift reached redis-server through its vDSO");
+    assert_eq!(r["valid"], false, "{r:#}");
+    assert_eq!(r["checkers"]["mutex"]["valid"], false, "{r:#}");
 }
 
 /// The first seed whose plan (as the CLI builds it for these flags) has a fault whose

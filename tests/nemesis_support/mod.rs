@@ -136,8 +136,12 @@ impl Harness {
 
     /// Starts a nemesis on `plan`.
     pub fn start(&self, plan: Vec<PlannedFault>) -> Running {
+        self.start_on(self.cluster.clone(), plan)
+    }
+
+    /// Starts the nemesis on `cluster` (this harness's cluster, seen through a wrapper).
+    pub fn start_on(&self, cluster: Arc<dyn Cluster>, plan: Vec<PlannedFault>) -> Running {
         let (stop, stop_rx) = watch::channel(false);
-        let cluster: Arc<dyn Cluster> = self.cluster.clone();
         let task = tokio::spawn(run_nemesis(
             plan,
             cluster,

@@ -372,11 +372,11 @@ async fn set_clocks(
     }
     let any = reached
         .values()
-        .any(|v| v == "clock-file" || v == "faketime");
+        .any(|v| v == "clock-file" || v == "faketime" || v == "vdso");
     if !any && errors.is_empty() {
         errors.push(
             "no target process has a clock this backend can set (our agents read a clock file; \
-             servers need libfaketime)"
+             servers need libfaketime or a writable vDSO)"
                 .to_string(),
         );
     }
