@@ -484,6 +484,9 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
         (Some(_), _) => bad("plugin-command is only used with --lock external"),
         (None, _) => Ok(()),
     }?;
+    if cfg.lock == LockKind::K8sClientgo {
+        client_go_can_take_over(cfg)?;
+    }
     if cfg.workload == WorkloadName::Optimistic && !cfg.lock.has_versioned_store() {
         return Err(RunError::Config(format!(
             "workload=optimistic needs a lock system with a versioned store; supported: \
@@ -492,6 +495,24 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
         )));
     }
     Ok(())
+}
+
+/// client-go takes over a Lease only after watching it unchanged for the lease duration
+/// (the TTL), and each acquire is one elector waiting within the agent's step (a third
+/// of the op timeout): shorter than 1.5 TTL, an expired holder would never be replaced.
+fn client_go_can_take_over(cfg: &RunConfig) -> Result<(), RunError> {
+    let needed = cfg.ttl.mul_f64(1.5);
+    if cfg.op_timeout / 3 >= needed {
+        return Ok(());
+    }
+    let op_ms = cfg.op_timeout.as_millis();
+    let want_ms = needed.as_millis() * 3;
+    Err(RunError::Config(format!(
+        "lock=k8s-clientgo ttl-ms={} op-timeout-ms={op_ms}: client-go takes over a lease only \
+         after watching it unchanged for the lease duration, so each acquire must be able to \
+         wait 1.5 x the TTL, a third of the op timeout; give --op-timeout-ms {want_ms} or more",
+        cfg.ttl.as_millis()
+    )))
 }
 
 fn parse_faults(names: &[String]) -> Result<FaultMix, RunError> {

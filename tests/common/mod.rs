@@ -120,3 +120,34 @@ pub fn assert_stale_writes_fenced_out(results: &Value) {
         "the stale holder's write should have been rejected: {safety:#}"
     );
 }
+
+/// The first seed whose plan (as the CLI builds it for these flags) has a fault whose
+/// clock the test needs.
+pub fn seed_where(
+    mix: &str,
+    time_limit_s: u64,
+    interval_ms: u64,
+    ttl_ms: u64,
+    bump_max_ms: u64,
+    drift_max: f64,
+    wanted: impl Fn(&Value) -> bool,
+) -> u64 {
+    let names: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+    (1..500)
+        .find(|&seed| {
+            let mut cfg = splitbrain_nemesis::faults::ScheduleConfig::new(
+                seed,
+                vec![],
+                std::time::Duration::from_secs(time_limit_s),
+                std::time::Duration::from_millis(ttl_ms),
+            );
+            cfg.faults = mix.parse::<splitbrain_nemesis::faults::FaultMix>().unwrap();
+            cfg.interval = std::time::Duration::from_millis(interval_ms);
+            cfg.clock_bump_max = std::time::Duration::from_millis(bump_max_ms);
+            cfg.clock_drift_max = drift_max;
+            let faults =
+                serde_json::to_value(splitbrain_nemesis::faults::plan(&cfg, &names)).unwrap();
+            faults.as_array().unwrap().iter().any(&wanted)
+        })
+        .expect("a seed with the fault wanted")
+}

@@ -81,7 +81,17 @@ pub(crate) fn set_clock(
         return Ok(ClockReach::Faketime);
     }
     Ok(match (spec.kind, target) {
-        (ProcessKind::Agent, _) => ClockReach::ClockFile,
+        (ProcessKind::Agent, Some((pid, paused))) => {
+            // The agent reads its clock file; the lock plug-in it runs (a Go or any
+            // other program) gets the setting in its vDSO.
+            for child in super::vdso::descendants(pid) {
+                if let Err(e) = super::vdso::set_process_clock(child, setting, paused) {
+                    tracing::warn!(agent = %spec.name, pid = child, error = %e, "plug-in clock not set");
+                }
+            }
+            ClockReach::ClockFile
+        }
+        (ProcessKind::Agent, None) => ClockReach::ClockFile,
         (ProcessKind::LockServer, Some((pid, paused))) => {
             match super::vdso::set_process_clock(pid, setting, paused) {
                 Ok(()) => ClockReach::Vdso,

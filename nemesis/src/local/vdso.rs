@@ -13,6 +13,10 @@
 //!   setting kept in the blob's data block;
 //! - a 5-byte `jmp` over the first bytes of each of the two functions, to the fake.
 //!
+//! The local backend writes it into lock servers libfaketime does not run and into the
+//! programs an agent runs (a lock plug-in such as client-go's leader election); the
+//! agents themselves read their clock file.
+//!
 //! As on Linux with a skewed clock: `CLOCK_REALTIME` (and `gettimeofday`) gets the
 //! offset, the drift and the strobe; `CLOCK_MONOTONIC` gets the drift only (a rate
 //! changes how fast it runs, a step never reaches it) and never steps back: the drift a
@@ -303,6 +307,28 @@ pub fn set_process_clock(
         Ok(())
     })
     .map_err(|e| err(format!("cannot write the vDSO: {e}")))
+}
+
+/// The processes descended from `pid` (children, their children, ...), from
+/// `/proc/<pid>/task/<tid>/children`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        let Ok(tids) = tasks(p) else { continue };
+        for tid in tids {
+            let text = std::fs::read_to_string(format!("/proc/{p}/task/{tid}/children"))
+                .unwrap_or_default();
+            for child in text
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out
 }
 
 fn block_bytes(block: &[i64; 9]) -> Vec<u8> {

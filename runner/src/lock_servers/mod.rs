@@ -170,9 +170,10 @@ pub fn start(
         LockKind::K8sClientgo => {
             let plugin = client_go_plugin()?;
             let mut servers = kubernetes::start(cluster, run_dir, state)?;
-            servers
-                .agent_args
-                .extend(["--plugin-command".into(), shell_quote(&plugin.display().to_string())]);
+            servers.agent_args.extend([
+                "--plugin-command".into(),
+                shell_quote(&plugin.display().to_string()),
+            ]);
             Ok(servers)
         }
     }
