@@ -301,14 +301,12 @@ mod tests {
     }
 
     #[test]
-    fn the_rbac_applied_is_the_manifest_granting_the_agents_user() {
+    fn the_manifests_applied_create_the_namespace_then_grant_the_agents_user() {
         let account = AGENT_USER.rsplit(':').next().unwrap();
         let namespace = AGENT_USER.split(':').nth(2).unwrap();
-        assert!(RBAC_MANIFEST.contains(&format!("name: {account}")));
-        assert!(RBAC_MANIFEST.contains(&format!("namespace: {namespace}")));
-        assert!(
-            RBAC_MANIFEST.contains("kind: Namespace"),
-            "creates its namespace"
-        );
+        let [(_, first), (_, rbac)] = MANIFESTS;
+        assert!(first.contains("kind: Namespace") && first.contains(namespace));
+        assert!(rbac.contains(&format!("name: {account}")));
+        assert!(rbac.contains(&format!("namespace: {namespace}")));
     }
 }
