@@ -60,8 +60,9 @@ struct RunArgs {
     ///   clock-bump, clock-strobe, clock-drift: a jump by up to --clock-bump-max-ms, a
     ///     flip back and forth every 10-100 ms, a rate up to --clock-drift-max; then a
     ///     reset (clock: all three; clock-reset: every clock back to the true time).
-    ///     Our agents' lease bookkeeping reads the skewed clock; servers only under
-    ///     libfaketime. The host clock is never touched.
+    ///     Our agents' lease bookkeeping reads the skewed clock; servers and lock
+    ///     plug-ins get it through libfaketime or their vDSO. The host clock is never
+    ///     touched.
     ///   Targets: none = one lock server or agent; -one, -minority, -majority, -all =
     ///     every lock server and agent on that many nodes; -holder = the lock holder's
     ///     agent (pause-holder lasts a seeded 2 to 3 x TTL + 500 ms); -leader = the

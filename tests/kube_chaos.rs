@@ -210,14 +210,12 @@ fn pausing_the_client_go_leader_past_the_lease_duration_breaks_it_without_fencin
     assert_lost_updates(&results(&latest_run(out.path())));
 }
 
-/// With fencing the resource stays safe, but client-go itself grants a live lease twice:
-/// when the paused leader's renewal fails (or its context is cancelled), `release()`
-/// (ReleaseOnCancel) re-reads the Lease, which refreshes the resourceVersion it writes
-/// with, yet decides it is still the leader from its stale observed record, and so
-/// clears the new leader's Lease; a third client then acquires while the new leader
-/// still leads. The mutex checker sees the double grant; `k8s-lease` does not do this.
+/// With fencing the resource stays safe whatever client-go does with a paused leader.
+/// Whether the paused leader's `release()` also clears its successor's Lease (see
+/// `tests/kube_clientgo.rs`) depends on whether its renew loop looks at the Lease first,
+/// so the mutex verdict may go either way; only the mutex checker may object.
 #[test]
-fn a_paused_client_go_leader_releasing_clears_the_new_leaders_lease_and_fencing_saves_the_data() {
+fn lease_transitions_as_fencing_tokens_reject_the_paused_client_go_leaders_write() {
     let out = tempfile::tempdir().unwrap();
     let args = run_args(
         out.path().to_str().unwrap(),
@@ -226,22 +224,141 @@ fn a_paused_client_go_leader_releasing_clears_the_new_leaders_lease_and_fencing_
         "on",
     );
     let result = splitbrain(&args);
-    assert_exit(&result, 1);
-    let run = latest_run(out.path());
-    let r = results(&run);
+    let r = results(&latest_run(out.path()));
     assert_stale_writes_fenced_out(&r);
-    let mutex = &r["checkers"]["mutex"];
-    assert_eq!(mutex["valid"], false, "{mutex:#}");
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert!(
-        stdout.contains("granted a live lease twice"),
-        "the double grant is named: {stdout}"
+    for (name, checker) in r["checkers"].as_object().unwrap() {
+        let may_object = ["mutex", "exclusive-holding"].contains(&name.as_str());
+        assert!(
+            checker["valid"] == true || may_object,
+            "{name}: {checker:#}"
+        );
+    }
+    assert!(matches!(result.status.code(), Some(0 | 1)), "{result:?}");
+}
+
+/// What the README shows: while a run lives, kubectl with the run's admin kubeconfig,
+/// inside the resource node's namespace, reaches every API server of the run.
+#[test]
+fn kubectl_with_the_runs_kubeconfig_sees_the_lease_while_the_run_lives() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let mut args = run_args(out.path().to_str().unwrap(), "k8s-lease", "none", "on");
+    let limit = args.iter().position(|a| *a == "--time-limit").unwrap() + 1;
+    args[limit] = "30";
+    let mut run = std::process::Command::new(bin())
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let run_dir = loop {
+        let found = std::fs::read_dir(out.path())
+            .ok()
+            .and_then(|mut d| d.find_map(|e| e.ok().map(|e| e.path()).filter(|p| p.is_dir())))
+            .filter(|d| d.join("kubeconfig").is_file() && d.join("history.jsonl").is_file());
+        if let Some(dir) = found {
+            break dir;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the run never wrote its kubeconfig"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    let run_id = info["extra"]["run_id"].as_str().unwrap().to_string();
+    let kubectl = splitbrain_runner::kube_control_plane::kubernetes_bin_dir().join("kubectl");
+    let kubeconfig = run_dir.join("kubeconfig");
+    let cache = tempfile::tempdir().unwrap();
+    let ask = |context: &str, what: &[&str]| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &format!("sb-{run_id}-resource")])
+            .arg(&kubectl)
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--cache-dir={}", cache.path().display()))
+            .arg(format!("--context={context}"))
+            .args(what)
+            .output()
+            .unwrap()
+    };
+    // The lock's Lease appears once a client has acquired it.
+    let mut leases = String::new();
+    while !leases.contains("splitbrain-lock") {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no Lease listed: {leases}"
+        );
+        let listed = ask("n1", &["get", "leases", "--all-namespaces"]);
+        leases = String::from_utf8_lossy(&listed.stdout).into_owned();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let from_n3 = ask(
+        "n3",
+        &[
+            "get",
+            "lease",
+            "splitbrain-lock",
+            "--namespace",
+            "splitbrain",
+        ],
     );
-    let logs: String = (0..3)
-        .map(|i| std::fs::read_to_string(run.join(format!("logs/agent-{i}.log"))).unwrap())
-        .collect();
+    assert!(from_n3.status.success(), "{from_n3:?}");
+    interrupt(run.id());
+    let status = run.wait().unwrap();
     assert!(
-        logs.contains("failed to renew lease splitbrain/splitbrain-lock"),
-        "client-go's renewal of the paused leader failed, and release() ran after it"
+        status.code().is_some(),
+        "the run ended on SIGTERM: {status:?}"
     );
+    assert!(
+        !kubeconfig.exists(),
+        "the admin kubeconfig went with the run"
+    );
+}
+
+/// Asks the run to stop as Ctrl-C would.
+fn interrupt(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+}
+
+/// A pause of the holder past its lease with fencing `fencing` on `lock` (TTL `ttl_ms`):
+/// the results of the run.
+fn paused_holder_run(
+    lock: &str,
+    ttl_ms: &str,
+    fencing: &str,
+) -> (std::process::Output, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = run_args(out.path().to_str().unwrap(), lock, "pause-holder", fencing);
+    let ttl = args.iter().position(|a| *a == "--ttl-ms").unwrap() + 1;
+    args[ttl] = ttl_ms;
+    let result = splitbrain(&args);
+    let r = results(&latest_run(out.path()));
+    (result, r)
+}
+
+#[test]
+fn a_paused_configmap_lock_holder_loses_updates_without_fencing_and_none_with_it() {
+    let (off, r) = paused_holder_run("k8s-configmap", "1000", "off");
+    assert_exit(&off, 1);
+    assert_lost_updates(&r);
+    let (on, r) = paused_holder_run("k8s-configmap", "1000", "on");
+    assert_exit(&on, 0);
+    assert_stale_writes_fenced_out(&r);
+}
+
+#[test]
+fn a_paused_kube_lease_manager_holder_loses_updates_without_fencing_and_none_with_it() {
+    // The crate's shortest lease is 2 s.
+    let (off, r) = paused_holder_run("k8s-lease-manager", "2000", "off");
+    assert_exit(&off, 1);
+    assert_lost_updates(&r);
+    let (on, r) = paused_holder_run("k8s-lease-manager", "2000", "on");
+    assert_exit(&on, 0);
+    assert_stale_writes_fenced_out(&r);
 }

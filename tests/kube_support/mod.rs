@@ -32,6 +32,8 @@ pub struct Api {
     pub admin: kube::Config,
     /// The admin kubeconfig file, for kubectl.
     pub admin_kubeconfig: PathBuf,
+    /// The agents' kubeconfig file, for plug-ins.
+    pub agent_kubeconfig: PathBuf,
     /// The namespace the agents may use.
     pub namespace: String,
 }
@@ -181,6 +183,7 @@ pub async fn start() -> Api {
             .await
             .expect("agent kubeconfig"),
         admin_kubeconfig,
+        agent_kubeconfig,
         namespace: LOCK_NAMESPACE.into(),
         dir,
     };
