@@ -369,3 +369,47 @@ async fn a_redis_lock_client_on_a_fast_clock_times_out_early_in_true_time() {
         );
     }
 }
+
+/// A lock server restarted while its clock is skewed through its vDSO comes back with
+/// the same skew, as a machine's clock stays skewed across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_keeps_its_vdso_clock() {
+    require_root();
+    let h = Harness::up("vdsorestart", 1);
+    let script =
+        "import time,sys\nwhile True:\n    print(time.time(), flush=True)\n    time.sleep(0.05)\n";
+    h.spawn(
+        "server-n1",
+        "n1",
+        ProcessKind::LockServer,
+        "/usr/bin/python3",
+        &["-c", script],
+        vec![],
+    );
+    let log = h.cluster.state_dir().join("server-n1.log");
+    let skew = || -> f64 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let last: f64 = text
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0.0);
+        last * 1000.0 - true_ms()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ahead = ClockSetting {
+        offset_ms: 600_000,
+        ..ClockSetting::true_time()
+    };
+    let reach = h.cluster.set_clock("server-n1", &ahead).unwrap();
+    assert_eq!(reach, ClockReach::Vdso);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!((skew() - 600_000.0).abs() < 1000.0, "skewed: {}", skew());
+    h.cluster.restart("server-n1").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        (skew() - 600_000.0).abs() < 1000.0,
+        "still skewed after the restart: {}",
+        skew()
+    );
+}

@@ -122,16 +122,12 @@ pub(crate) fn reapply_after_restart(state_dir: &Path, spec: &ProcessSpec, pid: u
     let Some(setting) = setting.filter(|s| !s.is_true_time()) else {
         return;
     };
-    let program = spec.program.file_name().map(|n| n.to_os_string());
+    // Until exec, the child is a fork of this process: its vDSO would be replaced.
+    let forked_from = std::env::current_exe().ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while std::time::Instant::now() < deadline {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        if exe
-            .as_ref()
-            .and_then(|e| e.file_name())
-            .map(|n| n.to_os_string())
-            == program
-        {
+        if exe.is_some() && exe != forked_from {
             if let Err(e) = super::vdso::set_process_clock(pid, &setting, false) {
                 tracing::warn!(process = %spec.name, error = %e, "clock not written after restart");
             }
