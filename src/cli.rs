@@ -108,9 +108,11 @@ struct RunArgs {
     /// Lock attempts per second over all clients.
     #[arg(long, default_value_t = 50.0)]
     rate: f64,
-    /// Milliseconds the controller waits for an op before recording it as `info`.
-    #[arg(long, default_value_t = 5000)]
-    op_timeout_ms: u64,
+    /// Milliseconds the controller waits for an op before recording it as `info`
+    /// [default: 5000; for k8s-clientgo 6 x --ttl-ms when that is more, so an acquire
+    /// can outwait a lease].
+    #[arg(long)]
+    op_timeout_ms: Option<u64>,
     /// Mean seconds of quiet between the end of one fault and the start of the next; each
     /// gap is seeded between 0.5 and 1.5 times this.
     #[arg(long, default_value_t = 3.0)]
@@ -283,7 +285,11 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         subnet: args.subnet,
         cs_wait: Duration::from_millis(args.cs_wait_ms),
         rate: args.rate,
-        op_timeout: Duration::from_millis(args.op_timeout_ms),
+        op_timeout: Duration::from_millis(
+            args.op_timeout_ms.unwrap_or_else(|| {
+                splitbrain_runner::default_op_timeout_ms(args.lock, args.ttl_ms)
+            }),
+        ),
         nemesis_interval: Duration::from_secs_f64(args.nemesis_interval),
         nemesis_options,
         lease_check: args.lease_check == OnOff::On,

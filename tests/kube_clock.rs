@@ -188,8 +188,6 @@ fn a_contender_whose_clock_runs_fast_does_not_break_client_go() {
             "clock-drift-minority",
             "--clock-drift-max",
             "30",
-            "--op-timeout-ms",
-            "9000",
         ],
     );
     assert_exit(&result, 0);
@@ -214,8 +212,6 @@ fn client_go_itself_tolerates_clock_jumps_of_tens_of_seconds() {
             "clock-bump-minority",
             "--clock-bump-max-ms",
             "60000",
-            "--op-timeout-ms",
-            "9000",
         ],
     );
     assert_exit(&result, 0);

@@ -195,3 +195,24 @@ fn run_help_shows_no_rustdoc_links_and_plugin_servers_exclude_plugins() {
     ]);
     assert_exit(&r, 254);
 }
+
+#[test]
+fn an_op_timeout_too_short_for_client_go_to_outwait_a_lease_is_refused_with_the_value_to_give() {
+    let r = splitbrain(&[
+        "run",
+        "--lock",
+        "k8s-clientgo",
+        "--ttl-ms",
+        "2000",
+        "--op-timeout-ms",
+        "5000",
+        "--nemesis",
+        "none",
+    ]);
+    assert_exit(&r, 254);
+    assert!(
+        stderr(&r).contains("give --op-timeout-ms 12000 or more"),
+        "{}",
+        stderr(&r)
+    );
+}

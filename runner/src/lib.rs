@@ -21,5 +21,5 @@ pub mod services;
 pub use config::{NemesisOptions, PluginSpec, RunConfig, WorkloadName, lock_name};
 pub use error::RunError;
 pub use progress::Progress;
-pub use run::{RunOutcome, check_config, run};
+pub use run::{RunOutcome, check_config, default_op_timeout_ms, run};
 pub use splitbrain_workloads::locks::LockKind;

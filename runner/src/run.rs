@@ -497,20 +497,37 @@ fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
     Ok(())
 }
 
+/// The op timeout a run gets when none is given: 5 s, and for `k8s-clientgo` enough for
+/// [`client_go_can_take_over`].
+pub fn default_op_timeout_ms(lock: LockKind, ttl_ms: u64) -> u64 {
+    if lock == LockKind::K8sClientgo {
+        DEFAULT_OP_TIMEOUT_MS.max(ttl_ms.saturating_mul(CLIENT_GO_OP_TIMEOUT_PER_TTL))
+    } else {
+        DEFAULT_OP_TIMEOUT_MS
+    }
+}
+
+/// The op timeout of a run that names none.
+const DEFAULT_OP_TIMEOUT_MS: u64 = 5000;
+
 /// client-go takes over a Lease only after watching it unchanged for the lease duration
-/// (the TTL), and each acquire is one elector waiting within the agent's step (a third
-/// of the op timeout): shorter than 1.5 TTL, an expired holder would never be replaced.
+/// plus up to two jittered retry periods (about 1.6 TTL), and each acquire is one elector
+/// waiting within the agent's step (a third of the op timeout, less what the plug-in
+/// keeps to answer in time): under 6 TTL, an expired holder would seldom be replaced.
+const CLIENT_GO_OP_TIMEOUT_PER_TTL: u64 = 6;
+
 fn client_go_can_take_over(cfg: &RunConfig) -> Result<(), RunError> {
-    let needed = cfg.ttl.mul_f64(1.5);
-    if cfg.op_timeout / 3 >= needed {
+    let needed = cfg.ttl * CLIENT_GO_OP_TIMEOUT_PER_TTL as u32;
+    if cfg.op_timeout >= needed {
         return Ok(());
     }
     let op_ms = cfg.op_timeout.as_millis();
-    let want_ms = needed.as_millis() * 3;
+    let want_ms = needed.as_millis();
     Err(RunError::Config(format!(
         "lock=k8s-clientgo ttl-ms={} op-timeout-ms={op_ms}: client-go takes over a lease only \
-         after watching it unchanged for the lease duration, so each acquire must be able to \
-         wait 1.5 x the TTL, a third of the op timeout; give --op-timeout-ms {want_ms} or more",
+         after watching it unchanged for the lease duration, so an acquire must be able to \
+         outwait a lease: the op timeout must be 6 x the TTL; give --op-timeout-ms {want_ms} \
+         or more (or leave it out)",
         cfg.ttl.as_millis()
     )))
 }
@@ -606,4 +623,16 @@ fn nemesis_label(names: &[String]) -> String {
 /// teardown, so sockets and server data put there cannot outlive the run.
 fn state_dir(run_id: &str) -> PathBuf {
     PathBuf::from(STATE_ROOT).join("state").join(run_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_go_gets_an_op_timeout_that_outwaits_its_lease() {
+        assert_eq!(default_op_timeout_ms(LockKind::K8sClientgo, 1000), 6000);
+        assert_eq!(default_op_timeout_ms(LockKind::K8sClientgo, 500), 5000);
+        assert_eq!(default_op_timeout_ms(LockKind::K8sLease, 2000), 5000);
+    }
 }
