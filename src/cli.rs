@@ -257,6 +257,9 @@ pub fn run_config_for_test(cli: Cli) -> Result<RunConfig> {
     }
 }
 
+/// The longest quiet gap between faults a run accepts: a day.
+const MAX_NEMESIS_INTERVAL: Duration = Duration::from_secs(86_400);
+
 fn run_config(args: RunArgs) -> Result<RunConfig> {
     let nemesis = match args.nemesis.trim() {
         "none" | "" => vec![],
@@ -264,13 +267,17 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
     };
     let seed = args.seed.unwrap_or_else(rand_seed);
     let nemesis_options = nemesis_options(&args)?;
-    if !(args.nemesis_interval >= 0.0 && args.nemesis_interval.is_finite()) {
+    let nemesis_interval = Duration::try_from_secs_f64(args.nemesis_interval)
+        .ok()
+        .filter(|d| *d <= MAX_NEMESIS_INTERVAL);
+    let Some(nemesis_interval) = nemesis_interval else {
         return Err(RunError::Config(format!(
-            "nemesis-interval={} must be a non-negative number of seconds",
-            args.nemesis_interval
+            "nemesis-interval={:?} must be a number of seconds from 0 to {}",
+            args.nemesis_interval,
+            MAX_NEMESIS_INTERVAL.as_secs()
         ))
         .into());
-    }
+    };
     Ok(RunConfig {
         lock: args.lock,
         workload: args.workload,
@@ -290,7 +297,7 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
                 splitbrain_runner::default_op_timeout_ms(args.lock, args.ttl_ms)
             }),
         ),
-        nemesis_interval: Duration::from_secs_f64(args.nemesis_interval),
+        nemesis_interval,
         nemesis_options,
         lease_check: args.lease_check == OnOff::On,
         command: command_line(seed),

@@ -139,7 +139,16 @@ proptest! {
         let mut argv = vec!["splitbrain".into(), "check".into(), path.display().to_string()];
         argv.extend(["--model".to_string(), model.to_string()]);
         // Each search gets little time: the property is about input, not search speed.
-        argv.extend(args.into_iter().filter(|a| a != "--time-limit"));
+        // A page goes into the test's own directory, whatever name was drawn.
+        let page = dir.path().join("page").display().to_string();
+        let mut args = args.into_iter().filter(|a| a != "--time-limit").peekable();
+        while let Some(arg) = args.next() {
+            let is_html = arg == "--html";
+            argv.push(arg);
+            if is_html && args.next().is_some() {
+                argv.push(page.clone());
+            }
+        }
         argv.extend(["--time-limit".to_string(), "0.05".to_string()]);
         let Ok(cli) = Cli::try_parse_from(&argv) else {
             return Ok(());

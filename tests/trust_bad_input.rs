@@ -216,3 +216,14 @@ fn an_op_timeout_too_short_for_client_go_to_outwait_a_lease_is_refused_with_the_
         stderr(&r)
     );
 }
+
+#[test]
+fn a_nemesis_interval_too_long_for_a_duration_is_bad_input() {
+    let r = splitbrain(&["run", "--nemesis-interval", "1e300", "--nemesis", "none"]);
+    assert_exit(&r, 254);
+    assert!(
+        stderr(&r).contains("nemesis-interval=1e300"),
+        "{}",
+        stderr(&r)
+    );
+}
