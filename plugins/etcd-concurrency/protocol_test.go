@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRequestOps(t *testing.T) {
+	req, perr := parseRequest([]byte(`{"id":1,"op":"acquire","key":"lock","ttl_ms":2000,"holder":"n2-4711-1"}`))
+	if perr != nil {
+		t.Fatalf("acquire: %v", perr)
+	}
+	if string(req.ID) != "1" || req.Op != "acquire" || req.Key != "lock" || req.TTLMs != 2000 || req.Holder != "n2-4711-1" {
+		t.Fatalf("acquire parsed as %+v", req)
+	}
+	req, perr = parseRequest([]byte(`{"id":3,"op":"release","key":"k","holder":"h","token":42}`))
+	if perr != nil || req.Op != "release" || req.TTLMs != 0 {
+		t.Fatalf("release: %+v %v", req, perr)
+	}
+	req, perr = parseRequest([]byte(`{"id":2,"op":"renew","key":"k","ttl_ms":500,"holder":"h","token":null}`))
+	if perr != nil || req.Op != "renew" {
+		t.Fatalf("renew: %+v %v", req, perr)
+	}
+	// Keys etcd takes but a Kubernetes name would not.
+	for _, key := range []string{"Lock_1", "a.b", "ключ", "x y"} {
+		if _, perr := parseRequest([]byte(`{"id":1,"op":"release","key":"` + key + `","holder":"h"}`)); perr != nil {
+			t.Errorf("key %q: %v", key, perr)
+		}
+	}
+	// An unknown op parses without its fields; handle answers "unsupported".
+	req, perr = parseRequest([]byte(`{"id":9,"op":"frobnicate"}`))
+	if perr != nil || req.Op != "frobnicate" {
+		t.Fatalf("unknown op: %+v %v", req, perr)
+	}
+	rep := (&plugin{}).handle(req, time.Now())
+	if rep.OK || rep.Error != errUnsupported || rep.Definite == nil || !*rep.Definite {
+		t.Fatalf("unknown op answered %+v", rep)
+	}
+}
+
+func TestParseRequestKeepsID(t *testing.T) {
+	for _, id := range []string{`7`, `123456789012`, `"abc"`, `1.5`} {
+		req, perr := parseRequest([]byte(`{"id":` + id + `,"op":"release","key":"k","holder":"h"}`))
+		if perr != nil {
+			t.Fatalf("id %s: %v", id, perr)
+		}
+		if string(req.ID) != id {
+			t.Fatalf("id %s read as %s", id, req.ID)
+		}
+	}
+}
+
+func TestParseRequestMalformed(t *testing.T) {
+	cases := []struct {
+		line   string
+		withID bool
+		want   string
+	}{
+		{`not json`, false, "not a JSON object"},
+		{`[1,2]`, false, "not a JSON object"},
+		{`null`, false, "not a JSON object"},
+		{`{"id":1} {"id":2}`, false, "text after the JSON object"},
+		{`{"op":"acquire"}`, false, "no id"},
+		{`{"id":null,"op":"acquire"}`, false, "no id"},
+		{`{"id":1}`, true, "no op"},
+		{`{"id":1,"op":5}`, true, "op is not a string"},
+		{`{"id":1,"op":"acquire","ttl_ms":1000,"holder":"h"}`, true, "no key"},
+		{`{"id":1,"op":"acquire","key":"","ttl_ms":1000,"holder":"h"}`, true, "is empty"},
+		{`{"id":1,"op":"acquire","key":"a/b","ttl_ms":1000,"holder":"h"}`, true, `contains "/"`},
+		{`{"id":1,"op":"release","key":"a\u0000b","holder":"h"}`, true, "NUL"},
+		{`{"id":1,"op":"release","key":"` + strings.Repeat("k", maxKeyBytes+1) + `","holder":"h"}`, true, "longer than"},
+		{`{"id":1,"op":"acquire","key":7,"ttl_ms":1000,"holder":"h"}`, true, "key is not a string"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":1000}`, true, "no holder"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":1000,"holder":""}`, true, "holder is empty"},
+		{`{"id":1,"op":"acquire","key":"k","holder":"h"}`, true, "without ttl_ms"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":"1000","holder":"h"}`, true, "ttl_ms is not a number"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":null,"holder":"h"}`, true, "ttl_ms is not a number"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":1.5,"holder":"h"}`, true, "whole number"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":0,"holder":"h"}`, true, "whole number"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":-5,"holder":"h"}`, true, "whole number"},
+		{`{"id":1,"op":"acquire","key":"k","ttl_ms":1e30,"holder":"h"}`, true, "whole number"},
+		{`{"id":1,"op":"release","key":"k","holder":7}`, true, "holder is not a string"},
+	}
+	for _, c := range cases {
+		_, perr := parseRequest([]byte(c.line))
+		if perr == nil {
+			t.Errorf("%s: parsed", c.line)
+			continue
+		}
+		if (perr.ID != nil) != c.withID {
+			t.Errorf("%s: id %q, want an id: %t", c.line, perr.ID, c.withID)
+		}
+		if !strings.Contains(perr.Msg, c.want) {
+			t.Errorf("%s: message %q lacks %q", c.line, perr.Msg, c.want)
+		}
+	}
+}
+
+func TestEncodeReplies(t *testing.T) {
+	cases := []struct {
+		r    reply
+		want string
+	}{
+		{okToken(json.RawMessage(`1`), 42), `{"id":1,"ok":true,"token":42}`},
+		{okReply(json.RawMessage(`2`)), `{"id":2,"ok":true}`},
+		{refusal(json.RawMessage(`4`), true, errHeld), `{"id":4,"ok":false,"definite":true,"error":"held"}`},
+		{refusal(json.RawMessage(`5`), false, "timeout after 300 ms"), `{"id":5,"ok":false,"definite":false,"error":"timeout after 300 ms"}`},
+		{refusal(json.RawMessage(`6`), false, "key <nil> & more"), `{"id":6,"ok":false,"definite":false,"error":"key <nil> & more"}`},
+		// An id read with blanks and a newline inside comes out compact, on one line.
+		{refusal(json.RawMessage("{\n \"a\" : 1}"), true, "x\ny"), `{"id":{"a":1},"ok":false,"definite":true,"error":"x\ny"}`},
+	}
+	for _, c := range cases {
+		b, err := encode(c.r)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.r, err)
+		}
+		if string(b) != c.want+"\n" {
+			t.Errorf("encoded %q, want %q", b, c.want+"\n")
+		}
+	}
+}
+
+// serve answers malformed lines that carry an id, skips the rest, and goes on. None of
+// these requests reaches etcd, so the plug-in needs no client.
+func TestServeBadInput(t *testing.T) {
+	in := strings.Join([]string{
+		`garbage`,
+		``,
+		`{"id":1,"op":"acquire","key":"k","holder":"h"}`,
+		`  {"id":2,"op":"nope"}  ` + "\r",
+		strings.Repeat("x", maxLineBytes+10),
+		`{"id":3,"op":"renew","key":"k","ttl_ms":1000,"holder":"nobody"}`,
+		`{"id":4,"op":"release","key":"k","holder":"nobody"}`,
+		`{"id":5,"op":"acquire","key":"a/b","ttl_ms":1000,"holder":"h"}`,
+	}, "\n")
+	var out strings.Builder
+	p := &plugin{sessions: map[string]*session{}, opTimeout: time.Second, budget: budgetFor(time.Second)}
+	if err := serve(p, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"id":1,"ok":false,"definite":true,"error":"bad request: acquire without ttl_ms"}`,
+		`{"id":2,"ok":false,"definite":true,"error":"unsupported"}`,
+		`{"id":3,"ok":false,"definite":true,"error":"not-holder"}`,
+		`{"id":4,"ok":false,"definite":true,"error":"not-holder"}`,
+		`{"id":5,"ok":false,"definite":true,"error":"bad request: key \"a/b\" contains \"/\" (a lock's etcd prefix would hold another lock's keys)"}`,
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestReadLineTooLong(t *testing.T) {
+	r := bufio.NewReaderSize(strings.NewReader(strings.Repeat("y", 300)+"\nnext\n"), 16)
+	line, tooLong, err := readLine(r, 100)
+	if !tooLong || line != nil || err != nil {
+		t.Fatalf("long line: %q %t %v", line, tooLong, err)
+	}
+	line, tooLong, err = readLine(r, 100)
+	if string(line) != "next" || tooLong || err != nil {
+		t.Fatalf("next line: %q %t %v", line, tooLong, err)
+	}
+}
+
+func TestParseEndpoints(t *testing.T) {
+	got, err := parseEndpoints("10.77.0.1:2379,10.77.0.2:2379, 10.77.0.3:2379")
+	if err != nil || strings.Join(got, ",") != "10.77.0.1:2379,10.77.0.2:2379,10.77.0.3:2379" {
+		t.Fatalf("three members: %q %v", got, err)
+	}
+	if got, err := parseEndpoints("[::1]:2379"); err != nil || len(got) != 1 {
+		t.Fatalf("ipv6: %q %v", got, err)
+	}
+	for _, bad := range []string{"", " ", ",", "10.77.0.1", "http://10.77.0.1:2379", ":2379", "h:0", "h:99999", "h:x"} {
+		if got, err := parseEndpoints(bad); err == nil {
+			t.Errorf("%q accepted: %q", bad, got)
+		}
+	}
+}
