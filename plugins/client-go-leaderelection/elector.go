@@ -77,7 +77,7 @@ type plugin struct {
 
 // handle carries out one parsed request read at start.
 func (p *plugin) handle(req request, start time.Time) reply {
-	answerBy, leadBy := p.budget.deadlines(start, p.opTimeout)
+	answerBy, leadBy := p.budget.Deadlines(start, p.opTimeout)
 	switch req.Op {
 	case "acquire":
 		return p.acquire(req, answerBy, leadBy)

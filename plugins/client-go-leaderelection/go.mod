@@ -5,6 +5,7 @@ module splitbrain/plugins/client-go-leaderelection
 go 1.24.0
 
 require (
+	splitbrain/plugins/lockprotocol v0.0.0
 	k8s.io/api v0.34.4
 	k8s.io/apimachinery v0.34.4
 	k8s.io/client-go v0.34.4
@@ -52,3 +53,5 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.0 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
+
+replace splitbrain/plugins/lockprotocol => ../lockprotocol

@@ -6,10 +6,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -23,8 +21,6 @@ import (
 const (
 	defaultNamespace = "splitbrain"
 	defaultOpTimeout = 1000 * time.Millisecond
-	// The agent kills a plug-in that writes a line over 1 MiB; requests are far shorter.
-	maxLineBytes = 1 << 20
 )
 
 func main() {
@@ -94,80 +90,4 @@ func setup() (*plugin, error) {
 		budget:    budget,
 		sessions:  map[string]*session{},
 	}, nil
-}
-
-// serve answers requests from in until it closes. Only a failed write to out (the agent
-// is gone) is an error; bad input is answered or logged and skipped.
-func serve(p *plugin, in io.Reader, out io.Writer) error {
-	r := bufio.NewReaderSize(in, 64<<10)
-	w := bufio.NewWriter(out)
-	for {
-		line, tooLong, err := readLine(r, maxLineBytes)
-		if len(line) > 0 || tooLong {
-			start := time.Now()
-			var rep reply
-			var answer bool
-			if tooLong {
-				log.Printf("bad request: a line longer than %d bytes, skipped", maxLineBytes)
-			} else if req, perr := parseRequest(line); perr != nil {
-				log.Printf("%s", perr.Msg)
-				if perr.ID != nil {
-					rep, answer = refusal(perr.ID, true, perr.Msg), true
-				}
-			} else {
-				rep, answer = p.handle(req, start), true
-			}
-			if answer {
-				b, err := encode(rep)
-				if err != nil { // cannot happen: the id was valid JSON
-					log.Printf("encoding a reply: %v", err)
-					b, _ = encode(refusal(nil, false, "reply encoding failed"))
-				}
-				if _, err := w.Write(b); err != nil {
-					return fmt.Errorf("writing a reply: %v", err)
-				}
-				if err := w.Flush(); err != nil {
-					return fmt.Errorf("writing a reply: %v", err)
-				}
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading requests: %v", err)
-		}
-	}
-}
-
-// readLine returns the next line without its end of line ("\n" or "\r\n"), trimmed of
-// surrounding blanks. A line over max bytes is consumed and reported as tooLong.
-func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
-	for {
-		chunk, e := r.ReadSlice('\n')
-		if !tooLong {
-			if len(line)+len(chunk) > max+2 {
-				tooLong, line = true, nil
-			} else {
-				line = append(line, chunk...)
-			}
-		}
-		if e == bufio.ErrBufferFull {
-			continue
-		}
-		if tooLong {
-			line = nil
-		}
-		return trimBlank(line), tooLong, e
-	}
-}
-
-func trimBlank(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"splitbrain/plugins/lockprotocol"
 	"time"
 
 	"k8s.io/client-go/tools/leaderelection"
@@ -62,27 +63,7 @@ func (t electionTimings) validate() error {
 // a ttl under 1 s gives a Lease they may take at once.
 func (t electionTimings) leaseSeconds() int64 { return int64(t.LeaseDuration / time.Second) }
 
-// opBudget splits the agent's bound on one request. The reply must leave before the
-// agent gives up (deadline = bound - margin); waiting to lead may use all of that but a
-// reserve kept for stopping the elector and finding out what it left behind (cancel,
-// the in-flight write, client-go's release write).
-type opBudget struct {
-	Margin  time.Duration // kept free at the end of the agent's bound
-	Reserve time.Duration // kept for stopping an elector that did not lead in time
-}
-
+// budgetFor is the time budget of one request (lockprotocol.NewBudget): waiting to lead may use all but a fifth of the rest, kept for stopping the elector and finding out what it left behind (cancel, the in-flight write, client-go's release write).
 func budgetFor(opTimeout time.Duration) opBudget {
-	margin := min(max(opTimeout/10, 10*time.Millisecond), 250*time.Millisecond)
-	if margin > opTimeout/2 {
-		margin = opTimeout / 2
-	}
-	rest := opTimeout - margin
-	return opBudget{Margin: margin, Reserve: rest / 5}
-}
-
-// deadlines returns, for a request read at start, the time by which it must be
-// answered and the time until which an acquire waits to lead.
-func (b opBudget) deadlines(start time.Time, opTimeout time.Duration) (answerBy, leadBy time.Time) {
-	answerBy = start.Add(opTimeout - b.Margin)
-	return answerBy, answerBy.Add(-b.Reserve)
+	return lockprotocol.NewBudget(opTimeout, 5)
 }

@@ -85,7 +85,7 @@ func TestBudget(t *testing.T) {
 		{10 * time.Millisecond, 5 * time.Millisecond, 4 * time.Millisecond},
 	} {
 		b := budgetFor(c.op)
-		answerBy, leadBy := b.deadlines(start, c.op)
+		answerBy, leadBy := b.Deadlines(start, c.op)
 		if answerBy.Sub(start) != c.answer || leadBy.Sub(start) != c.leadBy {
 			t.Errorf("op timeout %v: answer by %v, lead by %v; want %v, %v",
 				c.op, answerBy.Sub(start), leadBy.Sub(start), c.answer, c.leadBy)

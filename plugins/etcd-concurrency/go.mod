@@ -5,6 +5,7 @@ module splitbrain/plugins/etcd-concurrency
 go 1.24.0
 
 require (
+	splitbrain/plugins/lockprotocol v0.0.0
 	go.etcd.io/etcd/api/v3 v3.5.23
 	go.etcd.io/etcd/client/pkg/v3 v3.5.23
 	go.etcd.io/etcd/client/v3 v3.5.23
@@ -26,3 +27,5 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20250115164207-1a7da9e5054f // indirect
 	google.golang.org/protobuf v1.36.4 // indirect
 )
+
+replace splitbrain/plugins/lockprotocol => ../lockprotocol

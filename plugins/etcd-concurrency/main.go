@@ -6,10 +6,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -24,8 +22,6 @@ import (
 
 const (
 	defaultOpTimeout = 1000 * time.Millisecond
-	// The agent kills a plug-in that writes a line over 1 MiB; requests are far shorter.
-	maxLineBytes = 1 << 20
 	// mutexPrefix is where the mutexes live in etcd: lock K's waiters and owner are the
 	// keys mutexPrefix+K+"/<lease id in hex>".
 	mutexPrefix = "splitbrain/etcd-concurrency/"
@@ -114,81 +110,4 @@ func parseEndpoints(v string) ([]string, error) {
 		return nil, fmt.Errorf("SPLITBRAIN_ETCD=%q names no endpoint", v)
 	}
 	return out, nil
-}
-
-// serve answers requests from in until it closes. Only a failed write to out (the agent
-// is gone) is an error; bad input is answered or logged and skipped.
-func serve(p *plugin, in io.Reader, out io.Writer) error {
-	r := bufio.NewReaderSize(in, 64<<10)
-	w := bufio.NewWriter(out)
-	for {
-		line, tooLong, err := readLine(r, maxLineBytes)
-		if len(line) > 0 || tooLong {
-			start := time.Now()
-			var rep reply
-			answer := false
-			if tooLong {
-				log.Printf("bad request: a line longer than %d bytes, skipped", maxLineBytes)
-			} else if req, perr := parseRequest(line); perr != nil {
-				log.Print(perr.Msg)
-				if perr.ID != nil {
-					rep, answer = refusal(perr.ID, true, perr.Msg), true
-				}
-			} else {
-				rep, answer = p.handle(req, start), true
-			}
-			if answer {
-				b, err := encode(rep)
-				if err != nil { // cannot happen: the id was valid JSON
-					log.Printf("encoding a reply: %v", err)
-					b, _ = encode(refusal(nil, false, "reply encoding failed"))
-				}
-				if _, err := w.Write(b); err != nil {
-					return fmt.Errorf("writing a reply: %v", err)
-				}
-				if err := w.Flush(); err != nil {
-					return fmt.Errorf("writing a reply: %v", err)
-				}
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading requests: %v", err)
-		}
-	}
-}
-
-// readLine returns the next line without its end of line ("\n" or "\r\n"), trimmed of
-// surrounding blanks. A line over max bytes is consumed and reported as tooLong.
-func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
-	for {
-		chunk, e := r.ReadSlice('\n')
-		if !tooLong {
-			if len(line)+len(chunk) > max+2 {
-				tooLong, line = true, nil
-			} else {
-				line = append(line, chunk...)
-			}
-		}
-		if e == bufio.ErrBufferFull {
-			continue
-		}
-		if tooLong {
-			line = nil
-		}
-		return trimBlank(line), tooLong, e
-	}
-}
-
-func trimBlank(b []byte) []byte {
-	isBlank := func(c byte) bool { return c == '\n' || c == '\r' || c == ' ' || c == '\t' }
-	for len(b) > 0 && isBlank(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	for len(b) > 0 && isBlank(b[0]) {
-		b = b[1:]
-	}
-	return b
 }

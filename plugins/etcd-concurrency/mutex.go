@@ -51,7 +51,7 @@ type plugin struct {
 
 // handle carries out one parsed request read at start.
 func (p *plugin) handle(req request, start time.Time) reply {
-	answerBy, stepBy := p.budget.deadlines(start, p.opTimeout)
+	answerBy, stepBy := p.budget.Deadlines(start, p.opTimeout)
 	switch req.Op {
 	case "acquire":
 		return p.acquire(req, answerBy, stepBy)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -99,30 +97,6 @@ func TestParseRequestMalformed(t *testing.T) {
 	}
 }
 
-func TestEncodeReplies(t *testing.T) {
-	cases := []struct {
-		r    reply
-		want string
-	}{
-		{okToken(json.RawMessage(`1`), 42), `{"id":1,"ok":true,"token":42}`},
-		{okReply(json.RawMessage(`2`)), `{"id":2,"ok":true}`},
-		{refusal(json.RawMessage(`4`), true, errHeld), `{"id":4,"ok":false,"definite":true,"error":"held"}`},
-		{refusal(json.RawMessage(`5`), false, "timeout after 300 ms"), `{"id":5,"ok":false,"definite":false,"error":"timeout after 300 ms"}`},
-		{refusal(json.RawMessage(`6`), false, "key <nil> & more"), `{"id":6,"ok":false,"definite":false,"error":"key <nil> & more"}`},
-		// An id read with blanks and a newline inside comes out compact, on one line.
-		{refusal(json.RawMessage("{\n \"a\" : 1}"), true, "x\ny"), `{"id":{"a":1},"ok":false,"definite":true,"error":"x\ny"}`},
-	}
-	for _, c := range cases {
-		b, err := encode(c.r)
-		if err != nil {
-			t.Fatalf("%+v: %v", c.r, err)
-		}
-		if string(b) != c.want+"\n" {
-			t.Errorf("encoded %q, want %q", b, c.want+"\n")
-		}
-	}
-}
-
 // serve answers malformed lines that carry an id, skips the rest, and goes on. None of
 // these requests reaches etcd, so the plug-in needs no client.
 func TestServeBadInput(t *testing.T) {
@@ -151,18 +125,6 @@ func TestServeBadInput(t *testing.T) {
 	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-func TestReadLineTooLong(t *testing.T) {
-	r := bufio.NewReaderSize(strings.NewReader(strings.Repeat("y", 300)+"\nnext\n"), 16)
-	line, tooLong, err := readLine(r, 100)
-	if !tooLong || line != nil || err != nil {
-		t.Fatalf("long line: %q %t %v", line, tooLong, err)
-	}
-	line, tooLong, err = readLine(r, 100)
-	if string(line) != "next" || tooLong || err != nil {
-		t.Fatalf("next line: %q %t %v", line, tooLong, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"splitbrain/plugins/lockprotocol"
 	"time"
 )
 
@@ -20,28 +21,7 @@ func ttlSeconds(ttlMs int64) (int64, error) {
 	return (ttlMs + 999) / 1000, nil
 }
 
-// opBudget splits the agent's bound on one request. The reply must leave before the
-// agent gives up (answerBy = start + bound - Margin). The request's main step (the
-// Grant and TryLock of an acquire, the Unlock of a release) must end Reserve before
-// that, so that a step whose outcome is unknown can still be undone in time: the
-// session's lease revoked, which deletes whatever lock key it may have written.
-type opBudget struct {
-	Margin  time.Duration // kept free at the end of the agent's bound
-	Reserve time.Duration // kept for revoking the lease after a step that timed out
-}
-
+// budgetFor is the time budget of one request (lockprotocol.NewBudget): the Grant and TryLock of an acquire (or the Unlock of a release) may use all but a quarter of the rest, kept for revoking the session's lease after a step whose outcome is unknown.
 func budgetFor(opTimeout time.Duration) opBudget {
-	margin := min(max(opTimeout/10, 10*time.Millisecond), 250*time.Millisecond)
-	if margin > opTimeout/2 {
-		margin = opTimeout / 2
-	}
-	rest := opTimeout - margin
-	return opBudget{Margin: margin, Reserve: rest / 4}
-}
-
-// deadlines returns, for a request read at start, the time by which it must be
-// answered and the time by which its main step must be done.
-func (b opBudget) deadlines(start time.Time, opTimeout time.Duration) (answerBy, stepBy time.Time) {
-	answerBy = start.Add(opTimeout - b.Margin)
-	return answerBy, answerBy.Add(-b.Reserve)
+	return lockprotocol.NewBudget(opTimeout, 4)
 }

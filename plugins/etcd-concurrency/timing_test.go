@@ -38,7 +38,7 @@ func TestBudget(t *testing.T) {
 		{10 * time.Millisecond, 5 * time.Millisecond, 3750 * time.Microsecond},
 	} {
 		b := budgetFor(c.op)
-		answerBy, stepBy := b.deadlines(start, c.op)
+		answerBy, stepBy := b.Deadlines(start, c.op)
 		if answerBy.Sub(start) != c.answer || stepBy.Sub(start) != c.stepBy {
 			t.Errorf("op timeout %v: answer by %v, step by %v; want %v, %v",
 				c.op, answerBy.Sub(start), stepBy.Sub(start), c.answer, c.stepBy)
