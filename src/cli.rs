@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use splitbrain_runner::{LockKind, NemesisOptions, Progress, RunConfig, RunError, WorkloadName};
+use splitbrain_runner::{
+    LockKind, NemesisOptions, Progress, RunConfig, RunError, ServerSet, WorkloadName,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,7 +126,7 @@ struct RunArgs {
     /// For `--lock external`: lock systems whose servers the plug-in needs,
     /// comma-separated (`redis`); each one's address reaches it as `SPLITBRAIN_REDIS`, ...
     #[arg(long, value_enum, value_delimiter = ',')]
-    plugin_servers: Vec<PluginServers>,
+    plugin_servers: Vec<ServerSet>,
     /// Test-only: the optimistic workload's compare-and-set skips its version check, to
     /// show the linearizability checker catching lost updates.
     #[arg(long, hide = true)]
@@ -160,38 +162,6 @@ struct CheckArgs {
 enum OnOff {
     On,
     Off,
-}
-
-/// A PluginServers is a lock system whose servers a plug-in can ask for: every lock
-/// system but a plug-in itself.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum PluginServers {
-    /// One Redis primary (`SPLITBRAIN_REDIS`).
-    Redis,
-    /// A Redis primary, a replica and three sentinels (`SPLITBRAIN_SENTINELS`,
-    /// `SPLITBRAIN_SENTINEL_MASTER`).
-    RedisSentinel,
-    /// One independent Redis primary per node (`SPLITBRAIN_REDLOCK`).
-    Redlock,
-    /// A 3-member etcd cluster (`SPLITBRAIN_ETCD`).
-    Etcd,
-    /// A 3-server ZooKeeper ensemble (`SPLITBRAIN_ZOOKEEPER`).
-    Zookeeper,
-    /// The Kubernetes API over etcd (`SPLITBRAIN_KUBE_API`).
-    Kubernetes,
-}
-
-impl From<PluginServers> for LockKind {
-    fn from(s: PluginServers) -> LockKind {
-        match s {
-            PluginServers::Redis => LockKind::Redis,
-            PluginServers::RedisSentinel => LockKind::RedisSentinel,
-            PluginServers::Redlock => LockKind::Redlock,
-            PluginServers::Etcd => LockKind::Etcd,
-            PluginServers::Zookeeper => LockKind::Zookeeper,
-            PluginServers::Kubernetes => LockKind::K8sLease,
-        }
-    }
 }
 
 fn parse_workload(s: &str) -> Result<WorkloadName, String> {
@@ -301,20 +271,14 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         nemesis_options,
         lease_check: args.lease_check == OnOff::On,
         command: command_line(seed),
-        plugin: plugin_spec(
-            args.plugin_command,
-            args.plugin_servers
-                .into_iter()
-                .map(LockKind::from)
-                .collect(),
-        )?,
+        plugin: plugin_spec(args.plugin_command, args.plugin_servers)?,
         optimistic_unsafe: args.optimistic_unsafe,
     })
 }
 
 fn plugin_spec(
     command: Option<String>,
-    servers: Vec<LockKind>,
+    servers: Vec<ServerSet>,
 ) -> Result<Option<splitbrain_runner::PluginSpec>> {
     let Some(command) = command else {
         if !servers.is_empty() {

@@ -1,5 +1,5 @@
 //! etcd's own lock recipe, `go.etcd.io/etcd/client/v3/concurrency` Mutex, as a Go
-//! plug-in (`plugins/etcd-concurrency`) on the run's 3-member etcd: exclusive with no
+//! plug-in (`plugins/etcd-concurrency`, `--lock etcd-concurrency`) on the run's 3-member etcd: exclusive with no
 //! faults, broken by a paused holder without fencing (its session's lease runs out
 //! while it is stopped), saved by the lock key's revision as a fencing token.
 
@@ -8,21 +8,10 @@ mod common;
 use common::*;
 
 fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("etcd-concurrency");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    let command = plugin.display().to_string();
     splitbrain(&[
         "run",
         "--lock",
-        "external",
-        "--plugin-command",
-        &command,
-        "--plugin-servers",
-        "etcd",
+        "etcd-concurrency",
         "--nemesis",
         nemesis,
         "--fencing",

@@ -227,3 +227,47 @@ fn a_nemesis_interval_too_long_for_a_duration_is_bad_input() {
         stderr(&r)
     );
 }
+
+#[test]
+fn a_plugin_lock_brings_its_own_client_so_a_plugin_command_is_refused() {
+    let r = splitbrain(&[
+        "run",
+        "--lock",
+        "curator",
+        "--plugin-command",
+        "python3 lock.py",
+        "--nemesis",
+        "none",
+    ]);
+    assert_exit(&r, 254);
+    assert!(
+        stderr(&r).contains("--lock curator brings its own client and servers"),
+        "{}",
+        stderr(&r)
+    );
+}
+
+#[test]
+fn fencing_with_a_plugin_lock_that_hands_out_no_token_is_refused() {
+    for lock in ["redsync", "redislock", "pottery", "node-redlock"] {
+        let r = splitbrain(&["run", "--lock", lock, "--fencing", "on", "--nemesis", "none"]);
+        assert_exit(&r, 254);
+        let err = stderr(&r);
+        assert!(err.contains(&format!("lock={lock} fencing=on")), "{err}");
+        assert!(err.contains("--fencing off"), "{err}");
+    }
+}
+
+#[test]
+fn a_plugin_lock_whose_program_is_not_built_names_the_script_that_builds_it() {
+    let empty_cache = tempfile::tempdir().unwrap();
+    let r = std::process::Command::new(common::bin())
+        .args(["run", "--lock", "kazoo", "--nemesis", "none"])
+        .env("SPLITBRAIN_CACHE", empty_cache.path())
+        .output()
+        .unwrap();
+    assert_exit(&r, 253);
+    let err = stderr(&r);
+    assert!(err.contains("kazoo"), "{err}");
+    assert!(err.contains("scripts/build-plugins"), "{err}");
+}

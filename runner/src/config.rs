@@ -1,6 +1,6 @@
 //! What a run is asked to do, validated before anything is created.
 
-use splitbrain_workloads::locks::LockKind;
+use splitbrain_workloads::locks::{LockKind, ServerSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -59,9 +59,9 @@ pub struct PluginSpec {
     /// The working directory the command's relative paths resolve against (where
     /// `splitbrain run` was started).
     pub dir: PathBuf,
-    /// Lock systems whose servers the run starts for the plug-in; each one's addresses
-    /// reach the plug-in as `SPLITBRAIN_<NAME>` (`SPLITBRAIN_REDIS=10.77.0.1:6379`).
-    pub servers: Vec<LockKind>,
+    /// The servers the run starts for the plug-in; each one's addresses reach the
+    /// plug-in as `SPLITBRAIN_<NAME>` (`SPLITBRAIN_REDIS=10.77.0.1:6379`).
+    pub servers: Vec<ServerSet>,
 }
 
 /// NemesisOptions are the sizes of the faults that have one.
@@ -133,10 +133,7 @@ impl std::str::FromStr for WorkloadName {
 
 /// The command-line spelling of a lock kind (`redis`, ...).
 pub fn lock_name(kind: LockKind) -> String {
-    use clap::ValueEnum;
-    kind.to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_else(|| format!("{kind:?}").to_lowercase())
+    kind.name()
 }
 
 #[cfg(test)]

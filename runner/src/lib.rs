@@ -22,4 +22,4 @@ pub use config::{NemesisOptions, PluginSpec, RunConfig, WorkloadName, lock_name}
 pub use error::RunError;
 pub use progress::Progress;
 pub use run::{RunOutcome, check_config, default_op_timeout_ms, run};
-pub use splitbrain_workloads::locks::LockKind;
+pub use splitbrain_workloads::locks::{LockKind, ServerSet};

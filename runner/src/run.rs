@@ -15,7 +15,7 @@ use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_p
 use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
 use splitbrain_workloads::leader::{self, LeaderConfig};
-use splitbrain_workloads::locks::LockKind;
+use splitbrain_workloads::locks::{Client, LockKind, ServerSet};
 use splitbrain_workloads::optimistic::{self, OptimisticConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -181,7 +181,7 @@ async fn run_on_cluster(
     let targets: Arc<dyn Targets> = Arc::new(RunTargets {
         board: board.clone(),
         cluster: cluster.clone(),
-        lock: cfg.lock,
+        server_sets: crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg)),
         servers: services.lock.clone(),
     });
     let nemesis = tokio::spawn(splitbrain_nemesis::faults::run_nemesis(
@@ -337,7 +337,7 @@ fn finish(
 struct RunTargets {
     board: Arc<HolderBoard>,
     cluster: Arc<dyn Cluster>,
-    lock: LockKind,
+    server_sets: Vec<ServerSet>,
     servers: LockServers,
 }
 
@@ -351,7 +351,7 @@ impl Targets for RunTargets {
         // tell the runtime so its other tasks move to another worker meanwhile.
         tokio::task::block_in_place(|| {
             crate::lock_servers::leader::leader_node(
-                self.lock,
+                &self.server_sets,
                 self.cluster.as_ref(),
                 &self.servers,
             )
@@ -410,7 +410,7 @@ fn write_run_info(
             "plugin": cfg.plugin.as_ref().map(|p| serde_json::json!({
                 "command": p.command,
                 "dir": p.dir.display().to_string(),
-                "servers": p.servers.iter().map(|k| crate::lock_name(*k)).collect::<Vec<_>>(),
+                "servers": p.servers.iter().map(|s| s.name()).collect::<Vec<_>>(),
             })),
             "optimistic_unsafe": cfg.optimistic_unsafe,
             "nemesis_options": {
@@ -433,21 +433,16 @@ fn write_run_info(
 pub fn check_config(cfg: &RunConfig) -> Result<FaultMix, RunError> {
     validate(cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
-    require_programs(crate::lock_servers::required_programs(cfg.lock))?;
-    if let Some(plugin) = &cfg.plugin {
-        require_programs(&crate::lock_servers::external::required_programs(
-            &plugin.servers,
-        ))?;
-        if plugin
-            .servers
-            .iter()
-            .any(|k| crate::lock_servers::is_kubernetes(*k))
-        {
-            crate::lock_servers::kubernetes::require_built()?;
-        }
+    for set in crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg)) {
+        require_programs(crate::lock_servers::required_programs(set))?;
     }
-    crate::lock_servers::preflight(cfg.lock, cfg.fencing)?;
+    crate::lock_servers::preflight(cfg.lock, plugin_servers(cfg), cfg.fencing)?;
     Ok(faults)
+}
+
+/// The servers a user's plug-in asked for (none for every other lock).
+pub(crate) fn plugin_servers(cfg: &RunConfig) -> &[ServerSet] {
+    cfg.plugin.as_ref().map_or(&[], |p| p.servers.as_slice())
 }
 
 fn validate(cfg: &RunConfig) -> Result<(), RunError> {
@@ -472,38 +467,39 @@ fn validate(cfg: &RunConfig) -> Result<(), RunError> {
 
 /// The lock, its plug-in and the workload fit together.
 fn validate_lock_choice(cfg: &RunConfig) -> Result<(), RunError> {
-    use splitbrain_workloads::locks::LockKind;
-    let bad = |m: &str| Err(RunError::Config(m.into()));
-    match (&cfg.plugin, cfg.lock) {
-        (None, LockKind::External) => bad("lock=external needs --plugin-command, such as \
-             --plugin-command \"python3 examples/python-redis-lock/lock.py\" --plugin-servers redis"),
-        (Some(p), LockKind::External) if p.command.trim().is_empty() => {
-            bad("plugin-command is empty: give the command that starts the plug-in")
+    let bad = |m: String| Err(RunError::Config(m));
+    let user_plugin = cfg.lock.system().client == Client::UserPlugin;
+    match (&cfg.plugin, user_plugin) {
+        (None, true) => bad("lock=external needs --plugin-command, such as \
+             --plugin-command \"python3 examples/python-redis-lock/lock.py\" --plugin-servers redis"
+            .into()),
+        (Some(p), true) if p.command.trim().is_empty() => {
+            bad("plugin-command is empty: give the command that starts the plug-in".into())
         }
-        (Some(_), LockKind::External) => Ok(()),
-        (Some(_), _) => bad("plugin-command is only used with --lock external"),
-        (None, _) => Ok(()),
+        (Some(_), false) => bad(format!(
+            "plugin-command is only used with --lock external; --lock {} brings its own \
+             client and servers",
+            cfg.lock.name()
+        )),
+        _ => Ok(()),
     }?;
-    if cfg.lock == LockKind::K8sClientgo {
-        client_go_can_take_over(cfg)?;
-    }
+    lock_can_take_over(cfg)?;
     if cfg.workload == WorkloadName::Optimistic && !cfg.lock.has_versioned_store() {
-        return Err(RunError::Config(format!(
+        return bad(format!(
             "workload=optimistic needs a lock system with a versioned store; supported: \
              --lock {}",
             LockKind::versioned_store_names()
-        )));
+        ));
     }
     Ok(())
 }
 
-/// The op timeout a run gets when none is given: 5 s, and for `k8s-clientgo` enough for
-/// [`client_go_can_take_over`].
+/// The op timeout a run gets when none is given: 5 s, and for a lock that needs longer
+/// to take over an expired holder (client-go), enough for [`lock_can_take_over`].
 pub fn default_op_timeout_ms(lock: LockKind, ttl_ms: u64) -> u64 {
-    if lock == LockKind::K8sClientgo {
-        DEFAULT_OP_TIMEOUT_MS.max(ttl_ms.saturating_mul(CLIENT_GO_OP_TIMEOUT_PER_TTL))
-    } else {
-        DEFAULT_OP_TIMEOUT_MS
+    match lock.system().op_timeout_per_ttl {
+        Some(per_ttl) => DEFAULT_OP_TIMEOUT_MS.max(ttl_ms.saturating_mul(per_ttl)),
+        None => DEFAULT_OP_TIMEOUT_MS,
     }
 }
 
@@ -513,21 +509,24 @@ const DEFAULT_OP_TIMEOUT_MS: u64 = 5000;
 /// client-go takes over a Lease only after watching it unchanged for the lease duration
 /// plus up to two jittered retry periods (about 1.6 TTL), and each acquire is one elector
 /// waiting within the agent's step (a third of the op timeout, less what the plug-in
-/// keeps to answer in time): under 6 TTL, an expired holder would seldom be replaced.
-const CLIENT_GO_OP_TIMEOUT_PER_TTL: u64 = 6;
-
-fn client_go_can_take_over(cfg: &RunConfig) -> Result<(), RunError> {
-    let needed = cfg.ttl * CLIENT_GO_OP_TIMEOUT_PER_TTL as u32;
+/// keeps to answer in time): under 6 TTL (its description's `op_timeout_per_ttl`), an
+/// expired holder would seldom be replaced. A shorter op timeout is refused.
+fn lock_can_take_over(cfg: &RunConfig) -> Result<(), RunError> {
+    let Some(per_ttl) = cfg.lock.system().op_timeout_per_ttl else {
+        return Ok(());
+    };
+    let needed = cfg.ttl * per_ttl as u32;
     if cfg.op_timeout >= needed {
         return Ok(());
     }
     let op_ms = cfg.op_timeout.as_millis();
     let want_ms = needed.as_millis();
     Err(RunError::Config(format!(
-        "lock=k8s-clientgo ttl-ms={} op-timeout-ms={op_ms}: client-go takes over a lease only \
-         after watching it unchanged for the lease duration, so an acquire must be able to \
-         outwait a lease: the op timeout must be 6 x the TTL; give --op-timeout-ms {want_ms} \
-         or more (or leave it out)",
+        "lock={} ttl-ms={} op-timeout-ms={op_ms}: it takes over a lease only after \
+         watching it unchanged for the lease duration, so an acquire must be able to \
+         outwait a lease: the op timeout must be {per_ttl} x the TTL; give --op-timeout-ms \
+         {want_ms} or more (or leave it out)",
+        cfg.lock.name(),
         cfg.ttl.as_millis()
     )))
 }

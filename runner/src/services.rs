@@ -5,7 +5,6 @@
 use crate::lock_servers::{self, LockServers};
 use crate::{RunConfig, RunError};
 use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
-use splitbrain_workloads::locks::LockKind;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -44,12 +43,17 @@ pub fn start(
     state: &Path,
 ) -> Result<Services, RunError> {
     let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
-    let lock = match &cfg.plugin {
-        Some(plugin) if cfg.lock == LockKind::External => {
-            lock_servers::external::start(&plugin.servers, cluster, run_dir, state)?
-        }
-        _ => lock_servers::start(cfg.lock, cluster, run_dir, state, has_clock_faults(cfg))?,
+    let settings = lock_servers::ServerSettings {
+        server_clocks: has_clock_faults(cfg),
+        ttl: cfg.ttl,
     };
+    let lock = lock_servers::start(
+        cfg.lock,
+        crate::run::plugin_servers(cfg),
+        cluster,
+        (run_dir, state),
+        settings,
+    )?;
     let res_node = cluster.resource_node().clone();
     let resource_addr = SocketAddr::new(res_node.addr.into(), RESOURCE_PORT);
     cluster.spawn(
@@ -128,11 +132,7 @@ fn agent_args(
     if cfg.optimistic_unsafe {
         args.push("--optimistic-unsafe".into());
     }
-    if let Some(plugin) = cfg
-        .plugin
-        .as_ref()
-        .filter(|_| cfg.lock == LockKind::External)
-    {
+    if let Some(plugin) = &cfg.plugin {
         args.extend([
             "--plugin-command".into(),
             plugin.command.clone(),

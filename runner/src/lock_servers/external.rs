@@ -1,43 +1,10 @@
-//! The servers of a plug-in (`--lock external`): whichever lock systems it asked for with
-//! `--plugin-servers`, started as for their built-in clients, their addresses handed to
-//! the plug-in in environment variables instead of agent flags.
-
-use super::LockServers;
-use crate::RunError;
-use splitbrain_nemesis::Cluster;
-use splitbrain_workloads::locks::LockKind;
-use std::path::Path;
-
-/// Starts the servers of each lock system in `kinds` and turns the flags their clients
-/// would get (`--redis 10.77.0.1:6379`) into `--plugin-env SPLITBRAIN_REDIS=...`.
-pub fn start(
-    kinds: &[LockKind],
-    cluster: &dyn Cluster,
-    run_dir: &Path,
-    state: &Path,
-) -> Result<LockServers, RunError> {
-    let mut out = LockServers {
-        agent_args: vec![],
-        ready_addrs: vec![],
-    };
-    for &kind in kinds {
-        if kind == LockKind::External {
-            return Err(RunError::Config(
-                "plugin-servers=external: a plug-in cannot ask for plug-in servers; \
-                 name real lock systems, such as redis"
-                    .into(),
-            ));
-        }
-        let servers = super::start(kind, cluster, run_dir, state, false)?;
-        out.agent_args.extend(plugin_env(&servers.agent_args));
-        out.ready_addrs.extend(servers.ready_addrs);
-    }
-    Ok(out)
-}
+//! How a plug-in learns where its servers are: the flags splitbrain's own client of
+//! each server set would get (`--redis 10.77.0.1:6379`) become environment variables
+//! (`SPLITBRAIN_REDIS=10.77.0.1:6379`) that the agent passes to the plug-in.
 
 /// `["--redis", "a:1"]` becomes `["--plugin-env", "SPLITBRAIN_REDIS=a:1"]`; a flag
 /// without a value becomes `SPLITBRAIN_<NAME>=1`.
-fn plugin_env(agent_args: &[String]) -> Vec<String> {
+pub fn plugin_env(agent_args: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < agent_args.len() {
@@ -58,15 +25,6 @@ fn plugin_env(agent_args: &[String]) -> Vec<String> {
         i += 1;
     }
     out
-}
-
-/// The system programs the plug-in's servers need.
-pub fn required_programs(kinds: &[LockKind]) -> Vec<(&'static str, &'static str)> {
-    kinds
-        .iter()
-        .filter(|k| **k != LockKind::External)
-        .flat_map(|k| super::required_programs(*k).iter().copied())
-        .collect()
 }
 
 #[cfg(test)]

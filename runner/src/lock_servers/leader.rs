@@ -9,21 +9,24 @@ use super::etcd::{ETCD_CLIENT_PORT, ETCD_MEMBERS};
 use super::sentinel::MASTER_NAME;
 use super::wait::{exchange, redis_request};
 use splitbrain_nemesis::Cluster;
-use splitbrain_workloads::locks::LockKind;
+use splitbrain_workloads::locks::ServerSet;
 use std::net::{IpAddr, SocketAddr};
 
-/// The node of the leader of `kind`'s servers now, if it has one and one is known.
-pub fn leader_node(kind: LockKind, cluster: &dyn Cluster, servers: &LockServers) -> Option<String> {
-    let leader_ip = match kind {
-        LockKind::Etcd
-        | LockKind::K8sLease
-        | LockKind::K8sConfigmap
-        | LockKind::K8sLeaseManager
-        | LockKind::K8sClientgo => etcd_leader(cluster),
-        LockKind::Zookeeper => zookeeper_leader(cluster, servers),
-        LockKind::RedisSentinel => sentinel_primary(cluster, servers),
-        LockKind::Redis | LockKind::Redlock | LockKind::External => None,
-    }?;
+/// The node of the leader of the run's servers now (the first of `sets` that has
+/// one), if one is known.
+pub fn leader_node(
+    sets: &[ServerSet],
+    cluster: &dyn Cluster,
+    servers: &LockServers,
+) -> Option<String> {
+    let leader_ip = sets.iter().find_map(|set| match set {
+        ServerSet::Etcd | ServerSet::Kubernetes => etcd_leader(cluster),
+        ServerSet::Zookeeper => zookeeper_leader(cluster, servers),
+        ServerSet::RedisSentinel => sentinel_primary(cluster, servers),
+        ServerSet::Redis | ServerSet::Redlock | ServerSet::Hazelcast | ServerSet::HazelcastNoCp => {
+            None
+        }
+    })?;
     node_of(cluster, leader_ip)
 }
 

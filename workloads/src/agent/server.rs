@@ -130,11 +130,10 @@ impl AgentServer {
             });
         }
         let clock = Arc::new(Clock::from_env());
-        let kube_api = match args.lock {
-            LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
-                Some(args.kube.api_for(&args.node).await?)
-            }
-            _ => None,
+        let kube_api = if uses_builtin_kube_client(args.lock) {
+            Some(args.kube.api_for(&args.node).await?)
+        } else {
+            None
         };
         let lock = build_lock(args, kube_api.clone(), clock.clone())?;
         remove_stale_socket(&args.socket)?;
@@ -190,6 +189,13 @@ pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     server.run().await
 }
 
+/// Whether the lock is one of splitbrain's own Kubernetes clients, which talk to the
+/// API server of the agent's node.
+fn uses_builtin_kube_client(kind: LockKind) -> bool {
+    let system = kind.system();
+    !system.is_plugin() && system.servers == [crate::locks::ServerSet::Kubernetes]
+}
+
 /// Builds the lock client; `kube_api` is the API server of a `k8s-*` lock.
 fn build_lock(
     args: &AgentArgs,
@@ -207,8 +213,10 @@ fn build_lock(
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         holder_prefix,
     };
+    if args.lock.system().is_plugin() {
+        return build_external(args);
+    }
     match args.lock {
-        LockKind::External | LockKind::K8sClientgo => build_external(args),
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             let api = kube_api.ok_or_else(|| Error::Config {
                 name: "kubeconfig",
@@ -301,9 +309,6 @@ fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
             .iter()
             .map(|(name, value)| (name.clone(), plugin_env_for_node(name, value, &args.node))),
     );
-    if args.lock == LockKind::K8sClientgo {
-        env.extend(kube_plugin_env(args)?);
-    }
     let cfg = ExternalLockConfig {
         command,
         dir: args.plugin.plugin_dir.clone(),
@@ -324,26 +329,6 @@ fn plugin_env_for_node(name: &str, value: &str, node: &str) -> String {
     }
     let files: Vec<&str> = value.split(',').collect();
     crate::locks::pick_for_node(&files, node).map_or_else(|| value.to_string(), |f| f.to_string())
-}
-
-/// What the client-go plug-in is told about its API server: the kubeconfig of the
-/// agent's own node and the namespace of the Lease.
-fn kube_plugin_env(args: &AgentArgs) -> Result<Vec<(String, String)>, Error> {
-    let path = args
-        .kube
-        .kubeconfig_for(&args.node)
-        .ok_or_else(|| Error::Config {
-            name: "kubeconfig",
-            value: "(missing)".into(),
-            hint: "--lock k8s-clientgo needs --kubeconfig FILE[,...], one per node".into(),
-        })?;
-    Ok(vec![
-        (KUBECONFIG_ENV.into(), path.display().to_string()),
-        (
-            "SPLITBRAIN_KUBE_NAMESPACE".into(),
-            args.kube.kube_namespace.clone(),
-        ),
-    ])
 }
 
 /// The plug-in variable naming the kubeconfig of the node's own API server.

@@ -10,6 +10,7 @@ pub mod k8s_lease;
 pub mod k8s_lease_manager;
 pub mod redis;
 pub mod redlock;
+pub mod registry;
 pub mod sentinel;
 pub mod zookeeper;
 
@@ -17,6 +18,7 @@ pub use self::etcd::{EtcdLock, EtcdLockConfig};
 pub use self::external::{ExternalLock, ExternalLockConfig};
 pub use self::redis::{RedisLock, RedisLockConfig};
 pub use self::redlock::{RedlockConfig, RedlockLock};
+pub use self::registry::{Client, LockKind, LockSystem, ServerSet, Token};
 pub use self::sentinel::{SentinelLock, SentinelLockConfig};
 pub use self::zookeeper::{ZookeeperLock, ZookeeperLockConfig};
 
@@ -24,76 +26,6 @@ use crate::Error;
 use crate::lock::Lock;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// A LockKind is a lock system the agent can drive, as the CLI spells it (`--lock redis`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum LockKind {
-    /// A single Redis: `SET NX PX`, compare-and-delete release, INCR fencing token.
-    Redis,
-    /// A plug-in: any program speaking splitbrain's JSON-lines lock protocol on its
-    /// stdin and stdout (`--plugin-command`; see docs/plugins.md).
-    External,
-    /// A 3-member etcd cluster: a lease and a create-if-absent transaction; the key's
-    /// revision is the fencing token.
-    Etcd,
-    /// A 3-server ZooKeeper ensemble: the ephemeral-sequential recipe; the znode's czxid
-    /// is the fencing token.
-    Zookeeper,
-    /// Independent Redis primaries, one per node: a majority within the validity time.
-    /// Redlock hands out no fencing token.
-    Redlock,
-    /// The `redis` lock on a Sentinel-managed primary with a replica, following
-    /// failovers through three sentinels.
-    RedisSentinel,
-    /// A `coordination.k8s.io/v1` Lease under client-go's leader election; token
-    /// `leaseTransitions`.
-    #[value(name = "k8s-lease")]
-    K8sLease,
-    /// A ConfigMap's `control-plane.alpha.kubernetes.io/leader` annotation under
-    /// client-go's leader election; token `leaderTransitions`.
-    #[value(name = "k8s-configmap")]
-    K8sConfigmap,
-    /// The third-party crate kube-lease-manager on a Lease, through an adapter; token
-    /// `leaseTransitions`. Its shortest lease is 2 s.
-    #[value(name = "k8s-lease-manager")]
-    K8sLeaseManager,
-    /// client-go's own leader election (`k8s.io/client-go/tools/leaderelection` with a
-    /// LeaseLock) in a Go plug-in; token `leaseTransitions`, read right after it leads.
-    #[value(name = "k8s-clientgo")]
-    K8sClientgo,
-}
-
-impl LockKind {
-    /// The lock systems whose store the optimistic workload can compare-and-set in.
-    pub const WITH_VERSIONED_STORE: [LockKind; 5] = [
-        LockKind::Redis,
-        LockKind::Etcd,
-        LockKind::K8sLease,
-        LockKind::K8sConfigmap,
-        LockKind::K8sLeaseManager,
-    ];
-
-    /// Whether the optimistic workload can run on this lock system's store.
-    pub fn has_versioned_store(self) -> bool {
-        Self::WITH_VERSIONED_STORE.contains(&self)
-    }
-
-    /// The lock systems with a versioned store, as `--lock` spells them.
-    pub fn versioned_store_names() -> String {
-        use clap::ValueEnum;
-        Self::WITH_VERSIONED_STORE
-            .iter()
-            .filter_map(|k| k.to_possible_value())
-            .map(|v| v.get_name().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Whether the lock hands out fencing tokens.
-    pub fn has_fencing_token(self) -> bool {
-        !matches!(self, LockKind::Redlock)
-    }
-}
 
 /// LockOptions are the settings every lock client shares.
 #[derive(Clone, Debug)]
@@ -139,7 +71,7 @@ pub fn build(
             Err(Error::Config {
                 name: flag,
                 value: "(missing)".into(),
-                hint: format!("--lock {} needs --{flag} host:port,...", kind_name(kind)),
+                hint: format!("--lock {} needs --{flag} host:port,...", kind.name()),
             })
         } else {
             Ok(list.clone())
@@ -147,20 +79,6 @@ pub fn build(
     };
     let lock_err = |source| Error::Lock { source };
     let lock: Box<dyn Lock> = match kind {
-        LockKind::Redis
-        | LockKind::K8sLease
-        | LockKind::K8sConfigmap
-        | LockKind::K8sLeaseManager
-        | LockKind::K8sClientgo
-        | LockKind::External => {
-            return Err(Error::Config {
-                name: "lock",
-                value: kind_name(kind),
-                hint: "the agent builds this lock itself (from --redis, --kubeconfig or \
-                       --plugin-command)"
-                    .into(),
-            });
-        }
         LockKind::Etcd => Box::new(
             EtcdLock::new(EtcdLockConfig {
                 endpoints: need(&endpoints.etcd, "etcd")?,
@@ -188,16 +106,17 @@ pub fn build(
             master: endpoints.sentinel_master.clone(),
             options,
         })),
+        _ => {
+            return Err(Error::Config {
+                name: "lock",
+                value: kind.name(),
+                hint: "the agent builds this lock itself (from --redis, --kubeconfig or \
+                       --plugin-command)"
+                    .into(),
+            });
+        }
     };
     Ok(lock)
-}
-
-/// The CLI spelling of a lock kind.
-pub fn kind_name(kind: LockKind) -> String {
-    use clap::ValueEnum;
-    kind.to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_else(|| format!("{kind:?}"))
 }
 
 /// A duration in whole milliseconds, for error messages.
@@ -421,8 +340,5 @@ mod tests {
             .to_string();
         assert!(err.contains("no fencing token"), "{err}");
         assert!(build(LockKind::Redlock, &endpoints, options(false)).is_ok());
-        assert!(!LockKind::Redlock.has_fencing_token());
-        assert!(LockKind::Etcd.has_fencing_token());
-        assert_eq!(kind_name(LockKind::RedisSentinel), "redis-sentinel");
     }
 }
