@@ -82,6 +82,16 @@ fn problems(ops: &[Op]) -> Vec<Evidence> {
             }
         }
         prev = Some(op);
+        if op.process == Process::Notice {
+            // A notice stands alone: one info record, no invocation to close.
+            if op.kind != OpType::Info {
+                out.push(problem(
+                    op,
+                    format!("a notice must be an info record, not {}", op.kind),
+                ));
+            }
+            continue;
+        }
         if op.kind == OpType::Invoke {
             if let Some(earlier) = open.insert(op.process, op) {
                 out.push(problem(
@@ -135,6 +145,20 @@ mod tests {
 
     fn op(index: u64, t: u64, p: Process, kind: OpType, f: &str) -> Op {
         Op::new(index, t, p, kind, f, Value::Null)
+    }
+
+    #[test]
+    fn a_notice_stands_alone_and_must_be_info() {
+        let ok = History::new(vec![
+            op(0, 1, Process::Client(0), OpType::Invoke, "acquire"),
+            op(1, 2, Process::Notice, OpType::Info, "lost"),
+            op(2, 3, Process::Client(0), OpType::Ok, "acquire"),
+        ]);
+        assert_eq!(check(&ok, &[]).valid, Validity::Valid);
+        let bad = History::new(vec![op(0, 1, Process::Notice, OpType::Invoke, "lost")]);
+        let result = check(&bad, &[]);
+        assert_eq!(result.valid, Validity::Unknown);
+        assert!(result.summary.contains("a notice must be an info record"), "{}", result.summary);
     }
 
     #[test]

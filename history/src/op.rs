@@ -41,14 +41,19 @@ impl fmt::Display for OpType {
     }
 }
 
-/// A Process is the logical actor an operation belongs to: a numbered client process or
-/// the nemesis. Files spell a client as its number and the nemesis as `"nemesis"`.
+/// A Process is the logical actor an operation belongs to: a numbered client process,
+/// the nemesis, or a lock client's unprompted notice. Files spell a client as its
+/// number, the nemesis as `"nemesis"` and a notice as `"notice"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Process {
     /// A client process. A process whose operation ended `info` is never reused.
     Client(u64),
     /// The fault injector.
     Nemesis,
+    /// What a lock client learned on its own and said unprompted, such as a lost lock
+    /// (f `lost`); one `info` record, no invocation. The client process it concerns,
+    /// when known, is the value's `process`.
+    Notice,
 }
 
 impl Process {
@@ -56,7 +61,7 @@ impl Process {
     pub fn client(self) -> Option<u64> {
         match self {
             Process::Client(n) => Some(n),
-            Process::Nemesis => None,
+            Process::Nemesis | Process::Notice => None,
         }
     }
 }
@@ -66,6 +71,7 @@ impl fmt::Display for Process {
         match self {
             Process::Client(n) => write!(f, "{n}"),
             Process::Nemesis => f.write_str("nemesis"),
+            Process::Notice => f.write_str("notice"),
         }
     }
 }
@@ -75,6 +81,7 @@ impl Serialize for Process {
         match self {
             Process::Client(n) => s.serialize_u64(*n),
             Process::Nemesis => s.serialize_str("nemesis"),
+            Process::Notice => s.serialize_str("notice"),
         }
     }
 }
@@ -85,7 +92,7 @@ impl<'de> Deserialize<'de> for Process {
         impl serde::de::Visitor<'_> for ProcessVisitor {
             type Value = Process;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a non-negative process number or \"nemesis\"")
+                f.write_str("a non-negative process number, \"nemesis\" or \"notice\"")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Process, E> {
                 Ok(Process::Client(v))
@@ -98,8 +105,9 @@ impl<'de> Deserialize<'de> for Process {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Process, E> {
                 match v {
                     "nemesis" => Ok(Process::Nemesis),
+                    "notice" => Ok(Process::Notice),
                     other => Err(E::custom(format!(
-                        "process={other:?} is neither a number nor \"nemesis\""
+                        "process={other:?} is neither a number, \"nemesis\" nor \"notice\""
                     ))),
                 }
             }

@@ -117,7 +117,7 @@ func (c fakeConn) do(run func(keys map[string]entry) any) (any, error) {
 	}
 	switch ft {
 	case refuseDial:
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+		return nil, c.dialError()
 	case errorReply:
 		return nil, replyError("MISCONF Redis is configured to save RDB snapshots")
 	case hang:
@@ -132,6 +132,10 @@ func (c fakeConn) do(run func(keys map[string]entry) any) (any, error) {
 		return nil, errTimeout
 	}
 	return v, nil
+}
+
+func (fakeConn) dialError() error {
+	return &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 }
 
 func live(keys map[string]entry, name string) (entry, bool) {

@@ -53,7 +53,8 @@ func (p *plugin) handle(req request, start time.Time) reply {
 	}
 }
 
-// acquire is one TryLockContext: SET key holder NX PX ttl on every primary at once, each
+// acquire is one TryLockContext (a single attempt, whatever WithTries says: the same as
+// LockContext with WithTries(1)): SET key holder NX PX ttl on every primary at once, each
 // bounded by the per-node timeout (redsync's timeout factor); granted when a quorum set
 // it and validity is left (ttl less the time taken less 1% drift). A failed attempt is
 // cleaned up by redsync (a delete of our key everywhere) before TryLock returns. The
@@ -68,7 +69,6 @@ func (p *plugin) acquire(req request, start time.Time) reply {
 	holder := req.Holder
 	m := p.rs.NewMutex(req.Key,
 		redsync.WithExpiry(expiry),
-		redsync.WithTries(1),
 		redsync.WithTimeoutFactor(float64(perNode)/float64(expiry)),
 		redsync.WithGenValueFunc(func() (string, error) { return holder, nil }),
 	)

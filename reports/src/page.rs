@@ -5,7 +5,7 @@
 
 use crate::ReportError;
 use crate::run_timeline::{self, Fault, violation_ops};
-use crate::timeline::{self, BAND_CSS, MARK_CSS, OBSERVATION_CSS, Outcome, SHADE_CSS};
+use crate::timeline::{self, BAND_CSS, MARK_CSS, OBSERVATION_CSS, Outcome, PIN_CSS, SHADE_CSS};
 use splitbrain_checker::{CheckerResult, Results, RunData, Validity};
 use splitbrain_history::{OpType, Process};
 use std::fmt::Write;
@@ -210,6 +210,11 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
             OBSERVATION_CSS,
             "opacity:.4",
             "overlapping holds (observation: fencing on)",
+        ),
+        sw(
+            PIN_CSS,
+            "width:3px",
+            "lost: the client said on its own that it lost its lock",
         ),
     ]
     .join("");

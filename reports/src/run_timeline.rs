@@ -1,7 +1,7 @@
 //! From a run to a [`Timeline`]: one row per client process, nemesis faults as shaded
 //! intervals, and the ops and intervals that checkers found wrong as marks.
 
-use crate::timeline::{Band, Mark, Outcome, Shade, Span, Timeline};
+use crate::timeline::{Band, Mark, Outcome, Pin, Shade, Span, Timeline};
 use splitbrain_checker::{Evidence, Results, Validity, exclusive};
 use splitbrain_history::{History, Op, OpType, Process, ResourceAction, ResourceEntry};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -263,7 +263,26 @@ pub fn run_timeline(
         })
         .collect();
     t.marks = overlap_marks(results, &row_of);
+    t.pins = notice_pins(history, &row_of);
     t
+}
+
+/// A pin for every notice whose process has a row: where the process's client said,
+/// unprompted, that it lost its lock.
+fn notice_pins(history: &History, row_of: &HashMap<u64, usize>) -> Vec<Pin> {
+    history
+        .ops
+        .iter()
+        .filter(|o| o.process == Process::Notice)
+        .filter_map(|o| {
+            let row = o.value["process"].as_u64().and_then(|p| row_of.get(&p))?;
+            Some(Pin {
+                row: *row,
+                at_ns: o.time_ns,
+                label: o.f.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Bands where holds overlapped, on both holders' rows: red for violations, purple for

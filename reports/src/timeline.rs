@@ -107,6 +107,20 @@ pub struct Band {
 
 /// The color of bands, as CSS, for legends.
 pub const BAND_CSS: &str = "#34495e";
+/// The color of pins, as CSS, for legends.
+pub const PIN_CSS: &str = "#1f618d";
+
+/// A Pin is a moment on one row: something the process's client said unprompted, such
+/// as that it lost its lock. It is a vertical line across the row with a short label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pin {
+    /// Row index into [`Timeline::rows`].
+    pub row: usize,
+    /// When.
+    pub at_ns: u64,
+    /// Text drawn beside the line when it fits (`lost`).
+    pub label: String,
+}
 
 /// A Timeline is what to draw: rows top to bottom, and everything placed on them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -121,6 +135,8 @@ pub struct Timeline {
     pub marks: Vec<Mark>,
     /// Thin strips under the ops (held locks).
     pub bands: Vec<Band>,
+    /// Moments on a row (a client's notices).
+    pub pins: Vec<Pin>,
     /// The end of the time axis; 0 means the latest end among spans, shades and marks.
     pub end_ns: u64,
 }
@@ -170,6 +186,7 @@ pub fn render_svg(t: &Timeline) -> Result<String, ReportError> {
         draw_spans(&root, &layout, t)?;
         draw_bands(&root, &layout, t)?;
         draw_marks(&root, &layout, t)?;
+        draw_pins(&root, &layout, t)?;
         root.present().map_err(plot_err)?;
     }
     Ok(svg)
@@ -186,10 +203,12 @@ fn latest(t: &Timeline) -> u64 {
     let shades = t.shades.iter().map(|s| s.end_ns);
     let marks = t.marks.iter().map(|m| m.end_ns);
     let bands = t.bands.iter().map(|b| b.end_ns);
+    let pins = t.pins.iter().map(|p| p.at_ns);
     spans
         .chain(shades)
         .chain(marks)
         .chain(bands)
+        .chain(pins)
         .max()
         .unwrap_or(0)
 }
@@ -406,6 +425,32 @@ fn draw_bands(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> 
                 RGBColor(0x34, 0x49, 0x5e).filled(),
             ))
             .map_err(plot_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Pins: a line across the row, the label to its right where it fits before the next
+/// pin of the row.
+fn draw_pins(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> {
+    let color = RGBColor(0x1f, 0x61, 0x8d);
+    let mut pins: Vec<&Pin> = t.pins.iter().filter(|p| p.row < t.rows.len()).collect();
+    pins.sort_by_key(|p| (p.row, p.at_ns));
+    for (i, p) in pins.iter().enumerate() {
+        let (x, top) = (l.x(p.at_ns), l.row_top(p.row));
+        root.draw(&Rectangle::new(
+            [(x - 1, top), (x + 1, top + ROW_PX as i32)],
+            color.filled(),
+        ))
+        .map_err(plot_err)?;
+        let room = match pins.get(i + 1) {
+            Some(next) if next.row == p.row => l.x(next.at_ns) - x - 4,
+            _ => i32::MAX,
+        };
+        if fits(&p.label, room) {
+            let style = text_style(10.0, color, HPos::Left, VPos::Bottom);
+            root.draw_text(&p.label, &style, (x + 3, top + ROW_PX as i32 - 6))
+                .map_err(plot_err)?;
         }
     }
     Ok(())

@@ -150,6 +150,7 @@ impl Driver {
     ) -> Result<AgentReply, Halt> {
         self.record(self.draft(OpType::Invoke, f, invoke_value.clone(), token))?;
         let reply = self.call(AgentRequest::new(self.process, command)).await;
+        self.record_notices(&reply)?;
         let value = match reply.outcome {
             Outcome::Ok => ok_value(&reply),
             Outcome::Fail | Outcome::Info => invoke_value,
@@ -163,6 +164,26 @@ impl Driver {
             self.process += self.cfg.clients as u64;
         }
         Ok(reply)
+    }
+
+    /// Records the lock client's notices that came with `reply`, before its completion:
+    /// the agent learned them before it answered. Each is timed when the controller
+    /// learns it; `age_ms` says how much earlier the agent did.
+    fn record_notices(&self, reply: &AgentReply) -> Result<(), Halt> {
+        for notice in &reply.notices {
+            let value = serde_json::json!({
+                "process": notice.process,
+                "holder": notice.holder,
+                "detail": notice.detail,
+                "age_ms": notice.age_ms,
+                "agent_slot": self.cfg.slot,
+            });
+            let draft = OpDraft::new(Process::Notice, OpType::Info, "lost", value)
+                .node(self.cfg.node.clone())
+                .token(notice.token);
+            self.record(draft)?;
+        }
+        Ok(())
     }
 
     /// Stops the slot if `stop` became true.

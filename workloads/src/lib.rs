@@ -34,7 +34,7 @@ pub mod resource;
 
 pub use driver::SlotConfig;
 pub use error::Error;
-pub use lock::{Certainty, Guard, Lock, LockError, LockFuture};
+pub use lock::{Certainty, Guard, Lock, LockError, LockFuture, LockNotice};
 
 /// A Fencing is whether fencing tokens are used: by the resource (reject stale writes)
 /// and by the agent (send the guard's token with every write). The CLI spells it

@@ -119,6 +119,20 @@ impl LockError {
     }
 }
 
+/// A LockNotice is what a lock client learned on its own, unprompted, about one of its
+/// grants: that it lost it (Curator's connection LOST, a Hazelcast CP session closed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockNotice {
+    /// The grant's holder id, as the client's guard has it.
+    pub holder: String,
+    /// The grant's fencing token, if the client said it.
+    pub token: Option<u64>,
+    /// What the client said happened.
+    pub detail: String,
+    /// When the agent learned it.
+    pub received: std::time::Instant,
+}
+
 /// A Lock is a client of one lock system under test. Implementations classify every
 /// error (see [`LockError`]) and bound every call by their own operation timeout, so a
 /// stopped server yields [`LockError::Timeout`] rather than a hang.
@@ -143,6 +157,12 @@ pub trait Lock: Send + Sync {
             op: "renew".into(),
         };
         Box::pin(async move { Err(err) })
+    }
+
+    /// The notices the client gave since the last call, oldest first. The default is a
+    /// client that gives none.
+    fn take_notices(&self) -> Vec<LockNotice> {
+        Vec::new()
     }
 }
 

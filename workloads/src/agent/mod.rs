@@ -13,5 +13,5 @@ pub mod protocol;
 mod server;
 
 pub use client::AgentClient;
-pub use protocol::{AgentReply, AgentRequest, Command, Outcome};
+pub use protocol::{AgentNotice, AgentReply, AgentRequest, Command, Outcome};
 pub use server::{AgentArgs, AgentServer, LEASE_CHECK_ENV, PluginArgs, serve};

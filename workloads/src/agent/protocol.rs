@@ -144,6 +144,27 @@ pub struct AgentReply {
     /// Why a `fail` or `info` ended as it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the lock client said unprompted since the agent's previous reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<AgentNotice>,
+}
+
+/// An AgentNotice is a lock client's unprompted notice, as the agent passes it on: a
+/// grant it learned on its own that it lost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentNotice {
+    /// The client process the grant was made to, when the agent still knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<u64>,
+    /// The grant's holder id.
+    pub holder: String,
+    /// The grant's fencing token, if the client said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<u64>,
+    /// What the client said happened.
+    pub detail: String,
+    /// How long before the reply the agent learned it, in milliseconds.
+    pub age_ms: u64,
 }
 
 impl AgentReply {
@@ -155,6 +176,7 @@ impl AgentReply {
             value,
             token,
             error: None,
+            notices: Vec::new(),
         }
     }
 
@@ -175,6 +197,7 @@ impl AgentReply {
             value: Value::Null,
             token: None,
             error: Some(error),
+            notices: Vec::new(),
         }
     }
 }

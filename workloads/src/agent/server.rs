@@ -1,6 +1,6 @@
 //! The agent server: a Unix socket listener, and the per-process state of one client.
 
-use super::protocol::{AgentReply, AgentRequest, Command};
+use super::protocol::{AgentNotice, AgentReply, AgentRequest, Command};
 use crate::clock::Clock;
 use crate::lock::{Certainty, Guard, Lock, LockError};
 use crate::locks::{
@@ -109,7 +109,13 @@ struct AgentState {
     clock: Arc<Clock>,
     /// Refuse resource access once the lease ran out by `clock`.
     lease_check: bool,
+    /// The latest grants' holder ids and the process each went to, newest last, so a
+    /// notice about a grant can name its process after the process was retired.
+    recent_grants: std::collections::VecDeque<(String, u64)>,
 }
+
+/// How many grants [`AgentState::recent_grants`] remembers.
+const RECENT_GRANTS: usize = 64;
 
 /// An AgentServer is a bound agent, ready to serve.
 pub struct AgentServer {
@@ -149,6 +155,7 @@ impl AgentServer {
             current: None,
             clock,
             lease_check: std::env::var(LEASE_CHECK_ENV).is_ok_and(|v| v == "on"),
+            recent_grants: Default::default(),
         };
         Ok(AgentServer {
             listener,
@@ -421,7 +428,39 @@ impl AgentState {
             Command::Cas { key, from, to } => self.cas(id, &key, from, to).await,
         };
         tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
-        reply
+        AgentReply {
+            notices: self.notices(),
+            ..reply
+        }
+    }
+
+    /// The lock client's notices since the previous reply, each with the process its
+    /// grant went to.
+    fn notices(&self) -> Vec<AgentNotice> {
+        let now = std::time::Instant::now();
+        self.lock
+            .take_notices()
+            .into_iter()
+            .map(|n| AgentNotice {
+                process: self
+                    .recent_grants
+                    .iter()
+                    .rev()
+                    .find(|(holder, _)| *holder == n.holder)
+                    .map(|(_, process)| *process),
+                holder: n.holder,
+                token: n.token,
+                detail: n.detail,
+                age_ms: u64::try_from(now.duration_since(n.received).as_millis()).unwrap_or(0),
+            })
+            .collect()
+    }
+
+    fn remember_grant(&mut self, holder: &str, process: u64) {
+        if self.recent_grants.len() == RECENT_GRANTS {
+            self.recent_grants.pop_front();
+        }
+        self.recent_grants.push_back((holder.to_string(), process));
     }
 
     fn guard(&self) -> Option<&Guard> {
@@ -462,6 +501,7 @@ impl AgentState {
             Err(e) => return lock_error_reply(id, &e),
         };
         let token = guard.token;
+        self.remember_grant(&guard.holder_id, process);
         if let Some(slot) = self.current.as_mut() {
             slot.guard = Some(guard);
             slot.lease_expires_ms = Some(sent_ms + ttl_ms as f64);

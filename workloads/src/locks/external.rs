@@ -40,7 +40,15 @@
 //!   effect, history `info`). Definite error names the agent understands: `held` (someone
 //!   else holds the lock), `not-holder` (release/renew found another owner or none),
 //!   `unsupported` (the plug-in has no such op); any other definite error is recorded as
-//!   a rejection with the plug-in's text.
+//!   a rejection with the plug-in's text. A refusal may carry a `detail` string, kept
+//!   in the history's error beside the error name.
+//! - Notices: the agent sets `SPLITBRAIN_EVENTS=lost`, and the plug-in may then write,
+//!   unprompted and at any time, a line without an `id` saying its client learned on its
+//!   own that a grant is lost:
+//!   `{"event":"lost","key":"splitbrain-lock","holder":"n2-4711-1","token":42,"detail":"session expired"}`.
+//!   A reader task takes every line off the plug-in's stdout as it arrives, so a notice
+//!   is timed when it was written, not when the next request goes out. Lines with an
+//!   `event` the agent does not know are logged and skipped.
 //!
 //! # Misbehaving plug-ins
 //!
@@ -52,15 +60,16 @@
 //! sent. Guards live in the agent (holder and token travel with every request), so a
 //! restarted plug-in needs no state from the old one.
 
-use crate::lock::{Guard, Lock, LockError, LockFuture};
+use crate::lock::{Guard, Lock, LockError, LockFuture, LockNotice};
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
 /// The longest reply line read; a plug-in writing more without a newline is broken, and
 /// reading on would only grow memory until the timeout.
@@ -85,13 +94,20 @@ pub struct ExternalLockConfig {
     pub holder_prefix: String,
 }
 
-/// A running plug-in process and its pipes.
+/// The environment variable that tells a plug-in which notices the agent takes.
+pub const EVENTS_ENV: &str = "SPLITBRAIN_EVENTS";
+
+/// A running plug-in process: its stdin, and the reply lines its stdout reader passes on
+/// (notices go straight to the lock's notice list).
 struct Plugin {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    replies: mpsc::UnboundedReceiver<Result<String, Broken>>,
     pid: u32,
 }
+
+/// Notices read from plug-ins and not yet taken, shared with the reader tasks.
+type NoticeList = Arc<std::sync::Mutex<Vec<LockNotice>>>;
 
 /// An ExternalLock is a [`Lock`] whose operations are carried out by a plug-in process
 /// speaking the JSON-lines protocol of this module.
@@ -102,6 +118,7 @@ pub struct ExternalLock {
     next_holder: AtomicU64,
     /// Plug-in processes started so far, for logs and tests.
     starts: AtomicU64,
+    notices: NoticeList,
 }
 
 impl ExternalLock {
@@ -119,6 +136,7 @@ impl ExternalLock {
             next_id: AtomicU64::new(1),
             next_holder: AtomicU64::new(1),
             starts: AtomicU64::new(0),
+            notices: NoticeList::default(),
         })
     }
 
@@ -145,7 +163,8 @@ impl ExternalLock {
             .env(
                 "SPLITBRAIN_OP_TIMEOUT_MS",
                 self.cfg.op_timeout.as_millis().to_string(),
-            );
+            )
+            .env(EVENTS_ENV, "lost");
         for (k, v) in &self.cfg.env {
             cmd.env(k, v);
         }
@@ -159,12 +178,14 @@ impl ExternalLock {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let pid = child.id().unwrap_or(0);
+        let (tx, replies) = mpsc::unbounded_channel();
+        tokio::spawn(read_stdout(stdout, tx, Arc::clone(&self.notices), pid));
         let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(command = %self.cfg.command, pid, starts = n, "plug-in started");
         Ok(Plugin {
             child,
             stdin,
-            stdout,
+            replies,
             pid,
         })
     }
@@ -272,6 +293,11 @@ impl ExternalLock {
                 .and_then(Value::as_str)
                 .unwrap_or("(no error given)")
                 .to_string(),
+            detail: obj
+                .get("detail")
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty())
+                .map(|d| d.chars().take(QUOTE_LIMIT).collect()),
         }))
     }
 
@@ -321,11 +347,31 @@ enum Answer {
 struct Refusal {
     definite: bool,
     error: String,
+    /// The plug-in's own words on why, kept beside the error.
+    detail: Option<String>,
 }
 
 impl Refusal {
     /// The lock error this refusal of `op` (sent with `fields`) stands for.
     fn into_error(self, op: &str, fields: &Map<String, Value>) -> LockError {
+        let detail = self.detail.clone();
+        let error = self.classify(op, fields);
+        match detail {
+            // The same certainty, with the plug-in's words after the agent's.
+            Some(detail) if !matches!(error, LockError::Unknown { .. }) => LockError::Rejected {
+                message: format!("{error} (plugin: {detail})"),
+            },
+            Some(detail) => LockError::Unknown {
+                op: op.into(),
+                message: format!("plugin reported: {} ({detail})", self.error),
+                source: None,
+            },
+            None => error,
+        }
+    }
+
+    /// The error the refusal's name stands for.
+    fn classify(&self, op: &str, fields: &Map<String, Value>) -> LockError {
         let field = |name: &str| {
             fields
                 .get(name)
@@ -378,24 +424,89 @@ async fn exchange(plugin: &mut Plugin, fields: &Map<String, Value>) -> Result<St
         .await
         .map_err(Broken::NotSent)?;
     plugin.stdin.flush().await.map_err(Broken::NotSent)?;
+    plugin.replies.recv().await.unwrap_or(Err(Broken::Closed))
+}
+
+/// Reads the plug-in's stdout until it closes or breaks the protocol: notices go to
+/// `notices` as they arrive, every other non-blank line (a reply) to `replies`, and a
+/// broken stream ends the task with its error.
+async fn read_stdout(
+    mut stdout: BufReader<ChildStdout>,
+    replies: mpsc::UnboundedSender<Result<String, Broken>>,
+    notices: NoticeList,
+    pid: u32,
+) {
     loop {
-        let mut reply = String::new();
-        let n = (&mut plugin.stdout)
-            .take(MAX_LINE)
-            .read_line(&mut reply)
-            .await
-            .map_err(Broken::Read)?;
-        if n as u64 == MAX_LINE && !reply.ends_with('\n') {
-            return Err(Broken::TooLong(reply));
-        }
-        if n == 0 || !reply.ends_with('\n') {
-            return Err(Broken::Closed);
-        }
+        let line = match read_line(&mut stdout).await {
+            Ok(line) => line,
+            Err(broken) => {
+                let _ = replies.send(Err(broken));
+                return;
+            }
+        };
         // Blank lines are tolerated: some languages' print adds one.
-        if !reply.trim().is_empty() {
-            return Ok(reply.trim_end().to_string());
+        if line.is_empty() {
+            continue;
+        }
+        match parse_notice(&line) {
+            Some(Ok(notice)) => {
+                tracing::info!(pid, holder = %notice.holder, detail = %notice.detail, "plug-in notice: lost");
+                notices.lock().unwrap_or_else(|e| e.into_inner()).push(notice);
+            }
+            Some(Err(why)) => tracing::warn!(pid, line = %quote(&line), why, "plug-in notice skipped"),
+            None => {
+                if replies.send(Ok(line)).is_err() {
+                    return;
+                }
+            }
         }
     }
+}
+
+/// One line of at most [`MAX_LINE`] bytes, without its line ending.
+async fn read_line(stdout: &mut BufReader<ChildStdout>) -> Result<String, Broken> {
+    let mut line = String::new();
+    let n = stdout
+        .take(MAX_LINE)
+        .read_line(&mut line)
+        .await
+        .map_err(Broken::Read)?;
+    if n as u64 == MAX_LINE && !line.ends_with('\n') {
+        return Err(Broken::TooLong(line));
+    }
+    if n == 0 || !line.ends_with('\n') {
+        return Err(Broken::Closed);
+    }
+    Ok(line.trim_end().to_string())
+}
+
+/// A notice line (an object with `event` and no `id`): the notice, or why it is
+/// skipped; None for any other line, which must be a reply.
+fn parse_notice(line: &str) -> Option<Result<LockNotice, String>> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    let obj = value.as_object()?;
+    if obj.contains_key("id") {
+        return None;
+    }
+    let event = obj.get("event")?;
+    if event.as_str() != Some("lost") {
+        return Some(Err(format!("unknown event {event}")));
+    }
+    let Some(holder) = obj.get("holder").and_then(Value::as_str) else {
+        return Some(Err("a lost notice needs the grant's \"holder\"".into()));
+    };
+    Some(Ok(LockNotice {
+        holder: holder.to_string(),
+        token: obj.get("token").and_then(Value::as_u64),
+        detail: obj
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or("(no detail given)")
+            .chars()
+            .take(QUOTE_LIMIT)
+            .collect(),
+        received: Instant::now(),
+    }))
 }
 
 /// The exit status of a plug-in whose stdout closed, waiting briefly for it to exit.
@@ -440,6 +551,10 @@ impl Lock for ExternalLock {
 
     fn renew<'a>(&'a self, guard: &'a Guard, ttl: Duration) -> LockFuture<'a, ()> {
         Box::pin(self.guarded("renew", guard, Some(ttl)))
+    }
+
+    fn take_notices(&self) -> Vec<LockNotice> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -13,7 +13,7 @@ import java.util.function.Function;
  * @param id echoed verbatim in the reply (the agent sends numbers; any JSON value but null)
  * @param op the operation
  * @param key the lock key (empty for an unknown op)
- * @param ttlMs the lease asked for, in milliseconds (acquire only, else 0)
+ * @param ttlMs the lease asked for, in milliseconds (acquire and renew, else 0)
  * @param holder the grant's unique owner id (empty for an unknown op)
  */
 public record Request(JsonNode id, String op, String key, long ttlMs, String holder) {
@@ -58,7 +58,7 @@ public record Request(JsonNode id, String op, String key, long ttlMs, String hol
     if (holder.isEmpty()) {
       throw new BadRequest(id, "holder is empty");
     }
-    long ttlMs = op.equals("acquire") ? ttlField(root, id) : 0;
+    long ttlMs = op.equals("release") ? 0 : ttlField(root, id, op);
     return new Request(id, op, key, ttlMs, holder);
   }
 
@@ -73,10 +73,10 @@ public record Request(JsonNode id, String op, String key, long ttlMs, String hol
     return v.textValue();
   }
 
-  private static long ttlField(JsonNode root, JsonNode id) throws BadRequest {
+  private static long ttlField(JsonNode root, JsonNode id, String op) throws BadRequest {
     JsonNode v = root.get("ttl_ms");
     if (v == null) {
-      throw new BadRequest(id, "acquire without ttl_ms");
+      throw new BadRequest(id, op + " without ttl_ms");
     }
     if (!v.isNumber()) {
       throw new BadRequest(id, "ttl_ms is not a number: " + Text.quote(v.toString(), 40));

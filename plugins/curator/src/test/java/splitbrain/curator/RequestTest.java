@@ -30,12 +30,15 @@ class RequestTest {
   }
 
   @Test
-  void releaseAndRenewNeedNoTtlAndIgnoreTheToken() throws Exception {
+  void aRenewHasATtlAReleaseNoneAndBothIgnoreTheToken() throws Exception {
     Request release = parse("{\"id\":3,\"op\":\"release\",\"key\":\"k\",\"holder\":\"h\",\"token\":42}");
     assertEquals(0, release.ttlMs());
     Request renew =
         parse("{\"id\":4,\"op\":\"renew\",\"key\":\"k\",\"ttl_ms\":5,\"holder\":\"h\",\"token\":null}");
-    assertEquals("renew", renew.op());
+    assertEquals(5, renew.ttlMs());
+    assertEquals(
+        "bad request: renew without ttl_ms",
+        refused("{\"id\":4,\"op\":\"renew\",\"key\":\"k\",\"holder\":\"h\"}").getMessage());
   }
 
   @Test

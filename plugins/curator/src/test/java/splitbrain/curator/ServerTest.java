@@ -49,7 +49,7 @@ class ServerTest {
   @Test
   void aHandlerThatThrowsGivesAnIndefiniteAnswer() throws Exception {
     List<String> lines =
-        serve("{\"id\":5,\"op\":\"renew\",\"key\":\"k\",\"holder\":\"h\"}\n",
+        serve("{\"id\":5,\"op\":\"renew\",\"key\":\"k\",\"ttl_ms\":9,\"holder\":\"h\"}\n",
             (req, start) -> {
               throw new IllegalStateException("boom");
             });

@@ -1,0 +1,83 @@
+//! What a lock client says on its own: a plug-in that reports, unprompted, that its
+//! client lost a grant (as Curator does on a LOST connection) has the notice recorded in
+//! the history, with the process the grant went to, and pinned on the report's
+//! timeline; and a refusal's `detail` reaches the history's error. One client on one
+//! node (the plug-in keeps its lock in memory); needs root.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn run_losing_plugin(out: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/single_client_lock.py");
+    let command = format!("python3 {} --lose-after-ms 100", script.display());
+    splitbrain(&[
+        "run",
+        "--lock",
+        "external",
+        "--plugin-command",
+        &command,
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "4",
+        "--clients",
+        "1",
+        "--nodes",
+        "1",
+        "--cs-wait-ms",
+        "250",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+fn history(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_lost_notice_is_recorded_with_its_process_and_pinned_on_the_timeline() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let r = run_losing_plugin(out.path());
+    assert_exit(&r, 0);
+    let run = latest_run(out.path());
+    let ops = history(&run);
+    let notices: Vec<&Value> = ops.iter().filter(|o| o["process"] == "notice").collect();
+    assert!(!notices.is_empty(), "no notice in the history");
+    let granted: Vec<u64> = ops
+        .iter()
+        .filter(|o| o["f"] == "acquire" && o["type"] == "ok")
+        .filter_map(|o| o["process"].as_u64())
+        .collect();
+    for n in &notices {
+        assert_eq!(n["type"], "info", "{n}");
+        assert_eq!(n["f"], "lost", "{n}");
+        assert_eq!(n["node"], "n1", "{n}");
+        assert!(n["value"]["detail"].as_str().unwrap().contains("dropped"), "{n}");
+        let process = n["value"]["process"].as_u64().expect("the grant's process");
+        assert!(granted.contains(&process), "{n} names a process that was granted");
+        assert!(n["token"].as_u64().is_some(), "{n}");
+    }
+    let r = results(&run);
+    assert_eq!(r["checkers"]["well-formed"]["valid"], true, "{r:#}");
+    // The releases after a loss are refused with the plug-in's detail.
+    assert!(
+        ops.iter().any(|o| o["f"] == "release"
+            && o["type"] == "fail"
+            && o["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("plugin: the grant was dropped before the release"))),
+        "no release refusal carries the detail"
+    );
+    let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(page.contains("the client said on its own that it lost its lock"));
+    assert!(page.contains(">lost<"), "the timeline pins the notices");
+}
