@@ -28,8 +28,10 @@
 //! On a stored run, [`check_run_dir`] reads `run.json`, `history.jsonl` and
 //! `resource.jsonl`, runs every checker and writes `results.json`.
 
+pub mod availability;
 mod error;
 pub mod exclusive;
+pub mod fault_windows;
 pub mod faults;
 pub mod fencing;
 pub mod linear;

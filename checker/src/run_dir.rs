@@ -10,8 +10,8 @@ pub use crate::error::CheckError;
 
 use crate::models::CasRegister;
 use crate::{
-    CheckerResult, Results, Validity, exclusive, faults, fencing, mutex, resource_safety, run_end,
-    split_brain, stats, wellformed,
+    CheckerResult, Results, Validity, availability, exclusive, faults, fencing, mutex,
+    resource_safety, run_end, split_brain, stats, wellformed,
 };
 use splitbrain_history::jsonl::{self, Records};
 use splitbrain_history::{History, Op, ResourceEntry, RunInfo};
@@ -183,6 +183,12 @@ const RUN_CHECKERS: &[RunChecker] = &[
         check: |run, w| {
             (w == Workload::Counter)
                 .then(|| mutex::check(&run.history, run.info.ttl_ms, run.info.fencing))
+        },
+    },
+    RunChecker {
+        name: availability::NAME,
+        check: |run, w| {
+            (w == Workload::Counter).then(|| availability::check(&run.history, run.info.ttl_ms))
         },
     },
     RunChecker {

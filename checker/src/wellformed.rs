@@ -158,7 +158,11 @@ mod tests {
         let bad = History::new(vec![op(0, 1, Process::Notice, OpType::Invoke, "lost")]);
         let result = check(&bad, &[]);
         assert_eq!(result.valid, Validity::Unknown);
-        assert!(result.summary.contains("a notice must be an info record"), "{}", result.summary);
+        assert!(
+            result.summary.contains("a notice must be an info record"),
+            "{}",
+            result.summary
+        );
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn a_safe_run_is_valid_and_its_results_file_says_the_same() {
     assert_eq!(
         names,
         [
+            "availability",
             "exclusive-holding",
             "faults",
             "mutex",

@@ -154,10 +154,10 @@ fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
     let path = splitbrain_reports::write_junit(&dir.0).unwrap();
     let xml = std::fs::read_to_string(path).unwrap();
     assert!(
-        xml.contains("tests=\"7\" failures=\"2\" errors=\"0\""),
+        xml.contains("tests=\"8\" failures=\"2\" errors=\"0\""),
         "{xml}"
     );
-    assert_eq!(xml.matches("<testcase ").count(), 7);
+    assert_eq!(xml.matches("<testcase ").count(), 8);
     assert_eq!(xml.matches("<failure message=").count(), 2);
     assert!(xml.contains("name=\"well-formed\"></testcase>"));
     assert!(!xml.contains("<script"), "unescaped");
