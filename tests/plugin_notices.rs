@@ -65,9 +65,15 @@ fn a_lost_notice_is_recorded_with_its_process_and_pinned_on_the_timeline() {
         assert_eq!(n["type"], "info", "{n}");
         assert_eq!(n["f"], "lost", "{n}");
         assert_eq!(n["node"], "n1", "{n}");
-        assert!(n["value"]["detail"].as_str().unwrap().contains("dropped"), "{n}");
+        assert!(
+            n["value"]["detail"].as_str().unwrap().contains("dropped"),
+            "{n}"
+        );
         let process = n["value"]["process"].as_u64().expect("the grant's process");
-        assert!(granted.contains(&process), "{n} names a process that was granted");
+        assert!(
+            granted.contains(&process),
+            "{n} names a process that was granted"
+        );
         assert!(n["token"].as_u64().is_some(), "{n}");
     }
     let r = results(&run);

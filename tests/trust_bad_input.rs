@@ -250,7 +250,15 @@ fn a_plugin_lock_brings_its_own_client_so_a_plugin_command_is_refused() {
 #[test]
 fn fencing_with_a_plugin_lock_that_hands_out_no_token_is_refused() {
     for lock in ["redsync", "redislock", "pottery", "node-redlock"] {
-        let r = splitbrain(&["run", "--lock", lock, "--fencing", "on", "--nemesis", "none"]);
+        let r = splitbrain(&[
+            "run",
+            "--lock",
+            lock,
+            "--fencing",
+            "on",
+            "--nemesis",
+            "none",
+        ]);
         assert_exit(&r, 254);
         let err = stderr(&r);
         assert!(err.contains(&format!("lock={lock} fencing=on")), "{err}");

@@ -451,9 +451,14 @@ async fn read_stdout(
         match parse_notice(&line) {
             Some(Ok(notice)) => {
                 tracing::info!(pid, holder = %notice.holder, detail = %notice.detail, "plug-in notice: lost");
-                notices.lock().unwrap_or_else(|e| e.into_inner()).push(notice);
+                notices
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(notice);
             }
-            Some(Err(why)) => tracing::warn!(pid, line = %quote(&line), why, "plug-in notice skipped"),
+            Some(Err(why)) => {
+                tracing::warn!(pid, line = %quote(&line), why, "plug-in notice skipped")
+            }
             None => {
                 if replies.send(Ok(line)).is_err() {
                     return;

@@ -285,7 +285,9 @@ impl LockKind {
             LockKind::Redislock => LockSystem::plugin(
                 "redislock",
                 &[S::Redis],
-                Token::Without("bsm/redislock's token is the holder id, a string that does not grow with grants"),
+                Token::Without(
+                    "bsm/redislock's token is the holder id, a string that does not grow with grants",
+                ),
             ),
             LockKind::Curator => LockSystem::plugin("curator", &[S::Zookeeper], ZNODE_CZXID)
                 .with_notes(&[ZOOKEEPER_SESSION]),
