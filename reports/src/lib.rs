@@ -27,6 +27,7 @@
 //! On a run directory that `splitbrain_checker::check_run_dir` has checked,
 //! [`write_report`] writes `index.html` and [`write_junit`] writes `junit.xml`.
 
+pub mod availability_plot;
 mod error;
 pub mod junit;
 pub mod linear_page;

@@ -63,6 +63,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     h.push_str(&configuration(run));
     h.push_str(&checkers(&results.checkers));
     h.push_str(&timeline_section(run, results)?);
+    h.push_str(&availability_section(results)?);
     h.push_str(&violations(run, results));
     h.push_str(&faults_section(&run_timeline::faults(&run.history)));
     h.push_str("</body></html>\n");
@@ -180,6 +181,24 @@ fn checkers(checkers: &std::collections::BTreeMap<String, CheckerResult>) -> Str
     }
     h.push_str("</table>\n");
     h
+}
+
+/// The availability checker's plot of acquires tried and granted per second, when the
+/// run has one.
+fn availability_section(results: &Results) -> Result<String, ReportError> {
+    use crate::availability_plot::{Availability, legend_html, render_svg};
+    let Some(checker) = results.checkers.get(splitbrain_checker::availability::NAME) else {
+        return Ok(String::new());
+    };
+    let Some(counts) = Availability::from_stats(&checker.stats) else {
+        return Ok(String::new());
+    };
+    let svg = render_svg(&counts)?.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    Ok(format!(
+        "<h2 id=\"availability\">Availability</h2>\n<p>{}</p>\n<div class=\"timeline\">{svg}</div>\n{}\n",
+        esc(&checker.summary),
+        legend_html()
+    ))
 }
 
 fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportError> {
