@@ -138,6 +138,7 @@ type Reply struct {
 	OK       bool            `json:"ok"`
 	Definite *bool           `json:"definite,omitempty"`
 	Error    string          `json:"error,omitempty"`
+	Detail   string          `json:"detail,omitempty"`
 	Token    *int64          `json:"token,omitempty"`
 }
 
@@ -153,6 +154,13 @@ func OKToken(id json.RawMessage, token int64) Reply {
 // effect.
 func Refusal(id json.RawMessage, definite bool, msg string) Reply {
 	return Reply{ID: id, OK: false, Definite: &definite, Error: msg}
+}
+
+// WithDetail is the refusal r with the plug-in's own words on why, kept beside the
+// error name (held, not-holder) in the run's history.
+func (r Reply) WithDetail(detail string) Reply {
+	r.Detail = detail
+	return r
 }
 
 // Encode renders a reply as one line, newline included. encoding/json compacts the raw

@@ -73,3 +73,14 @@ func TestBudgetLeavesAMarginAndAReserve(t *testing.T) {
 		t.Fatalf("answer by %v, step by %v", answerBy, stepBy)
 	}
 }
+
+func TestARefusalCarriesItsDetailBesideTheErrorName(t *testing.T) {
+	line, err := Encode(Refusal(json.RawMessage("7"), true, "not-holder").WithDetail("lock key gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":7,"ok":false,"definite":true,"error":"not-holder","detail":"lock key gone"}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got %s, want %s", line, want)
+	}
+}
