@@ -1,6 +1,6 @@
 //! The controller's client of one agent.
 
-use super::protocol::{AgentReply, AgentRequest};
+use super::protocol::{AgentNotice, AgentReply, AgentRequest};
 use crate::Error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +24,10 @@ pub struct AgentClient {
     /// Whether the current request was handed over whole; a timeout before that leaves
     /// half a line on the socket, which breaks the connection.
     sent: bool,
+    /// Notices that came with late replies (to requests that had timed out), and when
+    /// each late reply was read: they travel with the next reply that is returned, so a
+    /// paused holder's notice is not dropped with its timed-out reply.
+    carried: Vec<(AgentNotice, std::time::Instant)>,
 }
 
 impl AgentClient {
@@ -44,6 +48,7 @@ impl AgentClient {
             broken: false,
             pending: String::new(),
             sent: false,
+            carried: Vec::new(),
         })
     }
 
@@ -90,6 +95,26 @@ impl AgentClient {
         }
     }
 
+    /// `reply` with the carried notices first, each one's age grown by the time since
+    /// its late reply was read.
+    fn with_carried_notices(&mut self, mut reply: AgentReply) -> AgentReply {
+        if self.carried.is_empty() {
+            return reply;
+        }
+        let mut notices: Vec<AgentNotice> = self
+            .carried
+            .drain(..)
+            .map(|(mut n, read_at)| {
+                let waited = u64::try_from(read_at.elapsed().as_millis()).unwrap_or(0);
+                n.age_ms = n.age_ms.saturating_add(waited);
+                n
+            })
+            .collect();
+        notices.append(&mut reply.notices);
+        reply.notices = notices;
+        reply
+    }
+
     async fn exchange(&mut self, req: &AgentRequest) -> Result<AgentReply, String> {
         let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
         line.push(b'\n');
@@ -114,10 +139,14 @@ impl AgentClient {
             let text = std::mem::take(&mut self.pending);
             let reply: AgentReply =
                 serde_json::from_str(&text).map_err(|e| format!("bad reply {text:?}: {e}"))?;
-            // Replies to requests that timed out earlier arrive first; skip them.
+            // Replies to requests that timed out earlier arrive first; skip them, but
+            // keep what the lock client said in them.
             if reply.id == req.id {
-                return Ok(reply);
+                return Ok(self.with_carried_notices(reply));
             }
+            let read_at = std::time::Instant::now();
+            self.carried
+                .extend(reply.notices.into_iter().map(|n| (n, read_at)));
         }
     }
 }
