@@ -265,7 +265,7 @@ class KazooPlugin:
         belong to client processes the agent retired, and it counts on them lapsing. Only
         the session's end makes kazoo's nodes lapse, so that session is dropped."""
         with self.guard:
-            abandoned = list(self.grants.values())
+            abandoned = [g for g in self.grants.values() if not g.session.dropped]
             self.grants.clear()
         if not abandoned:
             return

@@ -14,9 +14,10 @@ function log(message) {
 
 // An ioredis client for one master. Every command is bounded (commandTimeout) and
 // none is queued or sent again behind the plug-in's back: with the offline queue off,
-// a command for a connection that is not ready fails at once, unsent, and a command
-// cut by a dropped connection is not resent on the next one (each would otherwise
-// run a lock script at a time nobody knows).
+// a command for a connection that is not ready fails at once, unsent; a command cut by
+// a dropped connection fails when it drops (maxRetriesPerRequest 0) and is not resent
+// on the next connection (each would otherwise run a lock script at a time nobody
+// knows).
 function masterClient({ host, port }, timeoutMs) {
   const client = new Redis({
     host,

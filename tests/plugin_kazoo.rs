@@ -1,0 +1,87 @@
+//! kazoo's `Lock` recipe (Python, kazoo 2.11.0) as a plug-in (`plugins/kazoo`) on the
+//! run's 3-server ZooKeeper ensemble: exclusive with no faults, broken by a paused
+//! holder without fencing (its session expires while it is stopped and another
+//! contender's node becomes the lowest), saved by the lock node's czxid as a fencing
+//! token. The paused holder's kazoo learns it lost its session and says so, unprompted:
+//! the history records the notice.
+
+mod common;
+
+use common::*;
+
+fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
+    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("kazoo");
+    assert!(
+        plugin.is_file(),
+        "{} is missing: run scripts/install-deps",
+        plugin.display()
+    );
+    splitbrain(&[
+        "run",
+        "--lock",
+        "kazoo",
+        "--nemesis",
+        nemesis,
+        "--fencing",
+        fencing,
+        "--seed",
+        "4242",
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "15",
+        "--ttl-ms",
+        "2000",
+        "--cs-wait-ms",
+        "100",
+        "--nemesis-interval",
+        "0.5",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn kazoos_lock_without_faults_is_valid() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&run(out.path(), "none", "on"), 0);
+    let r = results(&latest_run(out.path()));
+    assert_eq!(r["valid"], true, "{r:#}");
+}
+
+#[test]
+fn a_paused_holder_of_kazoos_lock_loses_updates_without_fencing() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&run(out.path(), "pause-holder", "off"), 1);
+    let run = latest_run(out.path());
+    assert_lost_updates(&results(&run));
+    // The resumed holder's kazoo saw its connection SUSPENDED and said so: the history
+    // has the notice, naming the process whose grant it was.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let notices: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|o| o["process"] == "notice")
+        .collect();
+    assert!(!notices.is_empty(), "no lost notice in the history");
+    assert!(
+        notices.iter().all(|n| n["f"] == "lost"
+            && n["value"]["process"].is_u64()
+            && n["value"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("kazoo connection"))),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn the_lock_nodes_czxid_as_a_fencing_token_rejects_the_paused_holders_write() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&run(out.path(), "pause-holder", "on"), 0);
+    assert_stale_writes_fenced_out(&results(&latest_run(out.path())));
+}
