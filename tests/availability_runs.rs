@@ -43,7 +43,10 @@ fn a_lock_that_stops_granting_with_no_fault_in_force_is_stuck() {
     let availability = &results["checkers"]["availability"];
     assert_eq!(availability["valid"], false, "{results:#}");
     let page = std::fs::read_to_string(run.join("index.html")).unwrap();
-    assert!(page.contains("<h2 id=\"availability\">"), "the report plots availability");
+    assert!(
+        page.contains("<h2 id=\"availability\">"),
+        "the report plots availability"
+    );
     assert!(page.contains("acquires per second"));
     assert!(
         availability["summary"]
