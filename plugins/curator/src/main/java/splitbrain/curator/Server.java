@@ -33,8 +33,15 @@ final class Server {
     boolean first = true;
     LineReader.Line line;
     while ((line = in.next()) != null) {
-      long start = first ? Math.min(firstStartNanos, System.nanoTime()) : System.nanoTime();
-      first = false;
+      long start = System.nanoTime();
+      if (first) {
+        first = false;
+        Log.note(
+            "first request read "
+                + Math.max(0, (start - firstStartNanos) / 1_000_000)
+                + " ms after the process started (that time counts against it)");
+        start = Math.min(firstStartNanos, start);
+      }
       if (line.tooLong()) {
         Log.note("bad request: a line longer than " + LineReader.MAX_LINE_BYTES + " bytes, skipped");
         continue;
