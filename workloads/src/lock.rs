@@ -159,6 +159,13 @@ pub trait Lock: Send + Sync {
         Box::pin(async move { Err(err) })
     }
 
+    /// Gets the client ready before its first operation (a plug-in's process started,
+    /// so a JVM's start-up is not charged to the first request's time). The default
+    /// has nothing to prepare; a failure here is left for the first operation to meet.
+    fn prepare(&self) -> LockFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// The notices the client gave since the last call, oldest first. The default is a
     /// client that gives none.
     fn take_notices(&self) -> Vec<LockNotice> {

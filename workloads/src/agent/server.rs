@@ -142,6 +142,9 @@ impl AgentServer {
             None
         };
         let lock = build_lock(args, kube_api.clone(), clock.clone())?;
+        if let Err(e) = lock.prepare().await {
+            tracing::warn!(error = %e, "the lock client could not get ready; its first op will try again");
+        }
         remove_stale_socket(&args.socket)?;
         let listener =
             UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;

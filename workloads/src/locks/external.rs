@@ -244,9 +244,11 @@ impl ExternalLock {
             Ok(Answer::Granted(reply)) => Ok(reply),
             Ok(Answer::Refused(refusal)) => Err(refusal.into_error(op, &fields)),
             Err(e) => {
-                // After a broken exchange the plug-in's state is unknown: replace it.
-                tracing::warn!(pid, error = %e, "dropping the plug-in; the next request starts a new one");
+                // After a broken exchange the plug-in's state is unknown: replace it now,
+                // so the new one starts up while no request waits for it.
+                tracing::warn!(pid, error = %e, "replacing the plug-in");
                 *slot = None;
+                *slot = self.spawn().ok();
                 Err(e)
             }
         }
@@ -556,6 +558,16 @@ impl Lock for ExternalLock {
 
     fn renew<'a>(&'a self, guard: &'a Guard, ttl: Duration) -> LockFuture<'a, ()> {
         Box::pin(self.guarded("renew", guard, Some(ttl)))
+    }
+
+    fn prepare(&self) -> LockFuture<'_, ()> {
+        Box::pin(async {
+            let mut slot = self.plugin.lock().await;
+            if slot.is_none() {
+                *slot = Some(self.spawn()?);
+            }
+            Ok(())
+        })
     }
 
     fn take_notices(&self) -> Vec<LockNotice> {
