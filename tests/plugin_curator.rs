@@ -10,50 +10,10 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 
-fn run(out: &Path, nemesis: &str, fencing: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("curator");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    splitbrain(&[
-        "run",
-        "--lock",
-        "curator",
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        fencing,
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "15",
-        // The session timeout is the TTL: 2 s, within the ensemble's 1 to 10 s (tickTime
-        // 500 ms); a pause of the holder lasts 4.5 to 6.5 s.
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
-
-fn history(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("history.jsonl"))
-        .expect("history.jsonl exists")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
+    require_plugin("curator");
+    LockRun::new("curator", nemesis, fencing).run(out)
 }
 
 #[test]
@@ -88,7 +48,7 @@ fn the_paused_holder_learns_its_session_is_lost_and_the_history_records_it() {
     let out = tempfile::tempdir().unwrap();
     assert_exit(&run(out.path(), "pause-holder", "on"), 0);
     let run = latest_run(out.path());
-    let ops = history(&run);
+    let ops = history_ops(&run);
     let notices: Vec<&Value> = ops.iter().filter(|o| o["process"] == "notice").collect();
     assert!(!notices.is_empty(), "no lost notice in the history");
     let grants: Vec<(u64, u64)> = ops

@@ -8,31 +8,8 @@ mod common;
 use common::*;
 
 fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
-    splitbrain(&[
-        "run",
-        "--lock",
-        "etcd-concurrency",
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        fencing,
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "15",
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+    require_plugin("etcd-concurrency");
+    LockRun::new("etcd-concurrency", nemesis, fencing).run(out)
 }
 
 #[test]

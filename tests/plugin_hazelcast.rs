@@ -11,43 +11,17 @@ mod common;
 
 use common::*;
 
+/// Each plug-in is a JVM: a little more workload time than the Go plug-ins get. The TTL
+/// is Hazelcast's shortest CP session TTL (whole seconds, above a heartbeat of at least
+/// 1 s): a stopped holder loses the lock 2.5 to 3 s after it stops, and pause-holder
+/// pauses last 4.5 s or more.
 fn run(out: &std::path::Path, lock: &str, nemesis: &str, fencing: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("hazelcast");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    splitbrain(&[
-        "run",
-        "--lock",
-        lock,
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        fencing,
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        // Each plug-in is a JVM that starts at its first request (about 1.5 s before it
-        // answers one): a little more time than the Go plug-ins get.
-        "--time-limit",
-        "20",
-        // Hazelcast's shortest CP session TTL (it counts whole seconds and wants the TTL
-        // above a heartbeat of at least 1 s). A stopped holder loses the lock 2.5 to 3 s
-        // after it stops; pause-holder pauses last 4.5 s or more.
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+    require_plugin("hazelcast");
+    LockRun {
+        time_limit: "20",
+        ..LockRun::new(lock, nemesis, fencing)
+    }
+    .run(out)
 }
 
 #[test]
@@ -117,40 +91,18 @@ fn the_unsafe_mode_fence_rejects_the_paused_holders_write() {
 #[test]
 fn a_partition_lets_both_sides_grant_the_unsafe_mode_lock() {
     require_root();
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("hazelcast");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
+    require_plugin("hazelcast");
     let mut outcomes = vec![];
     for seed in ["1", "2", "3", "4"] {
         let out = tempfile::tempdir().unwrap();
-        let output = splitbrain(&[
-            "run",
-            "--lock",
-            "hazelcast-unsafe",
-            "--nemesis",
-            "partition",
-            "--fencing",
-            "off",
-            "--seed",
+        let output = LockRun {
             seed,
-            "--clients",
-            "3",
-            "--nodes",
-            "3",
-            "--time-limit",
-            "40",
-            "--ttl-ms",
-            "5000",
-            "--cs-wait-ms",
-            "100",
-            "--nemesis-interval",
-            "3",
-            "--out",
-            out.path().to_str().unwrap(),
-        ]);
+            time_limit: "40",
+            ttl_ms: "5000",
+            nemesis_interval: "3",
+            ..LockRun::new("hazelcast-unsafe", "partition", "off")
+        }
+        .run(out.path());
         let code = output.status.code();
         assert!(
             matches!(code, Some(0) | Some(1)),

@@ -10,37 +10,8 @@ mod common;
 use common::*;
 
 fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("kazoo");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    splitbrain(&[
-        "run",
-        "--lock",
-        "kazoo",
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        fencing,
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "15",
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+    require_plugin("kazoo");
+    LockRun::new("kazoo", nemesis, fencing).run(out)
 }
 
 #[test]
@@ -61,12 +32,7 @@ fn a_paused_holder_of_kazoos_lock_loses_updates_without_fencing() {
     assert_lost_updates(&results(&run));
     // The resumed holder's kazoo saw its connection SUSPENDED and said so: the history
     // has the notice, naming the process whose grant it was.
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let notices: Vec<serde_json::Value> = history
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|o| o["process"] == "notice")
-        .collect();
+    let notices = notices(&run);
     assert!(!notices.is_empty(), "no lost notice in the history");
     assert!(
         notices.iter().all(|n| n["f"] == "lost"

@@ -9,46 +9,8 @@ mod common;
 use common::*;
 
 fn run(out: &std::path::Path, nemesis: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("node-redlock");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    splitbrain(&[
-        "run",
-        "--lock",
-        "node-redlock",
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        "off",
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "15",
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
-
-fn grants(run: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("history.jsonl"))
-        .expect("history.jsonl exists")
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON"))
-        .filter(|op| op["f"] == "acquire" && op["type"] == "ok")
-        .collect()
+    require_plugin("node-redlock");
+    LockRun::new("node-redlock", nemesis, "off").run(out)
 }
 
 #[test]

@@ -7,40 +7,10 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 
-fn run(out: &Path, nemesis: &str, fencing: &str) -> std::process::Output {
-    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join("redisson");
-    assert!(
-        plugin.is_file(),
-        "{} is missing: run scripts/install-deps",
-        plugin.display()
-    );
-    splitbrain(&[
-        "run",
-        "--lock",
-        "redisson",
-        "--nemesis",
-        nemesis,
-        "--fencing",
-        fencing,
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "15",
-        "--ttl-ms",
-        "2000",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "0.5",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+fn run(out: &std::path::Path, nemesis: &str, fencing: &str) -> std::process::Output {
+    require_plugin("redisson");
+    LockRun::new("redisson", nemesis, fencing).run(out)
 }
 
 #[test]

@@ -151,3 +151,94 @@ pub fn seed_where(
         })
         .expect("a seed with the fault wanted")
 }
+
+/// A LockRun is a run of one lock as the plug-in tests run it: 3 clients on 3 nodes,
+/// 15 s of workload, TTL 2 s, 100 ms critical sections, a fault every 0.5 s, seed 4242.
+/// Fields override each setting.
+pub struct LockRun<'a> {
+    pub lock: &'a str,
+    pub nemesis: &'a str,
+    pub fencing: &'a str,
+    pub seed: &'a str,
+    pub time_limit: &'a str,
+    pub ttl_ms: &'a str,
+    pub nemesis_interval: &'a str,
+}
+
+impl<'a> LockRun<'a> {
+    pub fn new(lock: &'a str, nemesis: &'a str, fencing: &'a str) -> LockRun<'a> {
+        LockRun {
+            lock,
+            nemesis,
+            fencing,
+            seed: "4242",
+            time_limit: "15",
+            ttl_ms: "2000",
+            nemesis_interval: "0.5",
+        }
+    }
+
+    /// Runs it with its results under `out`.
+    pub fn run(&self, out: &Path) -> Output {
+        splitbrain(&[
+            "run",
+            "--lock",
+            self.lock,
+            "--nemesis",
+            self.nemesis,
+            "--fencing",
+            self.fencing,
+            "--seed",
+            self.seed,
+            "--clients",
+            "3",
+            "--nodes",
+            "3",
+            "--time-limit",
+            self.time_limit,
+            "--ttl-ms",
+            self.ttl_ms,
+            "--cs-wait-ms",
+            "100",
+            "--nemesis-interval",
+            self.nemesis_interval,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    }
+}
+
+/// Fails, saying how to build it, unless the plug-in launcher `program` is built.
+pub fn require_plugin(program: &str) {
+    let plugin = splitbrain_runner::build_cache::plugins_bin_dir().join(program);
+    assert!(
+        plugin.is_file(),
+        "{} is missing: run scripts/install-deps",
+        plugin.display()
+    );
+}
+
+/// Every record of a run's history.jsonl.
+pub fn history_ops(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("history.jsonl"))
+        .expect("history.jsonl exists")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// The granted acquires of a run.
+pub fn grants(run: &Path) -> Vec<Value> {
+    history_ops(run)
+        .into_iter()
+        .filter(|op| op["f"] == "acquire" && op["type"] == "ok")
+        .collect()
+}
+
+/// The lock clients' notices of a run.
+pub fn notices(run: &Path) -> Vec<Value> {
+    history_ops(run)
+        .into_iter()
+        .filter(|op| op["process"] == "notice")
+        .collect()
+}
