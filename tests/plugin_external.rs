@@ -272,3 +272,75 @@ fn lock_external_without_a_plugin_command_is_a_bad_argument_with_a_hint() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("--plugin-command"), "{stderr}");
 }
+
+/// The optimistic workload on the example plug-in's `read` and `cas` (a Lua
+/// compare-and-set in its Redis), with `extra` plug-in arguments.
+fn optimistic_plugin_run(out: &Path, plugin_args: &str, seed: &str) -> std::process::Output {
+    let command = format!("{} {plugin_args}", example_command(out));
+    run_plugin(
+        out,
+        &command,
+        &[
+            "--workload",
+            "optimistic",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "6",
+            "--seed",
+            seed,
+        ],
+    )
+}
+
+#[test]
+fn a_plugins_read_and_cas_are_the_optimistic_workloads_store_and_linearizable() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_plugin_run(out.path(), "", "1");
+    assert_exit(&result, 0);
+    let run = latest_run(out.path());
+    let r = results(&run);
+    assert_eq!(r["checkers"]["linearizability"]["valid"], true, "{r:#}");
+    let ops = history(&run);
+    assert!(count(&ops, "cas", "ok") >= 20, "too few swaps");
+    assert!(count(&ops, "read", "ok") >= 20, "too few reads");
+}
+
+#[test]
+fn a_plugins_cas_that_skips_its_comparison_is_caught_as_not_linearizable() {
+    let out = tempfile::tempdir().unwrap();
+    let result = optimistic_plugin_run(out.path(), "--unsafe-cas", "2");
+    assert_exit(&result, 1);
+    let r = results(&latest_run(out.path()));
+    let lin = &r["checkers"]["linearizability"];
+    assert_eq!(lin["valid"], false, "{lin:#}");
+}
+
+#[test]
+fn a_plugin_without_read_and_cas_tests_nothing_and_says_so() {
+    let out = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/single_client_lock.py");
+    let command = format!("python3 {}", script.display());
+    let result = run_plugin(
+        out.path(),
+        &command,
+        &[
+            "--workload",
+            "optimistic",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "3",
+        ],
+    );
+    assert_exit(&result, 2);
+    let ops = history(&latest_run(out.path()));
+    assert!(
+        ops.iter().any(|o| o["f"] == "read"
+            && o["type"] == "fail"
+            && o["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("unsupported: lock=external op=read"))),
+        "the refusals name the missing op"
+    );
+}

@@ -19,7 +19,16 @@ It reads its Redis address from SPLITBRAIN_REDIS (started for it by
 an INCR counter when SPLITBRAIN_FENCING=on, and bounds each Redis call below
 SPLITBRAIN_OP_TIMEOUT_MS so its own answer arrives before the agent gives up.
 
-Command-line arguments are ignored. Only the standard library is used. Diagnostics go to stderr (the agent's log): stdout
+It also answers `read` and `cas` on counters in the same Redis, the optimistic
+workload's store (`--workload optimistic`): `read` returns the counter (0 when never
+written), `cas` swaps it atomically in a Lua script and says whether it did:
+
+    -> {"id":5,"op":"cas","key":"c","from":7,"to":8}
+    <- {"id":5,"ok":true,"value":true}
+
+With the argument `--unsafe-cas` the swap skips its comparison (a deliberately broken
+store, for showing the linearizability checker at work). Other command-line arguments
+are ignored. Only the standard library is used. Diagnostics go to stderr (the agent's log): stdout
 carries replies only.
 """
 
@@ -49,6 +58,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# Compare-and-set a counter (absent reads as 0); the unsafe one writes without comparing.
+CAS = """
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+UNSAFE_CAS = """
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+UNSAFE = "--unsafe-cas" in sys.argv[1:]
 
 
 class RedisError(Exception):
@@ -156,6 +180,12 @@ def handle(redis, fencing, req):
     if op == "renew":
         done = redis.call("EVAL", RENEW, 1, key, holder, max(1, int(req["ttl_ms"])))
         return ok(rid) if done == 1 else refused(rid, "not-holder", True)
+    if op == "read":
+        return ok(rid, value=int(redis.call("GET", key) or 0))
+    if op == "cas":
+        script = UNSAFE_CAS if UNSAFE else CAS
+        done = redis.call("EVAL", script, 1, key, int(req["from"]), int(req["to"]))
+        return ok(rid, value=done == 1)
     return refused(rid, "unsupported", True)
 
 

@@ -141,7 +141,12 @@ impl AgentServer {
         } else {
             None
         };
-        let lock = build_lock(args, kube_api.clone(), clock.clone())?;
+        let (lock, store) = if args.lock.system().is_plugin() {
+            build_plugin_lock_and_store(args)?
+        } else {
+            let lock = build_lock(args, kube_api.clone(), clock.clone())?;
+            (lock, build_store(args, kube_api.as_ref())?)
+        };
         if let Err(e) = lock.prepare().await {
             tracing::warn!(error = %e, "the lock client could not get ready; its first op will try again");
         }
@@ -153,7 +158,7 @@ impl AgentServer {
             node: args.node.clone(),
             lock,
             resource: ResourceClient::new(args.resource.clone(), timeout),
-            store: build_store(args, kube_api.as_ref())?,
+            store,
             fencing: args.fencing.is_on(),
             current: None,
             clock,
@@ -223,9 +228,6 @@ fn build_lock(
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         holder_prefix,
     };
-    if args.lock.system().is_plugin() {
-        return build_external(args);
-    }
     match args.lock {
         LockKind::K8sLease | LockKind::K8sConfigmap | LockKind::K8sLeaseManager => {
             let api = kube_api.ok_or_else(|| Error::Config {
@@ -296,7 +298,20 @@ fn holder_prefix(node: &str) -> String {
     format!("{node}-{}-{started}", std::process::id())
 }
 
-fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
+/// A plug-in's lock and, for a lock whose description has a versioned store, the same
+/// plug-in process as the optimistic workload's store (its `read` and `cas`).
+type LockAndStore = (Box<dyn Lock>, Option<Box<dyn VersionedStore>>);
+
+fn build_plugin_lock_and_store(args: &AgentArgs) -> Result<LockAndStore, Error> {
+    let plugin = build_external(args)?;
+    let store = args
+        .lock
+        .has_versioned_store()
+        .then(|| Box::new(plugin.clone()) as Box<dyn VersionedStore>);
+    Ok((Box::new(plugin), store))
+}
+
+fn build_external(args: &AgentArgs) -> Result<ExternalLock, Error> {
     let command = args
         .plugin
         .plugin_command
@@ -326,8 +341,7 @@ fn build_external(args: &AgentArgs) -> Result<Box<dyn Lock>, Error> {
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         holder_prefix: holder_prefix(&args.node),
     };
-    let lock = ExternalLock::new(cfg).map_err(|source| Error::Lock { source })?;
-    Ok(Box::new(lock))
+    ExternalLock::new(cfg).map_err(|source| Error::Lock { source })
 }
 
 /// The value of a plug-in's server variable for the agent on `node`: the kubeconfig

@@ -110,8 +110,15 @@ struct Plugin {
 type NoticeList = Arc<std::sync::Mutex<Vec<LockNotice>>>;
 
 /// An ExternalLock is a [`Lock`] whose operations are carried out by a plug-in process
-/// speaking the JSON-lines protocol of this module.
+/// speaking the JSON-lines protocol of this module. Clones share the plug-in, so the
+/// same process can serve as the optimistic workload's store ([`PluginStore`]).
+#[derive(Clone)]
 pub struct ExternalLock {
+    shared: Arc<Shared>,
+}
+
+/// What every clone of an [`ExternalLock`] shares.
+pub struct Shared {
     cfg: ExternalLockConfig,
     plugin: Mutex<Option<Plugin>>,
     next_id: AtomicU64,
@@ -119,6 +126,13 @@ pub struct ExternalLock {
     /// Plug-in processes started so far, for logs and tests.
     starts: AtomicU64,
     notices: NoticeList,
+}
+
+impl std::ops::Deref for ExternalLock {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 impl ExternalLock {
@@ -131,12 +145,14 @@ impl ExternalLock {
             });
         }
         Ok(ExternalLock {
-            cfg,
-            plugin: Mutex::new(None),
-            next_id: AtomicU64::new(1),
-            next_holder: AtomicU64::new(1),
-            starts: AtomicU64::new(0),
-            notices: NoticeList::default(),
+            shared: Arc::new(Shared {
+                cfg,
+                plugin: Mutex::new(None),
+                next_id: AtomicU64::new(1),
+                next_holder: AtomicU64::new(1),
+                starts: AtomicU64::new(0),
+                notices: NoticeList::default(),
+            }),
         })
     }
 
@@ -286,7 +302,8 @@ impl ExternalLock {
         };
         if ok {
             let token = obj.get("token").and_then(Value::as_u64);
-            return Ok(Answer::Granted(Reply { token }));
+            let value = obj.get("value").cloned().unwrap_or(Value::Null);
+            return Ok(Answer::Granted(Reply { token, value }));
         }
         Ok(Answer::Refused(Refusal {
             definite: obj.get("definite").and_then(Value::as_bool) == Some(true),
@@ -335,6 +352,8 @@ impl ExternalLock {
 /// A Reply is what a successful plug-in reply carried.
 struct Reply {
     token: Option<u64>,
+    /// The result of a `read` (a number) or a `cas` (whether it swapped).
+    value: Value,
 }
 
 /// An Answer is a well-formed reply: the plug-in keeps running after either.
@@ -541,6 +560,48 @@ fn quote(line: &str) -> String {
     let cut: String = line.chars().take(QUOTE_LIMIT).collect();
     let more = if cut.len() < line.len() { "..." } else { "" };
     format!("{cut:?}{more}")
+}
+
+/// A reply's `value` as `want` (what the op must return), or an indeterminate error
+/// quoting what came instead: a plug-in that answers `ok` with no usable value broke
+/// the protocol, and the op may have taken effect.
+fn reply_value<T>(
+    op: &str,
+    reply: &Reply,
+    want: &str,
+    get: impl Fn(&Value) -> Option<T>,
+) -> Result<T, LockError> {
+    get(&reply.value).ok_or_else(|| LockError::Unknown {
+        op: op.into(),
+        message: format!(
+            "the plug-in answered ok with value={} (want {want})",
+            reply.value
+        ),
+        source: None,
+    })
+}
+
+/// The optimistic workload's store in the plug-in: `read` and `cas` requests, optional
+/// per plug-in (one without them answers `unsupported`, a definite refusal).
+impl crate::optimistic::VersionedStore for ExternalLock {
+    fn name(&self) -> &str {
+        "external"
+    }
+
+    fn read<'a>(&'a self, key: &'a str) -> LockFuture<'a, i64> {
+        Box::pin(async move {
+            let reply = self.call("read", object(json!({ "key": key }))).await?;
+            reply_value("read", &reply, "a number", Value::as_i64)
+        })
+    }
+
+    fn cas<'a>(&'a self, key: &'a str, from: i64, to: i64) -> LockFuture<'a, bool> {
+        Box::pin(async move {
+            let fields = object(json!({ "key": key, "from": from, "to": to }));
+            let reply = self.call("cas", fields).await?;
+            reply_value("cas", &reply, "true or false", Value::as_bool)
+        })
+    }
 }
 
 impl Lock for ExternalLock {

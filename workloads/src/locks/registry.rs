@@ -223,9 +223,11 @@ impl LockKind {
                 ),
             )
             .with_versioned_store(),
+            // Whether a user's plug-in answers `read` and `cas` is its own business: one
+            // that does not refuses them as `unsupported`.
             LockKind::External => LockSystem {
                 client: Client::UserPlugin,
-                ..LockSystem::builtin(&[], Token::FromPlugin)
+                ..LockSystem::builtin(&[], Token::FromPlugin).with_versioned_store()
             },
             LockKind::Etcd => LockSystem::builtin(
                 &[S::Etcd],
@@ -406,7 +408,7 @@ mod tests {
         assert_eq!(ServerSet::HazelcastNoCp.name(), "hazelcast-no-cp");
         assert_eq!(
             LockKind::versioned_store_names(),
-            "redis, etcd, k8s-lease, k8s-configmap, k8s-lease-manager"
+            "redis, external, etcd, k8s-lease, k8s-configmap, k8s-lease-manager"
         );
     }
 }
