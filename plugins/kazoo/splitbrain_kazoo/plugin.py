@@ -203,8 +203,15 @@ class KazooPlugin:
         grant, refused = self._live_grant(req)
         if refused:
             return refused
+        return self._still_owned(req, grant, start) or ok(req.id)
+
+    def _still_owned(self, req: Request, grant: Grant, start: float) -> Optional[dict]:
+        """None when the grant's lock node still exists and belongs to its session, else
+        the reply: not-holder when it is gone or another's, indeterminate when the read
+        could not tell. A session the client has not yet learned is expired shows here:
+        the ensemble has already deleted its node."""
         answer_by = self.config.budget.answer_by(start)
-        read = call_by(answer_by, lambda: grant.session.client.get(grant.node_path), "renew")
+        read = call_by(answer_by, lambda: grant.session.client.get(grant.node_path), req.op)
         if read is None:
             return self._unknown(req, grant.session, f"timeout: reading {grant.node_path} unanswered")
         if isinstance(read.error, NoNodeError):
@@ -221,10 +228,15 @@ class KazooPlugin:
         if stat.ephemeralOwner != grant.owner_session_id or data != req.holder.encode():
             self._discard(grant)
             return refusal(req.id, True, NOT_HOLDER, "lock node belongs to another session")
-        return ok(req.id)
+        return None
 
     def release(self, req: Request, start: float) -> dict:
         grant, refused = self._live_grant(req)
+        if refused:
+            return refused
+        # kazoo's Lock.release() answers True even when the session expired and its
+        # node is gone: a holder that lost the lock would be told it released it.
+        refused = self._still_owned(req, grant, start)
         if refused:
             return refused
         self._discard(grant)

@@ -101,6 +101,16 @@ def test_renew_answers_whether_the_node_is_still_ours(ensemble):
         "id": 3, "ok": False, "definite": True, "error": "not-holder", "detail": "lock node gone"}
 
 
+def test_release_of_a_node_the_ensemble_already_deleted_is_not_holder(ensemble):
+    # A holder paused past its session resumes before its client learns the session
+    # expired; kazoo's Lock.release() would answer True. The plug-in reads the node first.
+    a = Agent(ensemble)
+    a.acquire("a1")
+    ensemble.nodes.pop(f"{lock_path(KEY)}/{lock_nodes(ensemble)[0]}")
+    assert a.request("release", "a1") == {
+        "id": 2, "ok": False, "definite": True, "error": "not-holder", "detail": "lock node gone"}
+
+
 def test_renew_after_the_session_expired_is_definitely_not_holder(ensemble):
     a = Agent(ensemble)
     a.acquire("a1")
