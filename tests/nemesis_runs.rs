@@ -155,6 +155,11 @@ fn a_fast_clock_on_the_redis_server_expires_the_holders_key_early() {
             "8",
             "--time-limit",
             "10",
+            // Holds of 300 ms outlast a 1 s key on a clock running 4 times fast or more
+            // (at most 250 ms of real time): with the default 50 ms critical section an
+            // early expiry overlapped a hold only now and then.
+            "--cs-wait-ms",
+            "300",
             "--seed",
             &seed,
         ],

@@ -247,9 +247,7 @@ fn the_optimistic_workload_on_a_lock_without_a_versioned_store_is_a_bad_argument
     let result = splitbrain(&[
         "run",
         "--lock",
-        "external",
-        "--plugin-command",
-        "true",
+        "zookeeper",
         "--workload",
         "optimistic",
         "--out",
@@ -258,4 +256,8 @@ fn the_optimistic_workload_on_a_lock_without_a_versioned_store_is_a_bad_argument
     assert_exit(&result, 254);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("workload=optimistic"), "{stderr}");
+    assert!(
+        stderr.contains("external"),
+        "a plug-in's read and cas are offered: {stderr}"
+    );
 }
