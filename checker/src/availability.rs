@@ -12,7 +12,7 @@
 //!
 //! Its stats carry the per-second attempts and grants the report plots.
 
-use crate::fault_windows::faults;
+use crate::fault_windows::{Fault, faults};
 use crate::{CheckerResult, Evidence, Validity};
 use serde_json::json;
 use splitbrain_history::{History, Op, OpType};
@@ -47,8 +47,12 @@ struct Attempt {
 pub fn check(history: &History, ttl_ms: u64) -> CheckerResult {
     let attempts = attempts(history);
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
-    let disturbed = disturbed(history, end_ns, recovery(ttl_ms));
-    let windows = window_stats(history, &attempts, end_ns);
+    let applied: Vec<Fault> = faults(history)
+        .into_iter()
+        .filter(|f| f.error.is_none())
+        .collect();
+    let disturbed = disturbed(&applied, end_ns, recovery(ttl_ms));
+    let windows = window_stats(&applied, &attempts, end_ns);
     let outside = tally(attempts.iter().filter(|a| !inside(&disturbed, a.at_ns)));
     let stats = json!({
         "outside_faults": outside,
@@ -115,12 +119,11 @@ fn attempts(history: &History) -> Vec<Attempt> {
         .collect()
 }
 
-/// The intervals in which a fault was in force or had healed less than `recovery_ns`
-/// before, merged and sorted. Faults that failed to apply disturb nothing.
-fn disturbed(history: &History, end_ns: u64, recovery_ns: u64) -> Vec<(u64, u64)> {
-    let mut spans: Vec<(u64, u64)> = faults(history)
-        .into_iter()
-        .filter(|f| f.error.is_none())
+/// The intervals in which one of the `applied` faults was in force or had healed less
+/// than `recovery_ns` before, merged and sorted.
+fn disturbed(applied: &[Fault], end_ns: u64, recovery_ns: u64) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = applied
+        .iter()
         .map(|f| {
             (
                 f.start_ns,
@@ -231,10 +234,9 @@ fn share_text(t: &serde_json::Value, where_: &str) -> String {
 }
 
 /// Each applied fault's window (start to heal) with the acquires that finished in it.
-fn window_stats(history: &History, attempts: &[Attempt], end_ns: u64) -> serde_json::Value {
-    let windows: Vec<serde_json::Value> = faults(history)
-        .into_iter()
-        .filter(|f| f.error.is_none())
+fn window_stats(applied: &[Fault], attempts: &[Attempt], end_ns: u64) -> serde_json::Value {
+    let windows: Vec<serde_json::Value> = applied
+        .iter()
         .map(|f| {
             let until = f.end_ns.unwrap_or(end_ns);
             let within = attempts

@@ -131,11 +131,6 @@ impl std::str::FromStr for WorkloadName {
     }
 }
 
-/// The command-line spelling of a lock kind (`redis`, ...).
-pub fn lock_name(kind: LockKind) -> String {
-    kind.name()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

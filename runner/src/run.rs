@@ -59,14 +59,14 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     let dir = run_dir::create(
         &cfg.results_root,
         &started_at,
-        &crate::lock_name(cfg.lock),
+        &cfg.lock.name(),
         cfg.workload.as_str(),
         cfg.seed,
     )?;
     progress.println(format!(
         "splitbrain run: seed={} lock={} workload={} nemesis={} fencing={} -> {}",
         cfg.seed,
-        &crate::lock_name(cfg.lock),
+        &cfg.lock.name(),
         cfg.workload.as_str(),
         nemesis_label(&cfg.nemesis),
         if cfg.fencing { "on" } else { "off" },
@@ -385,7 +385,7 @@ fn write_run_info(
     let info = RunInfo {
         splitbrain_version: env!("CARGO_PKG_VERSION").into(),
         seed: cfg.seed,
-        lock: crate::lock_name(cfg.lock),
+        lock: cfg.lock.name(),
         workload: cfg.workload.as_str().into(),
         nemesis: cfg.nemesis.clone(),
         clients: cfg.clients,

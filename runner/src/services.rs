@@ -120,7 +120,7 @@ fn agent_args(
         "--node".into(),
         node.into(),
         "--lock".into(),
-        crate::lock_name(cfg.lock),
+        cfg.lock.name(),
         "--resource".into(),
         resource_addr.to_string(),
         "--fencing".into(),
