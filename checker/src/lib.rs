@@ -34,6 +34,7 @@ pub mod exclusive;
 pub mod fault_windows;
 pub mod faults;
 pub mod fencing;
+pub mod generate;
 pub mod linear;
 pub mod models;
 pub mod mutex;

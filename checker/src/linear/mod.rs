@@ -28,11 +28,13 @@ mod cache;
 mod error;
 mod outcome;
 mod prepare;
+mod reads_from;
 mod search;
 
 pub use error::LinearError;
 pub use outcome::{Counterexample, LinearReport, PartitionReport, SearchStats, StepView};
 pub use prepare::{Partition, Prepared, SearchOp, WHOLE, prepare};
+pub use reads_from::{Access, RegisterView};
 
 use crate::Validity;
 use crate::models::{CasRegister, FencedMutex, HistoryModel, Kv, ModelKind, Mutex, Register};
@@ -74,6 +76,9 @@ pub struct CheckOptions {
     pub max_cache_bytes: usize,
     /// Set to true from elsewhere to stop the check early (answer `unknown`).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Check a register partition whose writes are all unique without search (see
+    /// [`RegisterView`]); off, the general search checks everything (for comparison).
+    pub reads_from: bool,
 }
 
 impl Default for CheckOptions {
@@ -83,6 +88,7 @@ impl Default for CheckOptions {
             partition: true,
             max_cache_bytes: 1 << 30,
             cancel: None,
+            reads_from: true,
         }
     }
 }
@@ -181,8 +187,7 @@ pub fn check_prepared<M: HistoryModel>(
     let mut counterexample = None;
     let mut valid = Validity::Valid;
     for p in order {
-        let part = &prepared.partitions[p];
-        let found = search::search(&prepared.init, &part.ops, &budget, &mut figures);
+        let found = check_partition(prepared, p, options, &budget, &mut figures);
         let (verdict, linearization) = match found {
             Found::Linearizable(order) => (Validity::Valid, order),
             Found::Timeout => (Validity::Unknown, Vec::new()),
@@ -211,6 +216,7 @@ pub fn check_prepared<M: HistoryModel>(
         cache_entries_peak: figures.cache_entries,
         cache_bytes_peak: figures.cache_bytes,
         cache_full: figures.cache_full,
+        partitions_by_reads_from: figures.by_reads_from,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     };
     if stats.operations == 0 {
@@ -224,5 +230,45 @@ pub fn check_prepared<M: HistoryModel>(
         stats,
         partitions: reports,
         counterexample,
+    }
+}
+
+/// Checks one partition: without search when it is a register whose writes are unique,
+/// with the general search otherwise.
+fn check_partition<M: HistoryModel>(
+    prepared: &Prepared<M>,
+    p: usize,
+    options: &CheckOptions,
+    budget: &Budget,
+    figures: &mut SearchFigures,
+) -> Found {
+    let ops = &prepared.partitions[p].ops;
+    let view = options
+        .reads_from
+        .then(|| M::register_view(&prepared.init, ops))
+        .flatten();
+    let verdict = view.map(|view| reads_from::check(&view, ops));
+    match verdict {
+        Some(reads_from::Verdict::Linearizable(order)) => {
+            figures.by_reads_from += 1;
+            Found::Linearizable(order)
+        }
+        Some(reads_from::Verdict::Illegal { blocked, prefix }) => {
+            figures.by_reads_from += 1;
+            let at = ops[blocked as usize].return_ns;
+            let in_prefix: rustc_hash::FxHashSet<u32> = prefix.iter().copied().collect();
+            let candidates = (0..ops.len() as u32)
+                .filter(|&i| i != blocked && !in_prefix.contains(&i))
+                .filter(|&i| ops[i as usize].call_ns <= at && ops[i as usize].return_ns >= at)
+                .collect();
+            Found::Illegal(search::Deepest {
+                prefix,
+                blocked: Some(blocked),
+                candidates,
+            })
+        }
+        Some(reads_from::Verdict::NotUnique) | None => {
+            search::search(&prepared.init, ops, budget, figures)
+        }
     }
 }

@@ -73,6 +73,9 @@ pub struct SearchStats {
     pub cache_bytes_peak: usize,
     /// Whether a cache reached its memory limit.
     pub cache_full: bool,
+    /// Partitions decided without search because every write in them was unique.
+    #[serde(default)]
+    pub partitions_by_reads_from: usize,
     /// Wall time of the search.
     pub elapsed_ms: f64,
 }

@@ -46,6 +46,8 @@ pub(crate) struct SearchFigures {
     pub(crate) cache_entries: usize,
     pub(crate) cache_bytes: usize,
     pub(crate) cache_full: bool,
+    /// Partitions decided without search (unique writes).
+    pub(crate) by_reads_from: usize,
 }
 
 /// The event list: node 2i is operation i's call, 2i+1 its return; the last two nodes are

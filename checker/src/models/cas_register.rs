@@ -7,7 +7,7 @@
 //! did not take effect and is left out, as in Jepsen.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::{LinearError, Operation};
+use crate::linear::{Access, LinearError, Operation, RegisterView};
 use rustc_hash::FxHashSet;
 use serde_json::Value;
 use splitbrain_history::Op;
@@ -145,6 +145,23 @@ impl HistoryModel for CasRegister {
                     }
             })
             .collect()
+    }
+
+    fn register_view(
+        init: &Self,
+        ops: &[Operation<CasRegisterOp, CasRegisterRet>],
+    ) -> Option<RegisterView> {
+        let access = |o: &Operation<CasRegisterOp, CasRegisterRet>| match (o.op, o.ret) {
+            (CasRegisterOp::Read, Some(CasRegisterRet::ReadOk(v))) => Some(Access::Read(v)),
+            (CasRegisterOp::Read, _) => Some(Access::Ignore),
+            (CasRegisterOp::Write(v), _) => Some(Access::Write(v)),
+            (CasRegisterOp::Cas { .. }, Some(CasRegisterRet::CasOk(false))) => None,
+            (CasRegisterOp::Cas { from, to }, _) => Some(Access::Swap { from, to }),
+        };
+        Some(RegisterView {
+            init: init.value,
+            accesses: ops.iter().map(access).collect::<Option<_>>()?,
+        })
     }
 
     fn describe_state(&self, names: &Interner) -> String {

@@ -8,7 +8,7 @@
 //! Histories are checked per key, or as one map when partitioning is turned off.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::{LinearError, Operation};
+use crate::linear::{Access, LinearError, Operation, RegisterView};
 use serde_json::Value;
 use splitbrain_history::Op;
 use std::hash::{Hash, Hasher};
@@ -247,6 +247,30 @@ impl HistoryModel for Kv {
         ops.iter()
             .map(|o| o.ret.is_none() && matches!(o.op, KvOp::Get(_)))
             .collect()
+    }
+
+    /// One key's gets and puts (appends are not a register's).
+    fn register_view(init: &Self, ops: &[Operation<KvOp, KvRet>]) -> Option<RegisterView> {
+        let key = Self::partition(&ops.first()?.op);
+        let mut values: rustc_hash::FxHashMap<Text, u32> = Default::default();
+        let mut id = |t: &Text| {
+            let next = values.len() as u32;
+            *values.entry(t.clone()).or_insert(next)
+        };
+        let init = id(init.get(key).unwrap_or(&Text::new("")));
+        let mut accesses = Vec::with_capacity(ops.len());
+        for o in ops {
+            accesses.push(match (&o.op, &o.ret) {
+                (KvOp::Get(k), _) | (KvOp::Put(k, _), _) | (KvOp::Append(k, _), _) if *k != key => {
+                    return None;
+                }
+                (KvOp::Get(_), Some(KvRet::GetOk(v))) => Access::Read(id(v)),
+                (KvOp::Get(_), _) => Access::Ignore,
+                (KvOp::Put(_, v), _) => Access::Write(id(v)),
+                (KvOp::Append(..), _) => return None,
+            });
+        }
+        Some(RegisterView { init, accesses })
     }
 
     fn describe_state(&self, names: &Interner) -> String {

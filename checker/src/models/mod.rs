@@ -110,6 +110,18 @@ pub trait HistoryModel:
         vec![false; ops.len()]
     }
 
+    /// The partition as accesses of one register, for the polynomial path of registers
+    /// whose writes are unique ([`crate::linear::RegisterView`]). None when the model is
+    /// not a register or an operation is not one such a register has (an append, a
+    /// compare-and-set that answered that the comparison failed): then the general
+    /// search decides.
+    fn register_view(
+        _init: &Self,
+        _ops: &[Operation<Self::Op, Self::Ret>],
+    ) -> Option<crate::linear::RegisterView> {
+        None
+    }
+
     /// A short, readable rendering of the state, for counterexamples.
     fn describe_state(&self, names: &Interner) -> String;
 

@@ -5,7 +5,7 @@
 //! Values may be any JSON; equal JSON values are equal register values.
 
 use super::{Decoded, HistoryModel, Interner, SequentialSpec, bad_op};
-use crate::linear::{LinearError, Operation};
+use crate::linear::{Access, LinearError, Operation, RegisterView};
 use rustc_hash::FxHashSet;
 use serde_json::Value;
 use splitbrain_history::Op;
@@ -96,6 +96,21 @@ impl HistoryModel for Register {
                     }
             })
             .collect()
+    }
+
+    fn register_view(
+        init: &Self,
+        ops: &[Operation<RegisterOp, RegisterRet>],
+    ) -> Option<RegisterView> {
+        let access = |o: &Operation<RegisterOp, RegisterRet>| match (o.op, o.ret) {
+            (RegisterOp::Read, Some(RegisterRet::ReadOk(v))) => Access::Read(v),
+            (RegisterOp::Read, _) => Access::Ignore,
+            (RegisterOp::Write(v), _) => Access::Write(v),
+        };
+        Some(RegisterView {
+            init: init.value,
+            accesses: ops.iter().map(access).collect(),
+        })
     }
 
     fn describe_state(&self, names: &Interner) -> String {
