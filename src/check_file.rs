@@ -94,6 +94,10 @@ pub struct CheckFileArgs {
     /// Check a kv history as one map instead of key by key (slow; for comparison)
     #[arg(long)]
     pub no_partition: bool,
+    /// Search every partition, even a register whose writes are all unique, which is
+    /// otherwise checked without search (slow; for comparison)
+    #[arg(long)]
+    pub general_search: bool,
 }
 
 impl CheckFileArgs {
@@ -107,6 +111,7 @@ impl CheckFileArgs {
             (self.json, "--json"),
             (self.html.is_some(), "--html"),
             (self.no_partition, "--no-partition"),
+            (self.general_search, "--general-search"),
         ];
         flags
             .iter()
@@ -173,6 +178,7 @@ fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
     Ok(CheckOptions {
         time_limit,
         partition: !args.no_partition,
+        reads_from: !args.general_search,
         ..CheckOptions::default()
     })
 }

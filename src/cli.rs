@@ -36,6 +36,9 @@ enum Command {
     },
     /// Remove what crashed runs left behind: network namespaces, processes, state.
     Cleanup,
+    /// Write a history of a simulated register (linearizable, or with one stale read),
+    /// for trying and benchmarking the checker: `check FILE --model ...` reads it.
+    GenHistory(crate::gen_history::GenHistoryArgs),
     /// Run a client's agent on a node (started by `splitbrain run`).
     #[command(hide = true)]
     Agent(splitbrain_workloads::agent::AgentArgs),
@@ -181,6 +184,10 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             report(dir)
         }
         Command::Cleanup => cleanup(),
+        Command::GenHistory(args) => {
+            die_quietly_on_closed_pipe();
+            crate::gen_history::run(&args)
+        }
         Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
     }

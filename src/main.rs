@@ -6,6 +6,7 @@
 mod check_file;
 mod cli;
 mod exit;
+mod gen_history;
 #[cfg(test)]
 mod malformed_input;
 

@@ -27,6 +27,7 @@
 mod cache;
 mod error;
 mod outcome;
+mod parallel;
 mod prepare;
 mod reads_from;
 mod search;
@@ -79,6 +80,9 @@ pub struct CheckOptions {
     /// Check a register partition whose writes are all unique without search (see
     /// [`RegisterView`]); off, the general search checks everything (for comparison).
     pub reads_from: bool,
+    /// Threads checking partitions at once (of models whose partitions can be told
+    /// apart in the history, such as kv's keys).
+    pub threads: usize,
 }
 
 impl Default for CheckOptions {
@@ -89,14 +93,19 @@ impl Default for CheckOptions {
             max_cache_bytes: 1 << 30,
             cancel: None,
             reads_from: true,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
 
-/// A Budget is the time and memory one check may use.
+/// A Budget is the time and memory one check may use; the threads checking parts of one
+/// history share it.
 pub(crate) struct Budget {
     deadline: Option<Instant>,
     cancel: Option<Arc<AtomicBool>>,
+    /// Set when another part of the history was found not linearizable: the rest need
+    /// not finish.
+    settled: AtomicBool,
     pub(crate) max_cache_bytes: usize,
 }
 
@@ -105,17 +114,29 @@ impl Budget {
         Budget {
             deadline: options.time_limit.map(|d| Instant::now() + d),
             cancel: options.cancel.clone(),
+            settled: AtomicBool::new(false),
             max_cache_bytes: options.max_cache_bytes,
         }
     }
 
     /// Whether the search must stop now.
     pub(crate) fn exhausted(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.out_of_time()
+            || self.settled.load(Ordering::Relaxed)
             || self
                 .cancel
                 .as_ref()
                 .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Whether the time limit has passed.
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Tells the other threads that the verdict is known.
+    fn settle(&self) {
+        self.settled.store(true, Ordering::Relaxed);
     }
 }
 
@@ -125,6 +146,13 @@ pub fn check_history<M: HistoryModel>(
     init: Option<&Value>,
     options: &CheckOptions,
 ) -> Result<LinearReport, LinearError> {
+    if options.partition && options.threads > 1 {
+        prepare::well_paired(history)?;
+        let pieces = parallel::split::<M>(history);
+        if pieces.len() > 1 {
+            return parallel::check_pieces::<M>(&pieces, init, options);
+        }
+    }
     let prepared = prepare::<M>(history, init, options.partition)?;
     Ok(check_prepared(&prepared, options))
 }
@@ -164,6 +192,7 @@ pub fn check_operations<M: HistoryModel>(
     let prepared = Prepared {
         init,
         names: crate::models::Interner::default(),
+        named_partitions: false,
         partitions: parts
             .into_iter()
             .map(|(key, ops)| Partition::new(key, ops))
@@ -178,8 +207,29 @@ pub fn check_prepared<M: HistoryModel>(
     prepared: &Prepared<M>,
     options: &CheckOptions,
 ) -> LinearReport {
+    let mut report = check_prepared_within(prepared, options, &Budget::new(options));
+    report.valid = nothing_tested_is_unknown(report.valid, &report.stats);
+    report
+}
+
+/// An empty history fits every model, and saying so as `valid` would pass a run that
+/// tested nothing: with no operation searched, the verdict is `unknown`.
+fn nothing_tested_is_unknown(valid: Validity, stats: &SearchStats) -> Validity {
+    if stats.operations == 0 {
+        Validity::Unknown
+    } else {
+        valid
+    }
+}
+
+/// [`check_prepared`] within a budget it may share with other threads, without the
+/// rule for nothing tested (the caller applies it to the whole history).
+fn check_prepared_within<M: HistoryModel>(
+    prepared: &Prepared<M>,
+    options: &CheckOptions,
+    budget: &Budget,
+) -> LinearReport {
     let started = Instant::now();
-    let budget = Budget::new(options);
     let mut figures = SearchFigures::default();
     let mut order: Vec<usize> = (0..prepared.partitions.len()).collect();
     order.sort_by_key(|&p| prepared.partitions[p].ops.len());
@@ -187,7 +237,7 @@ pub fn check_prepared<M: HistoryModel>(
     let mut counterexample = None;
     let mut valid = Validity::Valid;
     for p in order {
-        let found = check_partition(prepared, p, options, &budget, &mut figures);
+        let found = check_partition(prepared, p, options, budget, &mut figures);
         let (verdict, linearization) = match found {
             Found::Linearizable(order) => (Validity::Valid, order),
             Found::Timeout => (Validity::Unknown, Vec::new()),
@@ -203,7 +253,11 @@ pub fn check_prepared<M: HistoryModel>(
             verdict,
             &linearization,
         ));
-        if verdict == Validity::Invalid || (verdict == Validity::Unknown && budget.exhausted()) {
+        if verdict == Validity::Invalid {
+            budget.settle();
+            break;
+        }
+        if verdict == Validity::Unknown && budget.exhausted() {
             break;
         }
     }
@@ -219,11 +273,6 @@ pub fn check_prepared<M: HistoryModel>(
         partitions_by_reads_from: figures.by_reads_from,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     };
-    if stats.operations == 0 {
-        // Nothing was searched: an empty history fits every model, and saying so as
-        // `valid` would pass a run that tested nothing.
-        valid = Validity::Unknown;
-    }
     LinearReport {
         valid,
         model: M::NAME.to_owned(),

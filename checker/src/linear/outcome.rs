@@ -55,7 +55,7 @@ pub struct PartitionReport {
 }
 
 /// SearchStats are the figures of one check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchStats {
     /// Operations searched (after leaving out `fail`, nemesis and unobservable ops).
     pub operations: usize,
@@ -157,7 +157,9 @@ impl LinearReport {
 fn key_text<M: HistoryModel>(prepared: &Prepared<M>, p: usize) -> String {
     match prepared.partitions[p].key {
         // One object (a register, one unnamed lock) or a map checked whole.
-        WHOLE | 0 if prepared.partitions.len() == 1 => "all".to_owned(),
+        WHOLE | 0 if prepared.partitions.len() == 1 && !prepared.named_partitions => {
+            "all".to_owned()
+        }
         key => prepared.names.name(key),
     }
 }

@@ -55,6 +55,9 @@ pub struct Prepared<M: HistoryModel> {
     pub init: M,
     /// The values and keys the operations refer to.
     pub names: Interner,
+    /// Whether reports name the partition even when there is only one (the history is
+    /// one piece of a larger one split by key), instead of calling it `all`.
+    pub named_partitions: bool,
     /// The partitions, by key.
     pub partitions: Vec<Partition<M>>,
 }
@@ -63,6 +66,19 @@ impl<M: HistoryModel> Prepared<M> {
     /// Operations across all partitions.
     pub fn operations(&self) -> usize {
         self.partitions.iter().map(|p| p.ops.len()).sum()
+    }
+}
+
+/// Refuses a history with a client completion that completes nothing.
+pub(crate) fn well_paired(history: &History) -> Result<(), LinearError> {
+    match history.first_unmatched_completion() {
+        Some(op) => Err(LinearError::CompletionWithoutInvocation {
+            index: op.index,
+            process: op.process.to_string(),
+            kind: op.kind.to_string(),
+            f: op.f.clone(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -75,14 +91,7 @@ pub fn prepare<M: HistoryModel>(
     init: Option<&Value>,
     partition: bool,
 ) -> Result<Prepared<M>, LinearError> {
-    if let Some(op) = history.first_unmatched_completion() {
-        return Err(LinearError::CompletionWithoutInvocation {
-            index: op.index,
-            process: op.process.to_string(),
-            kind: op.kind.to_string(),
-            f: op.f.clone(),
-        });
-    }
+    well_paired(history)?;
     let mut names = Interner::default();
     let init = M::initial(init, &mut names)?;
     let mut parts: BTreeMap<u32, Vec<SearchOp<M>>> = BTreeMap::new();
@@ -134,6 +143,7 @@ pub fn prepare<M: HistoryModel>(
     Ok(Prepared {
         init,
         names,
+        named_partitions: false,
         partitions,
     })
 }

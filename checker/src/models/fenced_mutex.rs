@@ -155,6 +155,10 @@ impl HistoryModel for FencedMutex {
         }
     }
 
+    fn partition_value(invoke: &Op) -> Option<&Value> {
+        Some(&invoke.value)
+    }
+
     fn partition(op: &FencedMutexOp) -> u32 {
         match *op {
             FencedMutexOp::Acquire { lock, .. } | FencedMutexOp::Release { lock, .. } => lock,

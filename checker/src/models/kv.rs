@@ -236,6 +236,10 @@ impl HistoryModel for Kv {
         }
     }
 
+    fn partition_value(invoke: &Op) -> Option<&Value> {
+        key_and_value(invoke).map(|(key, _)| key)
+    }
+
     fn partition(op: &KvOp) -> u32 {
         match op {
             KvOp::Get(k) | KvOp::Put(k, _) | KvOp::Append(k, _) => *k,

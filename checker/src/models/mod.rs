@@ -97,6 +97,14 @@ pub trait HistoryModel:
         0
     }
 
+    /// The partition an invocation belongs to, read from the history before decoding,
+    /// so that a history can be split and its pieces checked on several threads. It
+    /// must agree with [`HistoryModel::partition`]. None (the default) keeps the history
+    /// in one piece.
+    fn partition_value(_invoke: &Op) -> Option<&Value> {
+        None
+    }
+
     /// Whether one state describes every partition at once (a whole key-value map), so
     /// the history may also be checked without partitioning. Models whose state is one
     /// object (a lock) are always checked per partition.

@@ -114,6 +114,10 @@ impl HistoryModel for Mutex {
         }
     }
 
+    fn partition_value(invoke: &Op) -> Option<&Value> {
+        Some(&invoke.value)
+    }
+
     fn partition(op: &MutexOp) -> u32 {
         match *op {
             MutexOp::Acquire { lock, .. } | MutexOp::Release { lock, .. } => lock,
