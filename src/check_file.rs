@@ -98,6 +98,13 @@ pub struct CheckFileArgs {
     /// otherwise checked without search (slow; for comparison)
     #[arg(long)]
     pub general_search: bool,
+    /// The most heap the check may use (`512MiB`, `2GiB`, or bytes); past it the search
+    /// drops its caches and goes on without them, slower, and says so [default: 1GiB]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Threads checking partitions at once [default: the machine's cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 impl CheckFileArgs {
@@ -112,6 +119,8 @@ impl CheckFileArgs {
             (self.html.is_some(), "--html"),
             (self.no_partition, "--no-partition"),
             (self.general_search, "--general-search"),
+            (self.memory_limit.is_some(), "--memory-limit"),
+            (self.threads.is_some(), "--threads"),
         ];
         flags
             .iter()
@@ -175,12 +184,50 @@ fn options(args: &CheckFileArgs) -> Result<CheckOptions> {
             _ => bad_input!("bad --time-limit: secs={s} (expected a positive number of seconds)"),
         },
     };
+    let defaults = CheckOptions::default();
+    let memory_limit = match &args.memory_limit {
+        None => defaults.memory_limit,
+        Some(text) => Some(parse_size(text)?),
+    };
+    let threads = match args.threads {
+        None => defaults.threads,
+        Some(0) => bad_input!("bad --threads: 0 (expected at least 1)"),
+        Some(n) => n,
+    };
     Ok(CheckOptions {
         time_limit,
         partition: !args.no_partition,
         reads_from: !args.general_search,
-        ..CheckOptions::default()
+        memory_limit,
+        threads,
+        ..defaults
     })
+}
+
+/// A size such as `1GiB`, `512MiB`, `64KiB` or a number of bytes.
+fn parse_size(text: &str) -> Result<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale: Option<usize> = match unit.trim() {
+        "" | "B" => Some(1),
+        "KiB" => Some(1 << 10),
+        "MiB" => Some(1 << 20),
+        "GiB" => Some(1 << 30),
+        _ => None,
+    };
+    match (digits.parse::<usize>(), scale) {
+        (Ok(n), Some(scale)) if n > 0 => match n.checked_mul(scale) {
+            Some(bytes) => Ok(bytes),
+            None => {
+                bad_input!("bad --memory-limit: {text:?} is more than this machine can address")
+            }
+        },
+        _ => bad_input!(
+            "bad --memory-limit: {text:?} (expected a positive size such as 512MiB, 2GiB or \
+             a number of bytes)"
+        ),
+    }
 }
 
 /// `--init` as JSON, with `nil` (Clojure's) for null. Anything else is refused: a typo
@@ -239,10 +286,14 @@ fn print_text(file: &Path, report: &LinearReport) {
         }
     }
     let s = &report.stats;
+    let peak = s
+        .memory_peak_bytes
+        .map_or(String::new(), |b| format!(" memory_peak_mib={}", b >> 20));
     println!(
-        "  operations={} partitions={} steps={} cache_peak_entries={} cache_peak_kib={} elapsed_ms={:.1}",
+        "  operations={} partitions={} without_search={} steps={} cache_peak_entries={} cache_peak_kib={}{peak} elapsed_ms={:.1}",
         s.operations,
         s.partitions,
+        s.partitions_by_reads_from,
         s.steps,
         s.cache_entries_peak,
         s.cache_bytes_peak / 1024,

@@ -13,6 +13,11 @@ mod malformed_input;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Counts the heap in use, so `check --memory-limit` bounds the whole process.
+#[global_allocator]
+static ALLOCATOR: splitbrain_checker::memory::CountingAllocator =
+    splitbrain_checker::memory::CountingAllocator;
+
 fn main() -> ExitCode {
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,

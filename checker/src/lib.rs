@@ -36,6 +36,7 @@ pub mod faults;
 pub mod fencing;
 pub mod generate;
 pub mod linear;
+pub mod memory;
 pub mod models;
 pub mod mutex;
 pub mod resource_safety;

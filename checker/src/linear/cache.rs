@@ -18,7 +18,8 @@
 //!
 //! Memory stays bounded: past `max_bytes` the cache stops growing. That is sound because
 //! the cache only prunes (a configuration not remembered is explored again); the time
-//! budget then decides when to give up.
+//! budget then decides when to give up. When the whole process reaches its memory limit
+//! (`--memory-limit`), the search drops the cache altogether and goes on without it.
 
 use hashbrown::HashTable;
 use std::hash::{Hash, Hasher};
@@ -142,6 +143,13 @@ impl<S: Clone + Eq + Hash> Cache<S> {
             max_bytes,
             full: false,
         }
+    }
+
+    /// Forgets every configuration and remembers no more: the process reached its
+    /// memory limit. Sound for the same reason the size bound is.
+    pub(crate) fn drop_entries(&mut self) {
+        *self = Cache::new(0);
+        self.full = true;
     }
 
     /// The number of configurations remembered.

@@ -75,6 +75,10 @@ pub struct CheckOptions {
     /// The most memory the cache of one partition may take; past it the search goes on
     /// without remembering more (slower, still correct).
     pub max_cache_bytes: usize,
+    /// The most heap the whole process may have in use (when it counts its allocations,
+    /// see [`crate::memory`]); past it the search drops its caches and goes on without
+    /// them (slower, still correct), and the report says so.
+    pub memory_limit: Option<usize>,
     /// Set to true from elsewhere to stop the check early (answer `unknown`).
     pub cancel: Option<Arc<AtomicBool>>,
     /// Check a register partition whose writes are all unique without search (see
@@ -91,6 +95,7 @@ impl Default for CheckOptions {
             time_limit: None,
             partition: true,
             max_cache_bytes: 1 << 30,
+            memory_limit: Some(1 << 30),
             cancel: None,
             reads_from: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -107,16 +112,30 @@ pub(crate) struct Budget {
     /// not finish.
     settled: AtomicBool,
     pub(crate) max_cache_bytes: usize,
+    memory_limit: Option<usize>,
 }
 
 impl Budget {
-    fn new(options: &CheckOptions) -> Budget {
+    /// The budget of a check on `threads` threads. Under a memory limit each thread's
+    /// cache may take a share of half of it, which leaves room for the rest of the
+    /// process and for a cache's table to double.
+    fn new(options: &CheckOptions, threads: usize) -> Budget {
         Budget {
             deadline: options.time_limit.map(|d| Instant::now() + d),
             cancel: options.cancel.clone(),
             settled: AtomicBool::new(false),
-            max_cache_bytes: options.max_cache_bytes,
+            max_cache_bytes: match options.memory_limit {
+                Some(limit) => options.max_cache_bytes.min(limit / 2 / threads.max(1)),
+                None => options.max_cache_bytes,
+            },
+            memory_limit: options.memory_limit,
         }
+    }
+
+    /// Whether the process has more heap in use than its limit.
+    pub(crate) fn over_memory(&self) -> bool {
+        self.memory_limit
+            .is_some_and(|limit| crate::memory::in_use().is_some_and(|used| used > limit))
     }
 
     /// Whether the search must stop now.
@@ -207,7 +226,7 @@ pub fn check_prepared<M: HistoryModel>(
     prepared: &Prepared<M>,
     options: &CheckOptions,
 ) -> LinearReport {
-    let mut report = check_prepared_within(prepared, options, &Budget::new(options));
+    let mut report = check_prepared_within(prepared, options, &Budget::new(options, 1));
     report.valid = nothing_tested_is_unknown(report.valid, &report.stats);
     report
 }
@@ -271,6 +290,8 @@ fn check_prepared_within<M: HistoryModel>(
         cache_bytes_peak: figures.cache_bytes,
         cache_full: figures.cache_full,
         partitions_by_reads_from: figures.by_reads_from,
+        memory_limited: figures.memory_limited,
+        memory_peak_bytes: crate::memory::peak(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     };
     LinearReport {

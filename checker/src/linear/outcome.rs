@@ -76,6 +76,13 @@ pub struct SearchStats {
     /// Partitions decided without search because every write in them was unique.
     #[serde(default)]
     pub partitions_by_reads_from: usize,
+    /// Whether the process reached its memory limit, so caches were dropped and the
+    /// search went on without them.
+    #[serde(default)]
+    pub memory_limited: bool,
+    /// The most heap the process had in use, when it counts its allocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_peak_bytes: Option<usize>,
     /// Wall time of the search.
     pub elapsed_ms: f64,
 }
@@ -98,6 +105,17 @@ pub struct LinearReport {
 impl LinearReport {
     /// One line for a person.
     pub fn summary(&self) -> String {
+        let mut line = self.verdict_line();
+        if self.stats.memory_limited {
+            line.push_str(
+                "; the memory limit was reached, so the search dropped its cache and went \
+                 on without it (raise --memory-limit for a faster check)",
+            );
+        }
+        line
+    }
+
+    fn verdict_line(&self) -> String {
         let s = &self.stats;
         match self.valid {
             Validity::Valid => format!(

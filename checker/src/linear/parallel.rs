@@ -71,12 +71,13 @@ pub(crate) fn check_pieces<M: HistoryModel>(
     options: &CheckOptions,
 ) -> Result<LinearReport, LinearError> {
     let started = Instant::now();
-    let budget = Budget::new(options);
+    let threads = options.threads.min(pieces.len());
+    let budget = Budget::new(options, threads);
     let next = AtomicUsize::new(0);
     let done: Vec<Mutex<Option<Result<LinearReport, LinearError>>>> =
         pieces.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..options.threads.min(pieces.len()) {
+        for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -147,4 +148,6 @@ fn add_stats(total: &mut SearchStats, part: &SearchStats) {
     total.cache_bytes_peak = total.cache_bytes_peak.max(part.cache_bytes_peak);
     total.cache_full |= part.cache_full;
     total.partitions_by_reads_from += part.partitions_by_reads_from;
+    total.memory_limited |= part.memory_limited;
+    total.memory_peak_bytes = total.memory_peak_bytes.max(part.memory_peak_bytes);
 }

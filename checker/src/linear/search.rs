@@ -48,6 +48,8 @@ pub(crate) struct SearchFigures {
     pub(crate) cache_full: bool,
     /// Partitions decided without search (unique writes).
     pub(crate) by_reads_from: usize,
+    /// Whether the process reached its memory limit and a cache was dropped.
+    pub(crate) memory_limited: bool,
 }
 
 /// The event list: node 2i is operation i's call, 2i+1 its return; the last two nodes are
@@ -204,6 +206,13 @@ pub(crate) fn search<M: HistoryModel>(
         if steps.is_multiple_of(4096) && budget.exhausted() {
             break Found::Timeout;
         }
+        // Two relaxed loads: cheap enough to look often, as one step can allocate a
+        // large state.
+        if steps.is_multiple_of(64) && cache.len() > 0 && budget.over_memory() {
+            note_cache(figures, &cache);
+            cache.drop_entries();
+            figures.memory_limited = true;
+        }
         if node == events.tail {
             break Found::Linearizable(stack.iter().map(|&(op, _)| op).collect());
         }
@@ -241,10 +250,15 @@ pub(crate) fn search<M: HistoryModel>(
         }
     };
     figures.steps += steps;
+    note_cache(figures, &cache);
+    found
+}
+
+/// Keeps the cache's peak figures.
+fn note_cache<M: HistoryModel>(figures: &mut SearchFigures, cache: &Cache<M>) {
     figures.cache_entries = figures.cache_entries.max(cache.len());
     figures.cache_bytes = figures.cache_bytes.max(cache.bytes());
     figures.cache_full |= cache.full;
-    found
 }
 
 /// Tries to linearize operation `i` now: returns the state after it when the model

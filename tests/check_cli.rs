@@ -1,0 +1,151 @@
+//! `splitbrain gen-history` and `splitbrain check` on generated histories, as a user runs
+//! them: the verdicts, the stale read named, the memory limit honoured and said, and bad
+//! options refused with exit 254.
+
+mod common;
+
+use common::splitbrain;
+use serde_json::json;
+use std::path::Path;
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn gen_history(dir: &Path, name: &str, extra: &[&str]) -> String {
+    let path = dir.join(name);
+    let path_text = path.to_str().unwrap().to_owned();
+    let mut args = vec!["gen-history", "--out", &path_text];
+    args.extend_from_slice(extra);
+    let out = splitbrain(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    path_text
+}
+
+#[test]
+fn a_generated_history_and_its_stale_twin_get_their_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = [
+        "--model",
+        "cas-register",
+        "--ops",
+        "2000",
+        "--clients",
+        "20",
+        "--info-rate",
+        "0.2",
+    ];
+    let ok = gen_history(dir.path(), "ok.jsonl", &spec);
+    let mut bad_spec = spec.to_vec();
+    bad_spec.extend(["--violation-at", "0.5"]);
+    let bad_path = dir.path().join("bad.jsonl");
+    let bad = bad_path.to_str().unwrap();
+    let mut args = vec!["gen-history", "--out", bad];
+    args.extend(bad_spec);
+    let out = splitbrain(&args);
+    let said = text(&out);
+    let index = said
+        .split("index=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("gen-history names the stale read")
+        .to_owned();
+
+    let out = splitbrain(&["check", &ok, "--model", "cas-register"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("without_search=1"), "{}", text(&out));
+    let out = splitbrain(&["check", bad, "--model", "cas-register"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("cannot linearize: index={index} ")),
+        "the stale read {index} is not the op named:\n{}",
+        text(&out)
+    );
+}
+
+/// One key, twenty appends of 20 KB that may or may not have happened, and a read no
+/// order of them explains: every subset the search tries is a new state of up to 400 KB,
+/// far more than the cache's own figures count.
+fn appends_that_fill_memory(path: &Path) {
+    let mut lines = Vec::new();
+    let mut index = 0;
+    let mut push = |process: u64, kind: &str, f: &str, value: serde_json::Value| {
+        lines.push(
+            json!({"index": index, "time_ns": index * 10, "process": process,
+            "type": kind, "f": f, "value": value})
+            .to_string(),
+        );
+        index += 1;
+    };
+    for p in 0..20u64 {
+        let chunk = format!("{p:02}").repeat(10_000);
+        push(p, "invoke", "append", json!(["k", chunk]));
+    }
+    push(20, "invoke", "get", json!(["k", null]));
+    push(
+        20,
+        "ok",
+        "get",
+        json!(["k", "nothing appended reads like this"]),
+    );
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_check_under_a_memory_limit_stays_near_it_and_says_it_dropped_its_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("appends.jsonl");
+    appends_that_fill_memory(&path);
+    let file = path.to_str().unwrap();
+    let out = splitbrain(&[
+        "check",
+        file,
+        "--model",
+        "kv",
+        "--memory-limit",
+        "64MiB",
+        "--time-limit",
+        "4",
+        "--json",
+    ]);
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{}", text(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = &result["result"]["stats"];
+    assert_eq!(stats["memory_limited"], json!(true), "{stats}");
+    let peak = stats["memory_peak_bytes"]
+        .as_u64()
+        .expect("the peak is reported");
+    // The limit is looked at every 64 steps, and one step here allocates up to 400 KB.
+    assert!(
+        peak < 100 << 20,
+        "peak {} MiB under a 64 MiB limit",
+        peak >> 20
+    );
+}
+
+#[test]
+fn bad_generator_and_memory_options_exit_254_naming_the_option() {
+    let out = splitbrain(&["gen-history", "--info-rate", "2"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert!(text(&out).contains("info rate=2"), "{}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let file = gen_history(dir.path(), "h.jsonl", &["--ops", "10"]);
+    for bad in ["lots", "0", "12XB"] {
+        let out = splitbrain(&[
+            "check",
+            &file,
+            "--model",
+            "cas-register",
+            "--memory-limit",
+            bad,
+        ]);
+        assert_eq!(out.status.code(), Some(254), "{bad}: {}", text(&out));
+        assert!(text(&out).contains("--memory-limit"), "{}", text(&out));
+    }
+    let out = splitbrain(&["check", &file, "--model", "cas-register", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+}
