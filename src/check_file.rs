@@ -55,6 +55,19 @@ pub enum ModelArg {
     Mutex,
     /// Mutex whose grants carry strictly increasing fencing tokens.
     FencedMutex,
+    /// Knossos's multi-register: transactions reading and writing registers by key
+    /// (--init {"x": 0, ...}); reads of nil accept any value.
+    MultiRegister,
+}
+
+/// A NilReads is how a register's read that returned nil is judged, as `--nil-reads`
+/// spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NilReads {
+    /// As Knossos does: a nil read is consistent with any state.
+    Any,
+    /// As porcupine does: nil is a value, read only while the register holds it.
+    Value,
 }
 
 impl From<ModelArg> for ModelKind {
@@ -65,6 +78,7 @@ impl From<ModelArg> for ModelKind {
             ModelArg::Kv => ModelKind::Kv,
             ModelArg::Mutex => ModelKind::Mutex,
             ModelArg::FencedMutex => ModelKind::FencedMutex,
+            ModelArg::MultiRegister => ModelKind::MultiRegister,
         }
     }
 }
@@ -102,6 +116,10 @@ pub struct CheckFileArgs {
     /// drops its caches and goes on without them, slower, and says so [default: 1GiB]
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// How a register's read of nil is judged: `any` state (Knossos) or only the `value`
+    /// nil (porcupine) [default: any for jepsen-edn histories, value otherwise]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub nil_reads: Option<NilReads>,
     /// Threads checking partitions at once [default: the machine's cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -121,6 +139,7 @@ impl CheckFileArgs {
             (self.general_search, "--general-search"),
             (self.memory_limit.is_some(), "--memory-limit"),
             (self.threads.is_some(), "--threads"),
+            (self.nil_reads.is_some(), "--nil-reads"),
         ];
         flags
             .iter()
@@ -135,7 +154,7 @@ impl CheckFileArgs {
 pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
     let Some(model) = args.model else {
         bad_input!(
-            "checking a history file needs a model: file={} (add --model register|cas-register|kv|mutex|fenced-mutex)",
+            "checking a history file needs a model: file={} (add --model register|cas-register|kv|mutex|fenced-mutex|multi-register)",
             file.display()
         );
     };
@@ -147,14 +166,34 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
     let options = options(args)?;
     let ops = import::read(file, format)
         .with_context(|| format!("reading the history (format={format})"))?;
-    let history = History::new(ops);
+    let mut history = History::new(ops);
+    let nil_reads = args.nil_reads.unwrap_or(match format {
+        Format::JepsenEdn => NilReads::Any,
+        _ => NilReads::Value,
+    });
+    let mut nil_reads_accepted = 0;
+    if nil_reads == NilReads::Any && matches!(model, ModelArg::Register | ModelArg::CasRegister) {
+        (history, nil_reads_accepted) = splitbrain_checker::linear::nil_reads_match_any(&history);
+    }
     let report = check_with_model(model.into(), &history, init.as_ref(), &options)
         .with_context(|| format!("checking {}", file.display()))?;
     if args.json {
-        let out = serde_json::json!({ "file": file, "format": format.name(), "result": report });
+        let out = serde_json::json!({
+            "file": file,
+            "format": format.name(),
+            "nil_reads_accepted_as_any": nil_reads_accepted,
+            "result": report,
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_text(file, &report);
+        if nil_reads_accepted > 0 {
+            println!(
+                "  nil reads: {nil_reads_accepted} reads of nil were accepted as consistent \
+                 with any state, as Knossos judges them (--nil-reads value counts nil as a \
+                 value the register holds, as porcupine does)"
+            );
+        }
     }
     if let Some(out) = &args.html {
         let title = file.file_name().map_or_else(

@@ -149,3 +149,72 @@ fn bad_generator_and_memory_options_exit_254_naming_the_option() {
     let out = splitbrain(&["check", &file, "--model", "cas-register", "--threads", "0"]);
     assert_eq!(out.status.code(), Some(254), "{}", text(&out));
 }
+
+/// A cas-register history in Jepsen's EDN, starting at 0 as Knossos's tests do, whose
+/// first read returned nil after a write of 1.
+const NIL_READ_EDN: &str = "[{:type :invoke, :f :write, :value 1, :process 0, :time 10}
+ {:type :ok, :f :write, :value 1, :process 0, :time 20}
+ {:type :invoke, :f :read, :value nil, :process 1, :time 30}
+ {:type :ok, :f :read, :value nil, :process 1, :time 40}
+ {:type :invoke, :f :cas, :value [1 2], :process 0, :time 50}
+ {:type :ok, :f :cas, :value [1 2], :process 0, :time 60}
+ {:type :invoke, :f :read, :value nil, :process 1, :time 70}
+ {:type :ok, :f :read, :value 2, :process 1, :time 80}]
+";
+
+#[test]
+fn jepsen_histories_read_nil_as_any_value_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nil-read.edn");
+    std::fs::write(&path, NIL_READ_EDN).unwrap();
+    let file = path.to_str().unwrap();
+    let knossos = splitbrain(&["check", file, "--model", "cas-register", "--init", "0"]);
+    assert_eq!(knossos.status.code(), Some(0), "{}", text(&knossos));
+    assert!(
+        text(&knossos).contains("1 reads of nil were accepted"),
+        "{}",
+        text(&knossos)
+    );
+    let porcupine = splitbrain(&[
+        "check",
+        file,
+        "--model",
+        "cas-register",
+        "--init",
+        "0",
+        "--nil-reads",
+        "value",
+    ]);
+    assert_eq!(porcupine.status.code(), Some(1), "{}", text(&porcupine));
+}
+
+/// Knossos's multi-register shape: transactions of [f key value] micro-ops.
+fn multi_register_edn(last_read_of_y: u64) -> String {
+    format!(
+        "[{{:type :invoke, :f :txn, :value [[:write :x 1] [:write :y 2]], :process 0, :time 10}}
+ {{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 1, :time 15}}
+ {{:type :ok, :f :txn, :value [[:write :x 1] [:write :y 2]], :process 0, :time 20}}
+ {{:type :ok, :f :txn, :value [[:read :x 0] [:read :y 0]], :process 1, :time 25}}
+ {{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 1, :time 30}}
+ {{:type :ok, :f :txn, :value [[:read :x nil] [:read :y {last_read_of_y}]], :process 1, :time 40}}]
+"
+    )
+}
+
+#[test]
+fn multi_register_transactions_are_checked_against_every_key_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (y, expected) in [(2, 0), (0, 1)] {
+        let path = dir.path().join(format!("multi-{y}.edn"));
+        std::fs::write(&path, multi_register_edn(y)).unwrap();
+        let out = splitbrain(&[
+            "check",
+            path.to_str().unwrap(),
+            "--model",
+            "multi-register",
+            "--init",
+            r#"{"x": 0, "y": 0}"#,
+        ]);
+        assert_eq!(out.status.code(), Some(expected), "y={y}: {}", text(&out));
+    }
+}

@@ -38,7 +38,9 @@ pub use prepare::{Partition, Prepared, SearchOp, WHOLE, prepare};
 pub use reads_from::{Access, RegisterView};
 
 use crate::Validity;
-use crate::models::{CasRegister, FencedMutex, HistoryModel, Kv, ModelKind, Mutex, Register};
+use crate::models::{
+    CasRegister, FencedMutex, HistoryModel, Kv, ModelKind, MultiRegister, Mutex, Register,
+};
 use search::{Found, SearchFigures};
 use serde_json::Value;
 use splitbrain_history::History;
@@ -176,6 +178,26 @@ pub fn check_history<M: HistoryModel>(
     Ok(check_prepared(&prepared, options))
 }
 
+/// Knossos's reading of a register history: a read that returned `null` (nil) is
+/// consistent with any state. Returns the history with every such `ok` read made an
+/// `info` (a read whose result is unknown, which is the same thing: a read changes
+/// nothing), and how many there were. Porcupine, and splitbrain by default, count
+/// `null` as a value the register holds; the command line chooses with `--nil-reads`.
+pub fn nil_reads_match_any(history: &History) -> (History, usize) {
+    use splitbrain_history::OpType;
+    let mut ops = history.ops.clone();
+    let mut changed = 0;
+    for pair in history.pairs() {
+        let Some(c) = pair.completion else { continue };
+        let op = &mut ops[c];
+        if op.is_client() && op.kind == OpType::Ok && op.f == "read" && op.value.is_null() {
+            op.kind = OpType::Info;
+            changed += 1;
+        }
+    }
+    (History::new(ops), changed)
+}
+
 /// Checks a history against the model `kind` names.
 pub fn check_with_model(
     kind: ModelKind,
@@ -189,6 +211,7 @@ pub fn check_with_model(
         ModelKind::Kv => check_history::<Kv>(history, init, options),
         ModelKind::Mutex => check_history::<Mutex>(history, init, options),
         ModelKind::FencedMutex => check_history::<FencedMutex>(history, init, options),
+        ModelKind::MultiRegister => check_history::<MultiRegister>(history, init, options),
     }
 }
 

@@ -17,12 +17,14 @@
 mod cas_register;
 mod fenced_mutex;
 mod kv;
+mod multi_register;
 mod mutex;
 mod register;
 
 pub use cas_register::{CasRegister, CasRegisterOp, CasRegisterRet};
 pub use fenced_mutex::{FencedMutex, FencedMutexOp, FencedMutexRet};
 pub use kv::{Kv, KvOp, KvRet, Text};
+pub use multi_register::{MicroOp, MultiRegister, Txn, TxnRet};
 pub use mutex::{Mutex, MutexOp, MutexRet};
 pub use register::{Register, RegisterOp, RegisterRet};
 
@@ -206,16 +208,19 @@ pub enum ModelKind {
     Mutex,
     /// A mutex whose every grant carries a token greater than all earlier grants'.
     FencedMutex,
+    /// Knossos's registers by key, read and written by transactions.
+    MultiRegister,
 }
 
 impl ModelKind {
     /// Every model, in the order the command line lists them.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::Mutex,
         ModelKind::FencedMutex,
+        ModelKind::MultiRegister,
     ];
 
     /// The name `--model` uses.
@@ -226,6 +231,7 @@ impl ModelKind {
             ModelKind::Kv => Kv::NAME,
             ModelKind::Mutex => Mutex::NAME,
             ModelKind::FencedMutex => FencedMutex::NAME,
+            ModelKind::MultiRegister => MultiRegister::NAME,
         }
     }
 }
