@@ -26,6 +26,7 @@ fn time(
 ) -> (Duration, LinearReport) {
     let options = CheckOptions {
         partition,
+        threads: 1,
         ..CheckOptions::default()
     };
     let mut times = Vec::with_capacity(runs);
@@ -368,6 +369,7 @@ fn main() {
         let n = args[i + 1].parse().expect("a number of operations");
         let opts = CheckOptions {
             time_limit: Some(Duration::from_secs(20)),
+            threads: 1,
             ..CheckOptions::default()
         };
         let start = Instant::now();

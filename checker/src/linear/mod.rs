@@ -171,7 +171,7 @@ pub fn check_history<M: HistoryModel>(
         prepare::well_paired(history)?;
         let pieces = parallel::split::<M>(history);
         if pieces.len() > 1 {
-            return parallel::check_pieces::<M>(&pieces, init, options);
+            return parallel::check_pieces::<M>(history, &pieces, init, options);
         }
     }
     let prepared = prepare::<M>(history, init, options.partition)?;

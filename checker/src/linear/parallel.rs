@@ -3,59 +3,55 @@
 //! Models keep their states single-threaded (kv strings are shared with `Rc`, which is
 //! what makes the search fast), so the history is split *before* decoding: each
 //! invocation and its completion go to the piece of their partition (the model reads it
-//! from the raw record, [`HistoryModel::partition_value`]), and every thread decodes and
-//! checks whole pieces with its own model values. The threads share one budget: one time
+//! from the raw record, [`HistoryModel::partition_value`]; a piece holds positions, so
+//! nothing is copied), and every thread decodes and checks whole pieces with its own
+//! model values. The threads share one budget: one time
 //! limit for the whole history, and the first piece found not linearizable stops the
 //! others. Pieces are handed out smallest first, as the single-threaded check orders its
 //! partitions, and the report lists them in that order up to the first that failed.
 
+use super::prepare::prepare_pairs;
 use super::{
     Budget, CheckOptions, LinearError, LinearReport, SearchStats, check_prepared_within,
-    nothing_tested_is_unknown, prepare,
+    nothing_tested_is_unknown,
 };
 use crate::Validity;
 use crate::models::HistoryModel;
 use serde_json::Value;
-use splitbrain_history::{History, Op};
+use splitbrain_history::{History, OpPair};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Splits a history into one piece per partition, in order of size (smallest first);
-/// one piece when the model does not say how.
-pub(crate) fn split<M: HistoryModel>(history: &History) -> Vec<History> {
+/// A Piece is the pairs of one partition, as positions in the history (nothing copied).
+pub(crate) type Piece = Vec<OpPair>;
+
+/// Splits a history's pairs into one piece per partition, in order of size (smallest
+/// first); one piece when the model does not say how.
+pub(crate) fn split<M: HistoryModel>(history: &History) -> Vec<Piece> {
+    let pairs = history.pairs();
     let mut piece_of: HashMap<String, usize> = HashMap::new();
-    let mut pieces: Vec<Vec<Op>> = Vec::new();
-    for pair in history.pairs() {
+    let mut pieces: Vec<Piece> = Vec::new();
+    for &pair in &pairs {
         let invoke = &history.ops[pair.invoke];
         if !invoke.is_client() {
             continue;
         }
         let Some(value) = M::partition_value(invoke) else {
-            return vec![history.clone()];
+            return vec![pairs];
         };
         let next = pieces.len();
         let piece = *piece_of.entry(key_text(value)).or_insert(next);
         if piece == pieces.len() {
             pieces.push(Vec::new());
         }
-        pieces[piece].push(invoke.clone());
-        if let Some(c) = pair.completion {
-            pieces[piece].push(history.ops[c].clone());
-        }
+        pieces[piece].push(pair);
     }
     if pieces.len() <= 1 {
-        return vec![history.clone()];
+        return vec![pairs];
     }
-    let mut pieces: Vec<History> = pieces
-        .into_iter()
-        .map(|mut ops| {
-            ops.sort_by_key(|o| o.index);
-            History::new(ops)
-        })
-        .collect();
-    pieces.sort_by_key(|p| p.ops.len());
+    pieces.sort_by_key(Vec::len);
     pieces
 }
 
@@ -66,7 +62,8 @@ fn key_text(value: &Value) -> String {
 
 /// Checks the pieces on `options.threads` threads and joins their reports.
 pub(crate) fn check_pieces<M: HistoryModel>(
-    pieces: &[History],
+    history: &History,
+    pieces: &[Piece],
     init: Option<&Value>,
     options: &CheckOptions,
 ) -> Result<LinearReport, LinearError> {
@@ -84,7 +81,8 @@ pub(crate) fn check_pieces<M: HistoryModel>(
                     if i >= pieces.len() || budget.exhausted() {
                         break;
                     }
-                    let report = prepare::<M>(&pieces[i], init, true).map(|mut prepared| {
+                    let piece = prepare_pairs::<M>(history, &pieces[i], init, true);
+                    let report = piece.map(|mut prepared| {
                         prepared.named_partitions = true;
                         check_prepared_within(&prepared, options, &budget)
                     });

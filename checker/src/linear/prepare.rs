@@ -4,7 +4,7 @@
 use super::{LinearError, Operation};
 use crate::models::{Decoded, HistoryModel, Interner};
 use serde_json::Value;
-use splitbrain_history::{History, OpType};
+use splitbrain_history::{History, OpPair, OpType};
 use std::collections::BTreeMap;
 
 /// The most operations one partition may hold: events are numbered with `u32`.
@@ -92,10 +92,21 @@ pub fn prepare<M: HistoryModel>(
     partition: bool,
 ) -> Result<Prepared<M>, LinearError> {
     well_paired(history)?;
+    prepare_pairs(history, &history.pairs(), init, partition)
+}
+
+/// [`prepare`] for some of a history's pairs (one piece of a history split by
+/// partition), which must be well paired.
+pub(crate) fn prepare_pairs<M: HistoryModel>(
+    history: &History,
+    pairs: &[OpPair],
+    init: Option<&Value>,
+    partition: bool,
+) -> Result<Prepared<M>, LinearError> {
     let mut names = Interner::default();
     let init = M::initial(init, &mut names)?;
     let mut parts: BTreeMap<u32, Vec<SearchOp<M>>> = BTreeMap::new();
-    for pair in history.pairs() {
+    for &pair in pairs {
         let invoke = &history.ops[pair.invoke];
         if !invoke.is_client() {
             continue;
