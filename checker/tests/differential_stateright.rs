@@ -11,6 +11,7 @@ use splitbrain_checker::linear::{CheckOptions, Operation, check_operations};
 use splitbrain_checker::models::*;
 use splitbrain_history::Process;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use std::cell::Cell;
 use std::fmt::Debug;
 
 const HISTORIES: usize = 10_000;
@@ -157,6 +158,9 @@ fn ours<M: Gen>(init: &M, events: &[Event<M::Op, M::Ret>], partition: bool) -> b
         ..CheckOptions::default()
     };
     let report = check_operations(init.clone(), ops, &options);
+    if report.stats.partitions_by_reads_from > 0 {
+        UNIQUE.with(|u| u.without_search.set(u.without_search.get() + 1));
+    }
     match report.valid {
         Validity::Valid => true,
         Validity::Invalid => false,
@@ -212,16 +216,58 @@ fn compare<M: Gen>(init: M, seed: u64, partition: bool) -> (usize, usize) {
     (valid, invalid)
 }
 
+/// Register values for this thread's test: three values over and over, or, for the
+/// tests of the search-free path, every write a new value.
+struct Values {
+    unique: Cell<bool>,
+    next: Cell<u32>,
+    /// Histories the check decided without search.
+    without_search: Cell<usize>,
+}
+
+thread_local! {
+    static UNIQUE: Values = const {
+        Values {
+            unique: Cell::new(false),
+            next: Cell::new(1),
+            without_search: Cell::new(0),
+        }
+    };
+}
+
+/// A value to write: new when writes are unique.
+fn written(rng: &mut Rng) -> u32 {
+    UNIQUE.with(|u| {
+        if u.unique.get() {
+            u.next.set(u.next.get() + 1);
+            u.next.get() - 1
+        } else {
+            rng.below(3) as u32
+        }
+    })
+}
+
+/// A value to expect or read: any value written so far.
+fn some_value(rng: &mut Rng) -> u32 {
+    UNIQUE.with(|u| {
+        if u.unique.get() {
+            rng.below(u64::from(u.next.get())) as u32
+        } else {
+            rng.below(3) as u32
+        }
+    })
+}
+
 impl Gen for Register {
     fn op(rng: &mut Rng, _t: u64) -> RegisterOp {
         match rng.below(2) {
             0 => RegisterOp::Read,
-            _ => RegisterOp::Write(rng.below(3) as u32),
+            _ => RegisterOp::Write(written(rng)),
         }
     }
     fn wrong(rng: &mut Rng, op: &RegisterOp) -> RegisterRet {
         match op {
-            RegisterOp::Read => RegisterRet::ReadOk(rng.below(3) as u32),
+            RegisterOp::Read => RegisterRet::ReadOk(some_value(rng)),
             RegisterOp::Write(_) => RegisterRet::WriteOk,
         }
     }
@@ -229,19 +275,18 @@ impl Gen for Register {
 
 impl Gen for CasRegister {
     fn op(rng: &mut Rng, _t: u64) -> CasRegisterOp {
-        let v = |rng: &mut Rng| rng.below(3) as u32;
         match rng.below(3) {
             0 => CasRegisterOp::Read,
-            1 => CasRegisterOp::Write(v(rng)),
+            1 => CasRegisterOp::Write(written(rng)),
             _ => CasRegisterOp::Cas {
-                from: v(rng),
-                to: v(rng),
+                from: some_value(rng),
+                to: written(rng),
             },
         }
     }
     fn wrong(rng: &mut Rng, op: &CasRegisterOp) -> CasRegisterRet {
         match op {
-            CasRegisterOp::Read => CasRegisterRet::ReadOk(rng.below(3) as u32),
+            CasRegisterOp::Read => CasRegisterRet::ReadOk(some_value(rng)),
             CasRegisterOp::Write(_) => CasRegisterRet::WriteOk,
             CasRegisterOp::Cas { .. } => CasRegisterRet::CasOk(rng.below(2) == 0),
         }
@@ -358,4 +403,26 @@ fn mutex_agrees_with_stateright_on_10000_histories() {
 #[test]
 fn fenced_mutex_agrees_with_stateright_on_10000_histories() {
     compare(FencedMutex::default(), 6, true);
+}
+
+/// With every write a new value, the check takes its search-free path (unless a
+/// compare-and-set answered that its comparison failed) and must still agree.
+fn compare_unique<M: Gen>(init: M, seed: u64) {
+    UNIQUE.with(|u| u.unique.set(true));
+    compare(init, seed, true);
+    let without_search = UNIQUE.with(|u| u.without_search.get());
+    assert!(
+        without_search > HISTORIES / 4,
+        "only {without_search} of {HISTORIES} histories were decided without search"
+    );
+}
+
+#[test]
+fn register_with_unique_writes_agrees_with_stateright_on_10000_histories() {
+    compare_unique(Register::default(), 7);
+}
+
+#[test]
+fn cas_register_with_unique_writes_agrees_with_stateright_on_10000_histories() {
+    compare_unique(CasRegister::default(), 8);
 }
