@@ -48,9 +48,10 @@ pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
     let st = &report.stats;
     let _ = write!(
         html,
-        "<p class=\"stats\">operations={} partitions={} steps={} cache peak: {} entries, {} KiB, elapsed {:.1} ms</p>\n</body></html>\n",
+        "<p class=\"stats\">operations={} partitions={} (decided without search: {}) steps={} cache peak: {} entries, {} KiB, elapsed {:.1} ms</p>\n</body></html>\n",
         st.operations,
         st.partitions,
+        st.partitions_by_reads_from,
         st.steps,
         st.cache_entries_peak,
         st.cache_bytes_peak / 1024,
