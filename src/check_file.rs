@@ -120,6 +120,9 @@ pub struct CheckFileArgs {
     /// nil (porcupine) [default: any for jepsen-edn histories, value otherwise]
     #[arg(long, value_enum, value_name = "HOW")]
     pub nil_reads: Option<NilReads>,
+    /// Also write the verdict as JUnit XML here (one test case: the model)
+    #[arg(long, value_name = "OUT")]
+    pub junit: Option<PathBuf>,
     /// Threads checking partitions at once [default: the machine's cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -140,6 +143,7 @@ impl CheckFileArgs {
             (self.memory_limit.is_some(), "--memory-limit"),
             (self.threads.is_some(), "--threads"),
             (self.nil_reads.is_some(), "--nil-reads"),
+            (self.junit.is_some(), "--junit"),
         ];
         flags
             .iter()
@@ -195,6 +199,12 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
             );
         }
     }
+    if let Some(out) = &args.junit {
+        write_junit(out, file, format, &report)?;
+        if !args.json {
+            println!("junit: {}", out.display());
+        }
+    }
     if let Some(out) = &args.html {
         let title = file.file_name().map_or_else(
             || file.display().to_string(),
@@ -213,6 +223,44 @@ pub fn run(file: &Path, args: &CheckFileArgs) -> Result<i32> {
         }
     }
     Ok(report.valid.exit_code())
+}
+
+/// The check as a JUnit suite of one case.
+fn write_junit(out: &Path, file: &Path, format: Format, report: &LinearReport) -> Result<()> {
+    use splitbrain_reports::{Case, SuiteHead, document, render_suite};
+    let name = format!("splitbrain check {}", file.display());
+    let properties = [
+        ("file", file.display().to_string()),
+        ("format", format.name().to_owned()),
+        ("model", report.model.clone()),
+    ];
+    let details = report
+        .counterexample
+        .as_ref()
+        .map_or(String::new(), |c| c.explanation.clone());
+    let started_at = splitbrain_runner::run_dir::now_rfc3339();
+    let head = SuiteHead {
+        name: &name,
+        properties: &properties,
+        time_s: report.stats.elapsed_ms / 1e3,
+        started_at: &started_at,
+        system_out: "",
+    };
+    let case = Case {
+        name: &report.model,
+        valid: report.valid,
+        summary: &report.summary(),
+        details,
+    };
+    let text = document("splitbrain", &[render_suite(&head, &[case])]);
+    splitbrain_reports::write_document(out, &text).map_err(|e| {
+        BadInput(format!(
+            "cannot write the JUnit file: junit={}: {e} (give --junit a file in a directory \
+             you can write to)",
+            out.display()
+        ))
+    })?;
+    Ok(())
 }
 
 fn options(args: &CheckFileArgs) -> Result<CheckOptions> {

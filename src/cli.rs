@@ -219,6 +219,10 @@ fn run(args: RunArgs) -> Result<u8> {
         .collect();
     eprintln!("phases: {}", timings.join(", "));
     println!("report: {}", outcome.dir.join("index.html").display());
+    println!(
+        "junit: {}",
+        outcome.dir.join(splitbrain_reports::JUNIT_FILE).display()
+    );
     if outcome.interrupted {
         eprintln!("splitbrain: interrupted; the cluster was torn down and the verdict is unknown");
     }
@@ -365,6 +369,8 @@ fn check(args: CheckArgs) -> Result<u8> {
         }
         let results = splitbrain_checker::run_dir::check_run_dir(&args.path)?;
         print_results(&results);
+        let junit = splitbrain_reports::write_junit(&args.path)?;
+        println!("junit: {}", junit.display());
         return Ok(results.valid.exit_code() as u8);
     }
     let code = crate::check_file::run(&args.path, &args.file)?;

@@ -55,6 +55,12 @@ fn pausing_the_holder_past_its_ttl_breaks_unfenced_redis_lock() {
         "expected overlapping critical sections: {safety:#}"
     );
     assert!(run.join("index.html").is_file());
+    let junit = valid_junit(&run);
+    assert!(junit.contains("<failure message=\""), "{junit}");
+    assert!(
+        junit.contains(&format!("report: {}", run.join("index.html").display())),
+        "{junit}"
+    );
 }
 
 #[test]
@@ -62,8 +68,11 @@ fn fencing_rejects_the_paused_holders_stale_write() {
     let out = tempfile::tempdir().unwrap();
     let result = splitbrain(&canary_args(out.path().to_str().unwrap(), "on"));
     assert_exit(&result, 0);
-    let r = results(&latest_run(out.path()));
+    let run = latest_run(out.path());
+    let r = results(&run);
     assert_stale_writes_fenced_out(&r);
+    let junit = valid_junit(&run);
+    assert!(junit.contains("failures=\"0\" errors=\"0\""), "{junit}");
 }
 
 #[test]

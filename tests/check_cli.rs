@@ -58,8 +58,19 @@ fn a_generated_history_and_its_stale_twin_get_their_verdicts() {
     let out = splitbrain(&["check", &ok, "--model", "cas-register"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("without_search=1"), "{}", text(&out));
-    let out = splitbrain(&["check", bad, "--model", "cas-register"]);
+    let junit = dir.path().join("junit.xml");
+    let junit_arg = junit.to_str().unwrap();
+    let out = splitbrain(&[
+        "check",
+        bad,
+        "--model",
+        "cas-register",
+        "--junit",
+        junit_arg,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let xml = common::valid_junit(dir.path());
+    assert!(xml.contains("<failure message=\"not linearizable"), "{xml}");
     assert!(
         text(&out).contains(&format!("cannot linearize: index={index} ")),
         "the stale read {index} is not the op named:\n{}",

@@ -189,6 +189,8 @@ fn a_run_interrupted_during_its_workload_is_unknown_and_says_so() {
     );
     let run = latest_run(out.path());
     assert_eq!(results(&run)["checkers"]["run-end"]["valid"], "unknown");
+    let junit = common::valid_junit(&run);
+    assert!(junit.contains("<error message=\""), "{junit}");
     assert_nothing_left(&run);
     // Checked again later, it stays unknown: run.json remembers how it ended.
     let again = splitbrain(&["check", run.to_str().unwrap()]);

@@ -36,7 +36,10 @@ pub mod run_timeline;
 pub mod timeline;
 
 pub use error::ReportError;
-pub use junit::{junit_xml, write_junit};
+pub use junit::{
+    Case, JUNIT_FILE, Suite, SuiteHead, document, junit_xml, render_suite, testsuite,
+    write_document, write_junit,
+};
 pub use page::{esc, rerun_command};
 
 use splitbrain_checker::{CheckError, Results, RunData, run_dir};

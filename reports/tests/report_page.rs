@@ -159,7 +159,7 @@ fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
     );
     assert_eq!(xml.matches("<testcase ").count(), 8);
     assert_eq!(xml.matches("<failure message=").count(), 2);
-    assert!(xml.contains("name=\"well-formed\"></testcase>"));
+    assert!(xml.contains("name=\"well-formed\" time=\"0\"></testcase>"));
     assert!(!xml.contains("<script"), "unescaped");
     assert!(xml.contains("--seed 4242"));
 }

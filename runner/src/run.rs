@@ -323,6 +323,7 @@ fn finish(
         splitbrain_checker::write_results(&dir, &results)?;
         results
     };
+    splitbrain_reports::write_junit(&dir)?;
     run_dir::link_latest(&cfg.results_root, &dir)?;
     progress.finish();
     Ok(RunOutcome {

@@ -242,3 +242,29 @@ pub fn notices(run: &Path) -> Vec<Value> {
         .filter(|op| op["process"] == "notice")
         .collect()
 }
+
+/// Checks a run's junit.xml against `reports/schema/junit.xsd` with xmllint (from
+/// Debian's libxml2-utils, which install-deps installs) and returns its text.
+pub fn valid_junit(run: &Path) -> String {
+    let junit = run.join("junit.xml");
+    assert!(
+        junit.is_file(),
+        "the run wrote no junit.xml: {}",
+        junit.display()
+    );
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema/junit.xsd");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&junit)
+        .output()
+        .expect("xmllint runs (install libxml2-utils: scripts/install-deps does)");
+    assert!(
+        out.status.success(),
+        "junit.xml does not validate against {}:\n{}",
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(junit).unwrap()
+}
