@@ -8,7 +8,7 @@ use splitbrain_runner::{
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::exit::{EXIT_INTERNAL, bad_input};
+use crate::exit::{BadInput, EXIT_INTERNAL, bad_input};
 
 /// splitbrain: Jepsen-style chaos and linearizability testing for distributed locks.
 ///
@@ -36,6 +36,10 @@ enum Command {
     },
     /// Remove what crashed runs left behind: network namespaces, processes, state.
     Cleanup,
+    /// Run a matrix of runs from a suite file (TOML) and check each against its expected
+    /// verdict: a summary page, one junit.xml, exit 0 only when every run concluded as
+    /// expected (examples/canary.toml, examples/nightly.toml).
+    Suite(crate::suite::SuiteArgs),
     /// Write a history of a simulated register (linearizable, or with one stale read),
     /// for trying and benchmarking the checker: `check FILE --model ...` reads it.
     GenHistory(crate::gen_history::GenHistoryArgs),
@@ -184,6 +188,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             report(dir)
         }
         Command::Cleanup => cleanup(),
+        Command::Suite(args) => crate::suite::run(&args),
         Command::GenHistory(args) => {
             die_quietly_on_closed_pipe();
             crate::gen_history::run(&args)
@@ -227,6 +232,27 @@ fn run(args: RunArgs) -> Result<u8> {
         eprintln!("splitbrain: interrupted; the cluster was torn down and the verdict is unknown");
     }
     Ok(outcome.results.valid.exit_code() as u8)
+}
+
+/// Checks `splitbrain run ARGS` as the command line would, without running anything: a
+/// bad argument is the same error (exit 254) that `run` would give.
+pub fn check_run_args(args: &[String]) -> Result<()> {
+    let argv = ["splitbrain".to_owned(), "run".to_owned()]
+        .into_iter()
+        .chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        let said = e.to_string();
+        let first = said
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        BadInput(format!("bad run arguments `{}`: {first}", args.join(" ")))
+    })?;
+    match cli.command {
+        Command::Run(run) => run_config(run).map(|_| ()),
+        _ => unreachable!("parsed as run"),
+    }
 }
 
 /// The configuration `splitbrain run ...` would run with, for tests of argument handling.

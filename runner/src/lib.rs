@@ -9,7 +9,7 @@
 pub mod build_cache;
 mod config;
 mod error;
-mod interrupt;
+pub mod interrupt;
 pub mod kube_control_plane;
 pub mod lock_servers;
 mod progress;
