@@ -42,6 +42,15 @@ fn pausing_the_holder_past_its_ttl_breaks_unfenced_redis_lock() {
     let out = tempfile::tempdir().unwrap();
     let result = splitbrain(&canary_args(out.path().to_str().unwrap(), "off"));
     assert_exit(&result, 1);
+    // Not on a terminal: the schedule names whom each fault strikes, and plain progress
+    // lines appear every few seconds with the counts and the faults in force.
+    let said = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        said.contains("pause-holder") && said.contains("target: the agent of the lock's holder"),
+        "{said}"
+    );
+    assert!(said.matches("splitbrain: workload ").count() >= 2, "{said}");
+    assert!(said.contains("ops invoked="), "{said}");
     let run = latest_run(out.path());
     let r = results(&run);
     assert_eq!(r["valid"], false);

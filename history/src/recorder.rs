@@ -75,6 +75,8 @@ pub struct Recorder {
 struct RecorderState {
     next_index: u64,
     writer: Option<JsonlWriter<Op>>,
+    /// The latest completion of a nemesis op, for progress lines.
+    last_nemesis: Option<Op>,
 }
 
 impl Recorder {
@@ -95,6 +97,7 @@ impl Recorder {
             inner: Mutex::new(RecorderState {
                 next_index: 0,
                 writer,
+                last_nemesis: None,
             }),
             counts: Default::default(),
             nemesis_invokes: AtomicU64::new(0),
@@ -131,10 +134,20 @@ impl Recorder {
         }
         state.next_index += 1;
         self.counts[count_slot(op.kind)].fetch_add(1, Ordering::Relaxed);
-        if op.process == Process::Nemesis && op.kind == OpType::Invoke {
-            self.nemesis_invokes.fetch_add(1, Ordering::Relaxed);
+        if op.process == Process::Nemesis {
+            if op.kind == OpType::Invoke {
+                self.nemesis_invokes.fetch_add(1, Ordering::Relaxed);
+            } else {
+                state.last_nemesis = Some(op.clone());
+            }
         }
         Ok(op)
+    }
+
+    /// The latest completion the nemesis recorded (what it did, to whom, or why not).
+    pub fn last_nemesis(&self) -> Option<Op> {
+        let state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        state.last_nemesis.clone()
     }
 
     /// How many ops of each type were recorded so far: (invoke, ok, fail, info).

@@ -12,7 +12,12 @@ pub struct Progress {
     bar: ProgressBar,
     interactive: bool,
     phases: Mutex<Vec<(String, Instant)>>,
+    /// When the last plain workload line was printed (off a terminal).
+    last_line: Mutex<Option<Instant>>,
 }
+
+/// How often a plain workload line is printed when stderr is not a terminal.
+const PLAIN_LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
     /// A progress display on stderr; plain lines when stderr is not a terminal.
@@ -33,6 +38,7 @@ impl Progress {
             bar,
             interactive,
             phases: Mutex::default(),
+            last_line: Mutex::default(),
         }
     }
 
@@ -42,6 +48,7 @@ impl Progress {
             bar: ProgressBar::hidden(),
             interactive: false,
             phases: Mutex::default(),
+            last_line: Mutex::default(),
         }
     }
 
@@ -58,10 +65,12 @@ impl Progress {
         }
     }
 
-    /// Updates the live line of the workload phase.
-    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts) {
-        self.bar.set_message(format!(
-            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  nemesis ops={}",
+    /// Updates the live line of the workload phase; `faults` says what is in force (and
+    /// on whom). Off a terminal, the same line is printed every few seconds, so a CI log
+    /// shows the run moving.
+    pub fn workload(&self, elapsed: Duration, limit: Duration, counts: OpCounts, faults: &str) {
+        let line = format!(
+            "{:>3}/{}s  ops invoked={} ok={} fail={} info={}  nemesis ops={}  {faults}",
             elapsed.as_secs(),
             limit.as_secs(),
             counts.invoke,
@@ -69,7 +78,16 @@ impl Progress {
             counts.fail,
             counts.info,
             counts.nemesis
-        ));
+        );
+        if self.interactive {
+            self.bar.set_message(line);
+            return;
+        }
+        let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= PLAIN_LINE_EVERY) {
+            *last = Some(Instant::now());
+            eprintln!("splitbrain: workload {line}");
+        }
     }
 
     /// Prints a line above the bar (or plainly).

@@ -184,6 +184,7 @@ async fn run_on_cluster(
         server_sets: crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg)),
         servers: services.lock.clone(),
     });
+    let watched = plan.clone();
     let nemesis = tokio::spawn(splitbrain_nemesis::faults::run_nemesis(
         plan,
         cluster.clone(),
@@ -191,7 +192,7 @@ async fn run_on_cluster(
         recorder.clone(),
         stop_rx.clone(),
     ));
-    watch_workload(cfg, &recorder, progress).await;
+    watch_workload(cfg, &watched, &recorder, progress).await;
     let _ = stop_tx.send(true);
     for c in clients {
         let _ = c.await;
@@ -279,15 +280,76 @@ fn counter_config(cfg: &RunConfig, s: SlotConfig) -> CounterClientConfig {
     }
 }
 
-/// Shows live counts until the time limit.
-async fn watch_workload(cfg: &RunConfig, recorder: &Recorder, progress: &Progress) {
+/// Shows live counts and the faults in force until the time limit.
+async fn watch_workload(
+    cfg: &RunConfig,
+    plan: &[PlannedFault],
+    recorder: &Recorder,
+    progress: &Progress,
+) {
     let start = Instant::now();
     let deadline = start + cfg.time_limit;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     while Instant::now() < deadline {
         tick.tick().await;
-        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts());
+        let faults = faults_in_force(plan, start.elapsed(), recorder.last_nemesis());
+        progress.workload(start.elapsed(), cfg.time_limit, recorder.counts(), &faults);
     }
+}
+
+/// What the plan has in force at `elapsed`, with the latest thing the nemesis did (which
+/// names the process or nodes it struck): `in force: pause-holder (4.0-6.5s): pause
+/// agent-2 on n3`, or `no fault in force`.
+fn faults_in_force(
+    plan: &[PlannedFault],
+    elapsed: Duration,
+    last: Option<splitbrain_history::Op>,
+) -> String {
+    let now: Vec<String> = plan
+        .iter()
+        .filter(|f| f.at <= elapsed && elapsed < f.at + f.duration)
+        .map(|f| {
+            format!(
+                "{} ({:.1}-{:.1}s)",
+                f.kind,
+                f.at.as_secs_f64(),
+                (f.at + f.duration).as_secs_f64()
+            )
+        })
+        .collect();
+    if now.is_empty() {
+        return "no fault in force".to_owned();
+    }
+    let struck = last.map_or(String::new(), |op| format!(": {}", nemesis_event(&op)));
+    format!("in force: {}{struck}", now.join(", "))
+}
+
+/// A nemesis completion as a few words: what it did and to whom.
+fn nemesis_event(op: &splitbrain_history::Op) -> String {
+    let list = |key: &str| -> Vec<String> {
+        op.value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (processes, nodes) = (list("processes"), list("nodes"));
+    let mut said = op.f.clone();
+    if !processes.is_empty() {
+        said.push_str(&format!(" {}", processes.join(",")));
+    }
+    if !nodes.is_empty() {
+        let on = if processes.is_empty() { "" } else { " on" };
+        said.push_str(&format!("{on} {}", nodes.join(",")));
+    }
+    if let Some(e) = &op.error {
+        said.push_str(&format!(" (refused: {e})"));
+    }
+    said
 }
 
 fn fault_tally(summary: &NemesisSummary) -> FaultTally {
@@ -574,11 +636,31 @@ fn print_plan(progress: &Progress, mix: &FaultMix, plan: &[PlannedFault]) {
     }
 }
 
+/// Whom a fault on processes strikes, when the plan cannot name them yet: the run finds
+/// them when the fault starts (the history's `pause`/`kill` ops name them).
+fn target_words(fault: &PlannedFault) -> Option<String> {
+    use splitbrain_nemesis::faults::{FaultKind, Target};
+    let (FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::Clock(_, t)) = fault.kind else {
+        return None;
+    };
+    Some(match t {
+        Target::Process => format!(
+            "target: lock server or agent number {} (modulo those running then)",
+            fault.target_index
+        ),
+        Target::Holder => "target: the agent of the lock's holder at that moment".to_owned(),
+        Target::Leader => "target: the lock servers on the leader's node at that moment".to_owned(),
+        Target::One | Target::Minority | Target::Majority | Target::All => return None,
+    })
+}
+
 /// What a planned fault hits and how hard, as far as the plan knows it.
 fn fault_details(fault: &PlannedFault) -> String {
     let mut parts = Vec::new();
     if !fault.nodes.is_empty() {
         parts.push(format!("nodes={}", fault.nodes.join(",")));
+    } else if let Some(words) = target_words(fault) {
+        parts.push(words);
     }
     if let Some(p) = &fault.partition {
         let cut: Vec<String> = p
@@ -628,6 +710,46 @@ fn state_dir(run_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn planned(kind: splitbrain_nemesis::faults::FaultKind, at: f64, secs: f64) -> PlannedFault {
+        let config = ScheduleConfig::new(
+            1,
+            vec![kind],
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        let plan = splitbrain_nemesis::faults::plan(&config, &["n1".to_owned()]);
+        let mut fault = plan.into_iter().next().expect("a default plan has a fault");
+        fault.kind = kind;
+        fault.at = Duration::from_secs_f64(at);
+        fault.duration = Duration::from_secs_f64(secs);
+        fault
+    }
+
+    #[test]
+    fn the_progress_line_names_the_fault_in_force_and_whom_the_nemesis_struck() {
+        use splitbrain_nemesis::faults::FaultKind;
+        let plan = vec![planned(FaultKind::PAUSE_HOLDER, 4.0, 2.5)];
+        let struck = splitbrain_history::Op::new(
+            7,
+            4_050_000_000,
+            splitbrain_history::Process::Nemesis,
+            splitbrain_history::OpType::Info,
+            "pause",
+            serde_json::json!({"processes": ["agent-2"], "nodes": ["n3"]}),
+        );
+        let at = |s: f64| Duration::from_secs_f64(s);
+        assert_eq!(faults_in_force(&plan, at(3.0), None), "no fault in force");
+        assert_eq!(
+            faults_in_force(&plan, at(5.0), Some(struck)),
+            "in force: pause-holder (4.0-6.5s): pause agent-2 on n3"
+        );
+        assert_eq!(faults_in_force(&plan, at(6.5), None), "no fault in force");
+        assert_eq!(
+            fault_details(&plan[0]),
+            "target: the agent of the lock's holder at that moment"
+        );
+    }
 
     #[test]
     fn client_go_gets_an_op_timeout_that_outwaits_its_lease() {
