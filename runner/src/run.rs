@@ -299,7 +299,7 @@ async fn watch_workload(
 
 /// What the plan has in force at `elapsed`, with the latest thing the nemesis did (which
 /// names the process or nodes it struck): `in force: pause-holder (4.0-6.5s): pause
-/// agent-2 on n3`, or `no fault in force`.
+/// agent-2 n3`, or `no fault in force`.
 fn faults_in_force(
     plan: &[PlannedFault],
     elapsed: Duration,
@@ -326,30 +326,12 @@ fn faults_in_force(
 
 /// A nemesis completion as a few words: what it did and to whom.
 fn nemesis_event(op: &splitbrain_history::Op) -> String {
-    let list = |key: &str| -> Vec<String> {
-        op.value
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let (processes, nodes) = (list("processes"), list("nodes"));
-    let mut said = op.f.clone();
-    if !processes.is_empty() {
-        said.push_str(&format!(" {}", processes.join(",")));
-    }
-    if !nodes.is_empty() {
-        let on = if processes.is_empty() { "" } else { " on" };
-        said.push_str(&format!("{on} {}", nodes.join(",")));
-    }
-    if let Some(e) = &op.error {
-        said.push_str(&format!(" (refused: {e})"));
-    }
-    said
+    let target = splitbrain_checker::fault_windows::describe_target(&op.value);
+    let refused = op
+        .error
+        .as_ref()
+        .map_or(String::new(), |e| format!(" (refused: {e})"));
+    format!("{} {target}{refused}", op.f)
 }
 
 fn fault_tally(summary: &NemesisSummary) -> FaultTally {
@@ -742,7 +724,7 @@ mod tests {
         assert_eq!(faults_in_force(&plan, at(3.0), None), "no fault in force");
         assert_eq!(
             faults_in_force(&plan, at(5.0), Some(struck)),
-            "in force: pause-holder (4.0-6.5s): pause agent-2 on n3"
+            "in force: pause-holder (4.0-6.5s): pause agent-2 n3"
         );
         assert_eq!(faults_in_force(&plan, at(6.5), None), "no fault in force");
         assert_eq!(
