@@ -28,6 +28,7 @@
 //! [`write_report`] writes `index.html` and [`write_junit`] writes `junit.xml`.
 
 pub mod availability_plot;
+pub mod causes;
 mod error;
 pub mod junit;
 pub mod linear_page;

@@ -1,6 +1,7 @@
 //! The run page: `index.html`, self-contained (inline CSS and SVG, no external URL), with
-//! the verdict first, then what was run, what each checker found, the timeline, every
-//! violation in a sentence, and the faults. Every value that came from a file goes
+//! the verdict first, then what happened told as causes (damage first), what was run,
+//! what each checker found, the timeline, every violation in a sentence (long lists
+//! folded under their count), and the faults. Every value that came from a file goes
 //! through [`esc`].
 
 use crate::ReportError;
@@ -12,6 +13,8 @@ use std::fmt::Write;
 
 /// Violations listed per checker at most; results.json has them all.
 const MAX_LISTED: usize = 50;
+/// Lists longer than this are folded under their count.
+const FOLD_AFTER: usize = 3;
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn esc(s: &str) -> String {
@@ -38,7 +41,8 @@ pre{background:#f4f4f4;padding:8px 12px;border-radius:4px;white-space:pre-wrap}\
 .tag{padding:1px 6px;border-radius:3px;font-size:13px;font-weight:bold}\
 .legend span{display:inline-block;margin-right:14px;font-size:13px}\
 .sw{display:inline-block;width:14px;height:10px;margin-right:4px;border:1px solid #999}\
-.timeline{border:1px solid #eee}.timeline svg{width:100%;height:auto}li{margin:4px 0}.muted{color:#777}";
+.timeline{border:1px solid #eee}.timeline svg{width:100%;height:auto}li{margin:4px 0}.muted{color:#777}\
+li.damage{font-weight:600}details summary{cursor:pointer}";
 
 /// Renders the whole page.
 pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
@@ -60,6 +64,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
         esc(&info.workload),
     );
     let _ = writeln!(h, "<p id=\"reason\">{}</p>", esc(&reason(results)));
+    h.push_str(&causes_section(run, results));
     h.push_str(&configuration(run));
     h.push_str(&checkers(&results.checkers));
     h.push_str(&timeline_section(run, results)?);
@@ -245,6 +250,21 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
     ))
 }
 
+/// What went wrong, cause and effect, damage first (see [`crate::causes`]).
+fn causes_section(run: &RunData, results: &Results) -> String {
+    let causes = crate::causes::causes(run, results);
+    if causes.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<h2>What happened</h2>\n<ol id=\"causes\">\n");
+    for c in &causes {
+        let class = if c.damage { "cause damage" } else { "cause" };
+        let _ = writeln!(h, "<li class=\"{class}\">{}</li>", esc(&c.sentence));
+    }
+    h.push_str("</ol>\n");
+    h
+}
+
 fn violations(run: &RunData, results: &Results) -> String {
     let mut h = String::from("<h2>Violations and observations</h2>\n");
     let mut any = false;
@@ -258,7 +278,18 @@ fn violations(run: &RunData, results: &Results) -> String {
             Validity::Unknown => "problems",
             Validity::Valid => "observations (not violations)",
         };
-        let _ = writeln!(h, "<h3>{}: {what}</h3>\n<ol>", esc(name));
+        let _ = writeln!(h, "<h3>{}: {what}</h3>", esc(name));
+        // A long list of one kind is folded: its count and its first item show.
+        let folded = r.evidence.len() > FOLD_AFTER;
+        if folded {
+            let _ = writeln!(
+                h,
+                "<details><summary>{} {what}; the first: {}</summary>",
+                r.evidence.len(),
+                esc(&r.evidence[0].explanation)
+            );
+        }
+        h.push_str("<ol>\n");
         for e in r.evidence.iter().take(MAX_LISTED) {
             let _ = writeln!(
                 h,
@@ -268,6 +299,9 @@ fn violations(run: &RunData, results: &Results) -> String {
             );
         }
         h.push_str("</ol>\n");
+        if folded {
+            h.push_str("</details>\n");
+        }
         if r.evidence.len() > MAX_LISTED {
             let _ = writeln!(
                 h,

@@ -180,3 +180,32 @@ fn overlaps_under_fencing_are_drawn_as_observations_not_violations() {
     assert!(svg.contains("fill=\"#7D3C98\""), "purple observation band");
     assert!(svg.contains("overlap 1"));
 }
+
+#[test]
+fn the_page_opens_with_the_damage_told_as_cause_and_effect() {
+    let dir = Scratch::with_fixture("causes");
+    let html = report(&dir.0);
+    let causes = html
+        .find("<h2>What happened</h2>")
+        .expect("a What happened section");
+    let config = html.find("<h2>Configuration").unwrap_or(usize::MAX);
+    assert!(causes < config, "the causes come before the configuration");
+    let section = &html[causes..html[causes..].find("</ol>").unwrap() + causes];
+    let first = section
+        .find("class=\"cause damage\"")
+        .expect("damage is told");
+    let sentence = &section[first..];
+    for said in [
+        "held the lock from",
+        "struck from",
+        "ran out at",
+        "took the lock at",
+        "lost update",
+    ] {
+        assert!(
+            sentence.contains(said),
+            "the sentence lacks {said:?}: {sentence}"
+        );
+    }
+    assert!(html.contains("<details><summary>"), "a long list is folded");
+}
