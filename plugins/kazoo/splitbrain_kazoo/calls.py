@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .protocol import now
+from splitbrain_plugin.protocol import now
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import os
 import sys
 
 from kazoo.client import KazooClient
+from splitbrain_plugin import protocol
 
-from . import protocol
 from .plugin import RESERVE_FRACTION, Config, KazooPlugin, check_key, log
 
 # The client reconnects at once after a drop and never waits more than a second

@@ -10,10 +10,10 @@ from typing import Any, Callable, Optional
 
 from kazoo.exceptions import NoNodeError, SessionExpiredError
 from kazoo.protocol.states import KazooState
+from splitbrain_plugin import protocol
+from splitbrain_plugin.protocol import HELD, NOT_HOLDER, Budget, Request, now, ok, refusal
 
-from . import protocol
 from .calls import Finished, call_by
-from .protocol import HELD, NOT_HOLDER, Budget, Request, now, ok, refusal
 
 log = logging.getLogger("splitbrain-kazoo")
 

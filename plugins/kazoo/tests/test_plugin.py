@@ -10,7 +10,7 @@ from kazoo.protocol.states import KazooState
 from fake_zookeeper import Ensemble, FakeClient, block_until, fail_always, fail_once
 from splitbrain_kazoo.plugin import (
     Config, KazooPlugin, check_key, lock_path, session_timeout_ms)
-from splitbrain_kazoo.protocol import Budget, Request, now
+from splitbrain_plugin.protocol import Budget, Request, now
 
 KEY = "splitbrain-lock"
 

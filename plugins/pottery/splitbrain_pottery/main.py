@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 
-from . import protocol
+from splitbrain_plugin import protocol
+
 from .masters import make_master
 from .plugin import Config, PotteryPlugin, check_key, log, socket_timeout_s
 

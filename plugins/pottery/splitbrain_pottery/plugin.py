@@ -10,10 +10,10 @@ from typing import Any, Callable, Optional
 
 from pottery import Redlock
 from pottery.exceptions import ExtendUnlockedLock, ReleaseUnlockedLock, TooManyExtensions
+from splitbrain_plugin.protocol import HELD, NOT_HOLDER, Budget, Request, now, ok, refusal
 
 from .calls import Finished, call_by
 from .masters import Ledger, Master, Tally, recording_clients
-from .protocol import HELD, NOT_HOLDER, Budget, Request, now, ok, refusal
 
 log = logging.getLogger("splitbrain-pottery")
 

@@ -13,7 +13,7 @@ from splitbrain_pottery.masters import (
 from pottery import Redlock
 from splitbrain_pottery.plugin import (
     Config, PotteryPlugin, check_key, socket_timeout_s)
-from splitbrain_pottery.protocol import Budget, Request, now
+from splitbrain_plugin.protocol import Budget, Request, now
 
 KEY = "splitbrain-lock"
 NAMES = ["r1:6379", "r2:6379", "r3:6379"]

@@ -14,6 +14,11 @@ import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.RetryUntilElapsed;
 import org.apache.curator.utils.PathUtils;
 import org.apache.zookeeper.data.Stat;
+import splitbrain.plugin.Log;
+import splitbrain.plugin.Output;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Request;
+import splitbrain.plugin.Server;
 
 /**
  * The protocol's acquire, renew and release on Curator's InterProcessMutex, one mutex (and one

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.EnumSet;
 import java.util.Set;
 import org.apache.zookeeper.KeeperException;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Text;
 
 /**
  * What a failed step means for the reply: definite only when nothing of the operation can be

@@ -5,6 +5,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import splitbrain.plugin.Log;
 
 /**
  * One acquire's grant: its own InterProcessMutex and its own thread. An InterProcessMutex is

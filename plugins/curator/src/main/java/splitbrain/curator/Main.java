@@ -8,6 +8,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.time.Instant;
+import splitbrain.plugin.LineReader;
+import splitbrain.plugin.Log;
+import splitbrain.plugin.Output;
+import splitbrain.plugin.Server;
+import splitbrain.plugin.Text;
 
 /**
  * A splitbrain lock plug-in (docs/plugins.md) that puts Apache Curator's InterProcessMutex on

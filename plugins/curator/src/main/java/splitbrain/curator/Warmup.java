@@ -3,6 +3,8 @@ package splitbrain.curator;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
+import splitbrain.plugin.Log;
+import splitbrain.plugin.Text;
 
 /**
  * Loads Curator's and ZooKeeper's classes on a background thread while the main thread reads

@@ -22,6 +22,9 @@ import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import splitbrain.plugin.Output;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Request;
 
 /** The lock itself, on an in-process ZooKeeper server (tickTime 100 ms: sessions of 0.2-2 s). */
 class CuratorLockTest {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.IntNode;
 import org.apache.curator.CuratorConnectionLossException;
 import org.apache.zookeeper.KeeperException;
 import org.junit.jupiter.api.Test;
+import splitbrain.plugin.Reply;
 
 class FailuresTest {
   private static final IntNode ID = IntNode.valueOf(1);

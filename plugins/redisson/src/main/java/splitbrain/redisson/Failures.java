@@ -10,6 +10,8 @@ import org.redisson.client.RedisNoScriptException;
 import org.redisson.client.RedisOutOfMemoryException;
 import org.redisson.client.RedisReadonlyException;
 import org.redisson.client.RedisWrongPasswordException;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Text;
 
 /**
  * What a failed Redisson call means for the reply: definite only when the command certainly

@@ -5,6 +5,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.redisson.api.RLock;
+import splitbrain.plugin.Log;
+import splitbrain.plugin.Text;
 
 /**
  * One acquire's grant: its own RLock object and its own thread. A Redisson lock is owned by

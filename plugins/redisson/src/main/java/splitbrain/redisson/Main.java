@@ -11,6 +11,11 @@ import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import org.redisson.Redisson;
 import org.redisson.api.RedissonClient;
+import splitbrain.plugin.LineReader;
+import splitbrain.plugin.Log;
+import splitbrain.plugin.Output;
+import splitbrain.plugin.Server;
+import splitbrain.plugin.Text;
 
 /**
  * A splitbrain lock plug-in (docs/plugins.md) that puts Redisson's RLock (RFencedLock with

@@ -12,6 +12,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.redisson.api.RFencedLock;
 import org.redisson.api.RLock;
 import org.redisson.api.RedissonClient;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Request;
+import splitbrain.plugin.Server;
+import splitbrain.plugin.Text;
 
 /**
  * The protocol's acquire, renew and release on Redisson's RLock (RFencedLock with fencing),

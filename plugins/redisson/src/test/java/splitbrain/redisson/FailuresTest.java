@@ -13,6 +13,7 @@ import org.redisson.client.RedisReconnectedException;
 import org.redisson.client.RedisResponseTimeoutException;
 import org.redisson.client.RedisTimeoutException;
 import org.redisson.client.WriteRedisConnectionException;
+import splitbrain.plugin.Reply;
 
 class FailuresTest {
   private static final IntNode ID = IntNode.valueOf(1);

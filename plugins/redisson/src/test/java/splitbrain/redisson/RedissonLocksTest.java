@@ -23,6 +23,8 @@ import org.junit.jupiter.api.Test;
 import org.redisson.Redisson;
 import org.redisson.api.RLock;
 import org.redisson.api.RedissonClient;
+import splitbrain.plugin.Reply;
+import splitbrain.plugin.Request;
 
 /**
  * The lock itself, on a real Redis: a redis-server started for the tests (Debian's

@@ -1,4 +1,4 @@
-package splitbrain.redisson;
+package splitbrain.plugin;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,7 +18,10 @@ import java.util.function.Function;
  */
 public record Request(JsonNode id, String op, String key, long ttlMs, String holder) {
 
-  /** The longest ttl taken: about 24 days, Java's int milliseconds. */
+  /**
+   * The longest ttl taken: Java's int milliseconds, about 24 days (the most a ZooKeeper session
+   * timeout can be).
+   */
   public static final long MAX_TTL_MS = Integer.MAX_VALUE;
 
   private static final ObjectMapper JSON =

@@ -1,4 +1,4 @@
-package splitbrain.curator;
+package splitbrain.plugin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,12 +1,16 @@
-package splitbrain.redisson;
+package splitbrain.plugin;
 
 import java.io.IOException;
 import java.util.function.Function;
 
-/** The serve loop: one request line in, one reply line out, until the input ends. */
-final class Server {
+/**
+ * The serve loop: one request line in, one reply line out, until the input ends. The plug-in
+ * brings the lock: its key rules ({@code checkKey}, what is wrong with a key, or null) and a
+ * {@link Handler} that carries out {@code acquire}, {@code renew} and {@code release}.
+ */
+public final class Server {
   /** Carries out one parsed request read at {@code startNanos} (System.nanoTime). */
-  interface Handler {
+  public interface Handler {
     Reply handle(Request req, long startNanos);
   }
 
@@ -15,7 +19,7 @@ final class Server {
   private final Function<String, String> checkKey;
   private final Handler handler;
 
-  Server(LineReader in, Output out, Function<String, String> checkKey, Handler handler) {
+  public Server(LineReader in, Output out, Function<String, String> checkKey, Handler handler) {
     this.in = in;
     this.out = out;
     this.checkKey = checkKey;
@@ -29,7 +33,7 @@ final class Server {
    * @param firstStartNanos when the first request counts as read: the process's start, since
    *     the agent's clock for it ran while the JVM was starting
    */
-  void serve(long firstStartNanos) throws IOException {
+  public void serve(long firstStartNanos) throws IOException {
     boolean first = true;
     LineReader.Line line;
     while ((line = in.next()) != null) {
@@ -57,7 +61,7 @@ final class Server {
   }
 
   /** The reply to one line, or null for a line that names no id to answer. */
-  Reply answer(String line, long startNanos) {
+  public Reply answer(String line, long startNanos) {
     Request req;
     try {
       req = Request.parse(line, checkKey);

@@ -1,4 +1,4 @@
-package splitbrain.curator;
+package splitbrain.plugin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

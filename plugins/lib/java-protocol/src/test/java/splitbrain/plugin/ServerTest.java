@@ -1,4 +1,4 @@
-package splitbrain.redisson;
+package splitbrain.plugin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -11,10 +11,10 @@ import org.junit.jupiter.api.Test;
 class ServerTest {
   private static List<String> serve(String input, Server.Handler handler) throws Exception {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    Output out = new Output(bytes);
+    Output out = new Output(bytes, false);
     LineReader in =
         new LineReader(new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)), 64);
-    new Server(in, out, RedissonLocks::checkKey, handler).serve(System.nanoTime());
+    new Server(in, out, RequestTest::checkKey, handler).serve(System.nanoTime());
     return bytes.toString(StandardCharsets.UTF_8).lines().toList();
   }
 

@@ -1,4 +1,4 @@
-package splitbrain.curator;
+package splitbrain.plugin;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -6,9 +6,10 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The plug-in's stdout: replies and lost-lock events, each written whole, with one write
- * under one lock, so that an event written from Curator's thread never lands inside a reply.
+ * under one lock, so that an event written from the lock library's own thread never lands
+ * inside a reply.
  */
-final class Output {
+public final class Output {
   private final OutputStream out;
   private final boolean lostEvents;
 
@@ -16,18 +17,23 @@ final class Output {
    * @param lostEvents whether the agent asked for lost-lock events (SPLITBRAIN_EVENTS
    *     containing {@code lost}); without, {@link #lost} writes nothing
    */
-  Output(OutputStream out, boolean lostEvents) {
+  public Output(OutputStream out, boolean lostEvents) {
     this.out = out;
     this.lostEvents = lostEvents;
   }
 
+  /** An output for a plug-in that writes no lost-lock events: replies only. */
+  public Output(OutputStream out) {
+    this(out, false);
+  }
+
   /** Writes a reply line. */
-  void reply(Reply r) throws IOException {
+  public void reply(Reply r) throws IOException {
     writeLine(r.toJson());
   }
 
   /** Whether {@link #lost} writes events. */
-  boolean wantsLostEvents() {
+  public boolean wantsLostEvents() {
     return lostEvents;
   }
 
@@ -35,7 +41,7 @@ final class Output {
    * Writes a lost-lock event when the agent asked for them; a failed write is left to the next
    * reply to report (the agent is gone).
    */
-  void lost(String key, String holder, Long token, String detail) {
+  public void lost(String key, String holder, Long token, String detail) {
     if (!lostEvents) {
       return;
     }

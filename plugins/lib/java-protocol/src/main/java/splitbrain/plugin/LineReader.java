@@ -1,4 +1,4 @@
-package splitbrain.curator;
+package splitbrain.plugin;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -6,23 +6,23 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 
 /** Reads request lines, each at most a given number of bytes. */
-final class LineReader {
+public final class LineReader {
   /** The longest request line; the agent's lines are far shorter. */
-  static final int MAX_LINE_BYTES = 1 << 20;
+  public static final int MAX_LINE_BYTES = 1 << 20;
 
   private final InputStream in;
   private final int maxBytes;
 
-  LineReader(InputStream in, int maxBytes) {
+  public LineReader(InputStream in, int maxBytes) {
     this.in = in;
     this.maxBytes = maxBytes;
   }
 
   /** A line without its end of line and surrounding blanks, or one that was too long. */
-  record Line(String text, boolean tooLong) {}
+  public record Line(String text, boolean tooLong) {}
 
   /** The next line, or null at the end of input (a last line without a newline counts). */
-  Line next() throws IOException {
+  public Line next() throws IOException {
     ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
     boolean tooLong = false;
     boolean any = false;
