@@ -36,6 +36,18 @@ enum Command {
     },
     /// Remove what crashed runs left behind: network namespaces, processes, state.
     Cleanup,
+    /// Write a run as a trace: Chrome's trace JSON (Perfetto, chrome://tracing) or
+    /// OpenTelemetry's OTLP JSON (a collector, Jaeger).
+    Export {
+        /// The run directory (for example results/latest).
+        dir: PathBuf,
+        /// The trace format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::ChromeTrace)]
+        format: ExportFormat,
+        /// Write here [default: trace.json or otlp.json in the run directory]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Run a matrix of runs from a suite file (TOML) and check each against its expected
     /// verdict: a summary page, one junit.xml, exit 0 only when every run concluded as
     /// expected (examples/canary.toml, examples/nightly.toml).
@@ -165,6 +177,15 @@ struct CheckArgs {
     file: crate::check_file::CheckFileArgs,
 }
 
+/// An ExportFormat is a trace format, as `export --format` spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// Chrome's trace event JSON.
+    ChromeTrace,
+    /// OpenTelemetry's OTLP JSON.
+    Otlp,
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum OnOff {
     On,
@@ -188,6 +209,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             report(dir)
         }
         Command::Cleanup => cleanup(),
+        Command::Export { dir, format, out } => export(dir, format, out),
         Command::Suite(args) => crate::suite::run(&args),
         Command::GenHistory(args) => {
             die_quietly_on_closed_pipe();
@@ -418,6 +440,32 @@ fn report(dir: PathBuf) -> Result<u8> {
     require_exists(&dir, "a run directory, such as results/latest")?;
     let page = splitbrain_reports::write_report(&dir)?;
     println!("report: {}", page.display());
+    Ok(0)
+}
+
+fn export(dir: PathBuf, format: ExportFormat, out: Option<PathBuf>) -> Result<u8> {
+    require_exists(&dir, "a run directory, such as results/latest")?;
+    let (run, results) = splitbrain_reports::load_checked(&dir)?;
+    let (trace, name) = match format {
+        ExportFormat::ChromeTrace => (
+            splitbrain_reports::export::chrome_trace(&run, &results),
+            "trace.json",
+        ),
+        ExportFormat::Otlp => (
+            splitbrain_reports::export::otlp(&run, &results),
+            "otlp.json",
+        ),
+    };
+    let path = out.unwrap_or_else(|| dir.join(name));
+    let text = serde_json::to_vec(&trace)?;
+    splitbrain_checker::write_atomically(&path, &text).map_err(|e| {
+        BadInput(format!(
+            "cannot write the trace: out={}: {e} (give --out a file in a directory you can \
+             write to)",
+            path.display()
+        ))
+    })?;
+    println!("trace: {}", path.display());
     Ok(0)
 }
 

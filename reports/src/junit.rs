@@ -57,11 +57,12 @@ fn suite_name(run: &RunData) -> String {
     )
 }
 
-/// `started_at` as JUnit's timestamp wants it: an ISO 8601 date and time without a zone.
+/// `started_at` as JUnit's timestamp wants it: an ISO 8601 date and time without a zone
+/// (UTC); the epoch when `started_at` is not a time.
 fn timestamp(started_at: &str) -> String {
-    let t = started_at.trim_end_matches('Z');
-    let t = t.split(['+']).next().unwrap_or(t);
-    t.split('.').next().unwrap_or(t).to_owned()
+    let when = humantime::parse_rfc3339_weak(started_at.trim()).unwrap_or(std::time::UNIX_EPOCH);
+    let text = humantime::format_rfc3339_seconds(when).to_string();
+    text.trim_end_matches('Z').to_owned()
 }
 
 /// A verdict as results.json spells it.

@@ -30,6 +30,7 @@
 pub mod availability_plot;
 pub mod causes;
 mod error;
+pub mod export;
 pub mod junit;
 pub mod linear_page;
 mod page;

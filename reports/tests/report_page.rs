@@ -162,6 +162,16 @@ fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
     assert!(xml.contains("name=\"well-formed\" time=\"0\"></testcase>"));
     assert!(!xml.contains("<script"), "unescaped");
     assert!(xml.contains("--seed 4242"));
+    // The fixture's hostile text stays inside the schema CI reporters read.
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/junit.xsd");
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(dir.0.join("junit.xml"))
+        .output()
+        .expect("xmllint runs (install libxml2-utils: scripts/install-deps does)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -208,4 +218,88 @@ fn the_page_opens_with_the_damage_told_as_cause_and_effect() {
         );
     }
     assert!(html.contains("<details><summary>"), "a long list is folded");
+}
+
+/// The completed client operations of a run directory's history.
+fn completed_ops(dir: &Path) -> usize {
+    let (run, _) = splitbrain_reports::load_checked(dir).unwrap();
+    let h = &run.history;
+    h.pairs()
+        .iter()
+        .filter(|p| p.completion.is_some() && h.ops[p.invoke].is_client())
+        .count()
+}
+
+#[test]
+fn a_chrome_trace_has_a_slice_per_completed_op_faults_and_flagged_violations() {
+    let dir = Scratch::with_fixture("chrome-trace");
+    check_run_dir(&dir.0).unwrap();
+    let (run, results) = splitbrain_reports::load_checked(&dir.0).unwrap();
+    let trace = splitbrain_reports::export::chrome_trace(&run, &results);
+    // What chrome://tracing and Perfetto read: JSON with a traceEvents array.
+    let text = serde_json::to_string(&trace).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = parsed["traceEvents"].as_array().unwrap();
+    let slices = |cat: &str| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["cat"] == cat)
+            .count()
+    };
+    assert_eq!(slices("op"), completed_ops(&dir.0));
+    assert!(slices("fault") >= 1, "the fixture's pauses are a track");
+    let flagged = events.iter().filter(|e| e["cat"] == "violation").count();
+    assert!(flagged >= 1, "violations are flagged events");
+    for e in events.iter().filter(|e| e["ph"] == "X") {
+        assert!(e["ts"].as_f64().unwrap() >= 0.0 && e["dur"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+#[test]
+fn an_otlp_export_has_a_span_per_completed_op_with_valid_ids() {
+    let dir = Scratch::with_fixture("otlp");
+    // The fixture's start time carries a script; a real one is a time.
+    let run_json = dir.0.join("run.json");
+    let text = std::fs::read_to_string(&run_json).unwrap();
+    let start = text.find("\"started_at\"").unwrap();
+    let end = start + text[start..].find(",\n").unwrap();
+    let text = format!(
+        "{}\"started_at\": \"2026-11-21T23:00:00Z\"{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&run_json, text).unwrap();
+    check_run_dir(&dir.0).unwrap();
+    let (run, results) = splitbrain_reports::load_checked(&dir.0).unwrap();
+    let otlp = splitbrain_reports::export::otlp(&run, &results);
+    let text = serde_json::to_string(&otlp).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut ops = 0;
+    let mut ids = std::collections::HashSet::new();
+    for rs in parsed["resourceSpans"].as_array().unwrap() {
+        for ss in rs["scopeSpans"].as_array().unwrap() {
+            for span in ss["spans"].as_array().unwrap() {
+                let (trace, id) = (
+                    span["traceId"].as_str().unwrap(),
+                    span["spanId"].as_str().unwrap(),
+                );
+                assert_eq!(trace.len(), 32);
+                assert_eq!(id.len(), 16);
+                assert!(
+                    trace
+                        .chars()
+                        .chain(id.chars())
+                        .all(|c| c.is_ascii_hexdigit())
+                );
+                assert!(ids.insert(id.to_owned()), "span id {id} twice");
+                let start: u128 = span["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                let end: u128 = span["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                assert!(start > 1_600_000_000_000_000_000 && end >= start);
+                if rs["resource"]["attributes"][1]["value"]["stringValue"] != "nemesis" {
+                    ops += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(ops, completed_ops(&dir.0));
 }
