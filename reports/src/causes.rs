@@ -142,6 +142,9 @@ fn lost_updates(results: &Results) -> Vec<Lost> {
         .collect()
 }
 
+/// Lost updates with their stories, grouped by (writer, index of the fault's op).
+type Group = Vec<(Lost, Option<WriteStory>)>;
+
 /// The lost updates, one cause per writer and fault.
 fn lost_update_causes(run: &RunData, results: &Results) -> Vec<Cause> {
     let lost = lost_updates(results);
@@ -154,8 +157,7 @@ fn lost_update_causes(run: &RunData, results: &Results) -> Vec<Cause> {
     let by_seq: HashMap<u64, &ResourceEntry> = entries.iter().map(|e| (e.seq, e)).collect();
     let all_faults = faults(&run.history);
     let ttl_ns = run.info.ttl_ms * 1_000_000;
-    // (writer, index of the fault) -> the lost updates it explains, with their stories.
-    let mut groups: BTreeMap<(u64, Option<u64>), Vec<(Lost, Option<WriteStory>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(u64, Option<u64>), Group> = BTreeMap::new();
     for l in lost {
         let story = story(&run.history, &by_seq, l.read_seq, l.write_seq);
         let fault = story
