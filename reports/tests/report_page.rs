@@ -171,7 +171,11 @@ fn junit_xml_has_one_case_per_checker_and_fails_the_invalid_ones() {
         .arg(dir.0.join("junit.xml"))
         .output()
         .expect("xmllint runs (install libxml2-utils: scripts/install-deps does)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
