@@ -34,6 +34,7 @@ pub mod export;
 pub mod junit;
 pub mod linear_page;
 mod page;
+pub mod perf_plot;
 pub mod run_timeline;
 pub mod timeline;
 

@@ -69,6 +69,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     h.push_str(&checkers(&results.checkers));
     h.push_str(&timeline_section(run, results)?);
     h.push_str(&availability_section(results)?);
+    h.push_str(&perf_section(run)?);
     h.push_str(&violations(run, results));
     h.push_str(&faults_section(&run_timeline::faults(&run.history)));
     h.push_str("</body></html>\n");
@@ -186,6 +187,35 @@ fn checkers(checkers: &std::collections::BTreeMap<String, CheckerResult>) -> Str
     }
     h.push_str("</table>\n");
     h
+}
+
+/// Latency and throughput over time, faults shaded (see [`crate::perf_plot`]).
+fn perf_section(run: &RunData) -> Result<String, ReportError> {
+    use crate::perf_plot::{MAX_POINTS, Perf, latency_svg, legend_html, throughput_svg};
+    let perf = Perf::from_history(&run.history);
+    if perf.points.is_empty() {
+        return Ok(String::new());
+    }
+    let inline = |svg: String| svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let sampled = if perf.points.len() > MAX_POINTS {
+        format!(
+            " The latency plot draws an even sample of the ok and fail operations and every \
+             info one ({} of {}); throughput counts them all.",
+            perf.drawn().len(),
+            perf.points.len()
+        )
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "<h2 id=\"performance\">Performance</h2>\n<p class=\"muted\">Every completed client \
+         operation's latency (log scale) and the operations completed per second, by outcome.\
+         {sampled}</p>\n<div class=\"timeline\" id=\"latency\">{}</div>\n\
+         <div class=\"timeline\" id=\"throughput\">{}</div>\n{}\n",
+        inline(latency_svg(&perf)?),
+        inline(throughput_svg(&perf)?),
+        legend_html()
+    ))
 }
 
 /// The availability checker's plot of acquires tried and granted per second, when the

@@ -307,3 +307,18 @@ fn an_otlp_export_has_a_span_per_completed_op_with_valid_ids() {
     }
     assert_eq!(ops, completed_ops(&dir.0));
 }
+
+#[test]
+fn the_page_plots_latency_and_throughput_with_the_faults_shaded() {
+    let dir = Scratch::with_fixture("perf");
+    let html = report(&dir.0);
+    let at = html
+        .find("<h2 id=\"performance\">")
+        .expect("a performance section");
+    let section = &html[at..];
+    assert!(section.contains("id=\"latency\"><svg") && section.contains("latency (ms)"));
+    assert!(
+        section.contains("id=\"throughput\"><svg") && section.contains("operations per second")
+    );
+    assert!(section.contains("fault in effect"));
+}
