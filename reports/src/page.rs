@@ -237,7 +237,8 @@ fn availability_section(results: &Results) -> Result<String, ReportError> {
 }
 
 fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportError> {
-    let t = run_timeline::run_timeline(&run.history, run.resource.as_deref(), results);
+    let mut t = run_timeline::run_timeline(&run.history, run.resource.as_deref(), results);
+    run_timeline::name_rows(&mut t, run);
     let svg = timeline::render_svg(&t)?;
     // Inline SVG in HTML needs no namespace; dropping it keeps the page free of URLs.
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);

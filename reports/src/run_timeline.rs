@@ -20,6 +20,42 @@ fn rows(history: &History) -> (Vec<String>, HashMap<u64, usize>) {
     (names, index)
 }
 
+/// Names every row of a run's timeline by its process, the agent it ran through and its
+/// node (`process 4: agent-1 on n2`), as the faults table names its targets. The node
+/// comes from the process's ops; the agent is the client slot's (`process mod clients`)
+/// when run.json lists it on that node.
+pub fn name_rows(t: &mut Timeline, run: &splitbrain_checker::RunData) {
+    let clients = run.info.clients.max(1) as u64;
+    let mut node_of: HashMap<u64, String> = HashMap::new();
+    for op in &run.history.ops {
+        if let (Some(p), Some(n)) = (op.process.client(), &op.node) {
+            node_of.entry(p).or_insert_with(|| n.clone());
+        }
+    }
+    for row in &mut t.rows {
+        let Some(p) = row
+            .strip_prefix("process ")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let Some(node) = node_of.get(&p) else {
+            continue;
+        };
+        let agent = format!("agent-{}", p % clients);
+        let listed = run
+            .info
+            .cluster
+            .iter()
+            .any(|n| &n.name == node && n.roles.contains(&agent));
+        *row = if listed {
+            format!("process {p}: {agent} on {node}")
+        } else {
+            format!("process {p} on {node}")
+        };
+    }
+}
+
 /// The history op that a resource access corresponds to, when exactly one fits: a
 /// write of the same value, or a read that returned the same value, by the same process.
 pub fn op_for_resource_entry(history: &History, e: &ResourceEntry) -> Option<u64> {

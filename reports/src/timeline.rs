@@ -144,7 +144,7 @@ pub struct Timeline {
 /// Pixel geometry of the chart.
 const WIDTH_PX: u32 = 1400;
 const ROW_PX: u32 = 26;
-const LEFT_PX: u32 = 110;
+const LEFT_PX: u32 = 190;
 const RIGHT_PX: u32 = 20;
 const TOP_PX: u32 = 26;
 const BOTTOM_PX: u32 = 40;
@@ -296,7 +296,7 @@ fn draw_rows(root: &Area, l: &Layout, t: &Timeline) -> Result<(), ReportError> {
             .map_err(plot_err)?;
         }
         let style = text_style(12.0, BLACK, HPos::Right, VPos::Center);
-        let shown: String = name.chars().take(16).collect();
+        let shown: String = name.chars().take(28).collect();
         root.draw_text(
             &shown,
             &style,

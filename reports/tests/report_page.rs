@@ -322,3 +322,19 @@ fn the_page_plots_latency_and_throughput_with_the_faults_shaded() {
     );
     assert!(section.contains("fault in effect"));
 }
+
+#[test]
+fn each_timeline_row_names_its_process_agent_and_node() {
+    let dir = Scratch::with_fixture("rows-named");
+    // Process 0 ran through agent-0 on n1, as run.json's cluster says.
+    let history = dir.0.join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    let text = text.replace("\"process\": 0,", "\"process\": 0, \"node\": \"n1\",");
+    std::fs::write(&history, text).unwrap();
+    let html = report(&dir.0);
+    let timeline = &html[html.find("id=\"timeline\"").unwrap()..];
+    assert!(
+        timeline.contains("process 0: agent-0 on n1"),
+        "the row of process 0 is not named by its agent and node"
+    );
+}
