@@ -71,7 +71,9 @@ fn legend() -> String {
     format!(
         "<p class=\"legend\"><span style=\"background:{}\"></span>ok<span style=\"background:{}\"></span>info (may or may not have happened)\
          <span style=\"background:{}\"></span>fail<span style=\"background:{}\"></span>cannot be linearized. \
-         Numbers on bars: place in the linearization.</p>",
+         Numbers on bars: place in the linearization (or in the longest linearizable prefix). \
+         A process whose operation ended info is replaced by a new one, so processes whose \
+         lifetimes do not overlap share a row, named by the processes it holds.</p>",
         Outcome::Ok.css_color(),
         Outcome::Info.css_color(),
         Outcome::Fail.css_color(),
@@ -94,10 +96,16 @@ fn timeline(history: &History, report: &LinearReport) -> Timeline {
         .and_then(|c| c.failed.as_ref())
         .map(|f| f.index);
     let end_ns = history.ops.iter().map(|o| o.time_ns).max().unwrap_or(0) + 1;
-    let (rows, row_of) = rows(history, end_ns);
+    let failed_process = failed
+        .and_then(|i| history.ops.iter().find(|o| o.index == i))
+        .map(|o| o.process);
+    let (rows, row_of) = rows(history, end_ns, failed_process);
+    // An importer that found no timestamps numbers the events: time is the index.
+    let ordinal = history.ops.iter().all(|o| o.time_ns == o.index);
     let mut t = Timeline {
         rows,
         end_ns,
+        ordinal,
         ..Timeline::default()
     };
     for pair in history.pairs() {
@@ -141,7 +149,11 @@ fn timeline(history: &History, report: &LinearReport) -> Timeline {
 /// so a long history has many processes with short, disjoint lifetimes: processes whose
 /// lifetimes do not overlap share a row (as Jepsen's threads do), which keeps the chart
 /// as tall as the concurrency, not as the number of processes.
-fn rows(history: &History, end_ns: u64) -> (Vec<String>, HashMap<Process, usize>) {
+fn rows(
+    history: &History,
+    end_ns: u64,
+    named_first: Option<Process>,
+) -> (Vec<String>, HashMap<Process, usize>) {
     let mut life: HashMap<Process, (u64, u64)> = HashMap::new();
     for pair in history.pairs() {
         let invoke = &history.ops[pair.invoke];
@@ -173,10 +185,19 @@ fn rows(history: &History, end_ns: u64) -> (Vec<String>, HashMap<Process, usize>
     }
     let names = members
         .iter()
-        .map(|m| match m.as_slice() {
-            [one] => format!("process {one}"),
-            [first, rest @ ..] => format!("process {first} +{}", rest.len()),
-            [] => String::new(),
+        .map(|m| {
+            // The failing operation's process is always among the names shown.
+            let mut m = m.clone();
+            if let Some(i) = m.iter().position(|p| Some(*p) == named_first) {
+                let p = m.remove(i);
+                m.insert(0, p);
+            }
+            let shown: Vec<String> = m.iter().take(3).map(|p| p.to_string()).collect();
+            match m.len() {
+                1 => format!("process {}", shown[0]),
+                2 | 3 => format!("processes {}", shown.join(", ")),
+                n => format!("processes {}, +{} more", shown.join(", "), n - 3),
+            }
         })
         .collect();
     (names, row_of)
@@ -324,10 +345,34 @@ mod tests {
             op(4, 2, OpType::Invoke),
             op(5, 2, OpType::Ok),
         ]);
-        let (names, row_of) = rows(&h, 100);
+        let (names, row_of) = rows(&h, 100, None);
         assert_eq!(names.len(), 2, "{names:?}");
         assert_eq!(row_of[&Process::Client(2)], row_of[&Process::Client(0)]);
-        assert_eq!(names[0], "process 0 +1");
+        assert_eq!(names[0], "processes 0, 2");
+    }
+
+    #[test]
+    fn a_log_without_timestamps_counts_events_on_its_axis() {
+        let op = |i: u64, p, kind, f: &str, v| Op::new(i, i, Process::Client(p), kind, f, v);
+        let h = History::new(vec![
+            op(0, 0, OpType::Invoke, "write", json!(1)),
+            op(1, 0, OpType::Ok, "write", json!(1)),
+            op(2, 1, OpType::Invoke, "read", json!(null)),
+            op(3, 1, OpType::Ok, "read", json!(1)),
+        ]);
+        let report =
+            check_with_model(ModelKind::Register, &h, None, &CheckOptions::default()).unwrap();
+        let html = render(&h, &report, "imported.log");
+        assert!(
+            html.contains("event order (the history has no timestamps)"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("0.000000s"),
+            "ticks in seconds on an event count"
+        );
+        // A history with real times keeps seconds.
+        assert!(page(1).contains("seconds since the history began"));
     }
 
     #[test]

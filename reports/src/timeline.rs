@@ -139,6 +139,9 @@ pub struct Timeline {
     pub pins: Vec<Pin>,
     /// The end of the time axis; 0 means the latest end among spans, shades and marks.
     pub end_ns: u64,
+    /// Whether the times are event numbers, not nanoseconds (a log without timestamps,
+    /// whose importer numbered the events): the axis then counts events.
+    pub ordinal: bool,
 }
 
 /// Pixel geometry of the chart.
@@ -180,7 +183,7 @@ pub fn render_svg(t: &Timeline) -> Result<String, ReportError> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
-        draw_axis(&root, &layout, rows, end_ns)?;
+        draw_axis(&root, &layout, rows, end_ns, t.ordinal)?;
         draw_rows(&root, &layout, t)?;
         draw_shades(&root, &layout, t, rows)?;
         draw_spans(&root, &layout, t)?;
@@ -223,7 +226,13 @@ fn text_style(size: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static
 }
 
 /// The time axis in seconds, with light vertical grid lines.
-fn draw_axis(root: &Area, l: &Layout, rows: u32, end_ns: u64) -> Result<(), ReportError> {
+fn draw_axis(
+    root: &Area,
+    l: &Layout,
+    rows: u32,
+    end_ns: u64,
+    ordinal: bool,
+) -> Result<(), ReportError> {
     let y_axis = (TOP_PX + rows * ROW_PX) as i32;
     let grey = RGBColor(0x99, 0x99, 0x99);
     root.draw(&PathElement::new(
@@ -240,19 +249,24 @@ fn draw_axis(root: &Area, l: &Layout, rows: u32, end_ns: u64) -> Result<(), Repo
             RGBColor(0xe4, 0xe4, 0xe4),
         ))
         .map_err(plot_err)?;
-        let label = format!("{}s", fmt_secs(t, step));
+        let label = if ordinal {
+            t.to_string()
+        } else {
+            format!("{}s", fmt_secs(t, step))
+        };
         let style = text_style(12.0, RGBColor(0x44, 0x44, 0x44), HPos::Center, VPos::Top);
         root.draw_text(&label, &style, (x, y_axis + 6))
             .map_err(plot_err)?;
         t += step;
     }
     let style = text_style(12.0, RGBColor(0x44, 0x44, 0x44), HPos::Right, VPos::Top);
-    root.draw_text(
-        "controller time",
-        &style,
-        ((WIDTH_PX - RIGHT_PX) as i32, y_axis + 22),
-    )
-    .map_err(plot_err)
+    let caption = if ordinal {
+        "event order (the history has no timestamps)"
+    } else {
+        "seconds since the history began"
+    };
+    root.draw_text(caption, &style, ((WIDTH_PX - RIGHT_PX) as i32, y_axis + 22))
+        .map_err(plot_err)
 }
 
 /// A tick step giving about ten ticks: 1, 2 or 5 times a power of ten nanoseconds.
