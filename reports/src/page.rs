@@ -42,7 +42,11 @@ pre{background:#f4f4f4;padding:8px 12px;border-radius:4px;white-space:pre-wrap}\
 .legend span{display:inline-block;margin-right:14px;font-size:13px}\
 .sw{display:inline-block;width:14px;height:10px;margin-right:4px;border:1px solid #999}\
 .timeline{border:1px solid #eee}.timeline svg{width:100%;height:auto}li{margin:4px 0}.muted{color:#777}\
-li.damage{font-weight:600}details summary{cursor:pointer}";
+li.damage{font-weight:600}details summary{cursor:pointer}\
+#tip{position:absolute;z-index:10;background:#fffff0;border:1px solid #999;padding:6px 8px;\
+font:12px ui-monospace,monospace;white-space:pre;pointer-events:none;max-width:60em;overflow:hidden}\
+#tip[hidden]{display:none}.timeline{overflow:hidden}.timeline svg{cursor:crosshair}\
+a.jump{font-size:12px;margin-left:6px}.controls button{font-size:12px}";
 
 /// Renders the whole page.
 pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
@@ -72,7 +76,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     h.push_str(&perf_section(run)?);
     h.push_str(&violations(run, results));
     h.push_str(&faults_section(&run_timeline::faults(&run.history)));
-    h.push_str("</body></html>\n");
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body></html>\n");
     Ok(h)
 }
 
@@ -240,6 +244,15 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
     let mut t = run_timeline::run_timeline(&run.history, run.resource.as_deref(), results);
     run_timeline::name_rows(&mut t, run);
     let svg = timeline::render_svg(&t)?;
+    let data = format!(
+        "<script id=\"ops-data\" type=\"application/json\">{}</script>\n\
+         <script id=\"timeline-geometry\" type=\"application/json\">{}</script>\n",
+        script_json(&run_timeline::ops_json(
+            &run.history,
+            &violation_op_set(run, results)
+        )),
+        script_json(&timeline::geometry(&t)),
+    );
     // Inline SVG in HTML needs no namespace; dropping it keeps the page free of URLs.
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
     let sw = |css: &str, border: &str, text: &str| {
@@ -277,8 +290,38 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
         "<h2>Timeline</h2>\n<p class=\"legend\">{legend}</p>\n<p class=\"muted\">One row per \
          client process; each bar is one operation from invocation to completion. Ops too \
          short to see are merged into one bar of their outcome.</p>\n\
-         <div class=\"timeline\" id=\"timeline\">{svg}</div>\n"
+         <p class=\"controls\"><button id=\"zoom-in\" type=\"button\">zoom in</button> \
+         <button id=\"zoom-out\" type=\"button\">zoom out</button> \
+         <button id=\"zoom-reset\" type=\"button\">whole run</button> \
+         <label>filter <input id=\"filter\" placeholder=\"process, node or f\"></label> \
+         <span class=\"muted\">hover an op for its record; drag to pan, wheel to zoom</span></p>\n\
+         <div class=\"timeline\" id=\"timeline\">{svg}</div>\n<div id=\"tip\" hidden></div>\n{data}"
     ))
+}
+
+/// The page's script (hover, zoom, pan, jump, filter), inlined: the page fetches nothing.
+const SCRIPT: &str = include_str!("assets/report.js");
+
+/// JSON for a `<script type="application/json">` element: `<` written as `\u003c`, so no
+/// value can close the element or open a comment.
+fn script_json(v: &serde_json::Value) -> String {
+    v.to_string().replace('<', "\\u003c")
+}
+
+/// The history ops of the invalid checkers' evidence.
+fn violation_op_set(run: &RunData, results: &Results) -> std::collections::HashSet<u64> {
+    results
+        .checkers
+        .values()
+        .filter(|c| c.valid == Validity::Invalid)
+        .flat_map(|c| c.evidence.iter())
+        .flat_map(|e| violation_ops(&run.history, run.resource.as_deref(), e))
+        .collect()
+}
+
+/// A link that shows op `index` on the timeline (the page's script handles it).
+fn jump_link(index: u64) -> String {
+    format!(" <a class=\"jump\" href=\"#timeline\" data-op=\"{index}\">show on the timeline</a>")
 }
 
 /// What went wrong, cause and effect, damage first (see [`crate::causes`]).
@@ -290,7 +333,11 @@ fn causes_section(run: &RunData, results: &Results) -> String {
     let mut h = String::from("<h2>What happened</h2>\n<ol id=\"causes\">\n");
     for c in &causes {
         let class = if c.damage { "cause damage" } else { "cause" };
-        let _ = writeln!(h, "<li class=\"{class}\">{}</li>", esc(&c.sentence));
+        let jump = c
+            .op_indexes
+            .first()
+            .map_or(String::new(), |&i| jump_link(i));
+        let _ = writeln!(h, "<li class=\"{class}\">{}{jump}</li>", esc(&c.sentence));
     }
     h.push_str("</ol>\n");
     h
@@ -322,9 +369,12 @@ fn violations(run: &RunData, results: &Results) -> String {
         }
         h.push_str("<ol>\n");
         for e in r.evidence.iter().take(MAX_LISTED) {
+            let jump = violation_ops(&run.history, run.resource.as_deref(), e)
+                .first()
+                .map_or(String::new(), |&i| jump_link(i));
             let _ = writeln!(
                 h,
-                "<li class=\"violation\">{}{}</li>",
+                "<li class=\"violation\">{}{}{jump}</li>",
                 esc(&e.explanation),
                 refs(run, e)
             );

@@ -20,6 +20,57 @@ fn rows(history: &History) -> (Vec<String>, HashMap<u64, usize>) {
     (names, index)
 }
 
+/// The most ops the page carries for its pointer to describe; a longer history keeps
+/// those near a violation, every `fail` and `info`, and an even sample of the rest.
+pub const MAX_PAGE_OPS: usize = 20_000;
+
+/// Every client op of a history as the page's script reads it (`#ops-data`): its
+/// invocation index, timeline row, start and end, process, f, completion value as JSON
+/// text, outcome, error, node and token. Ops near `marked` (violations) are always kept.
+pub fn ops_json(history: &History, marked: &HashSet<u64>) -> serde_json::Value {
+    let (_, row_of) = rows(history);
+    let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
+    let pairs: Vec<_> = history
+        .pairs()
+        .into_iter()
+        .filter(|p| history.ops[p.invoke].is_client())
+        .collect();
+    let near_violation = |index: u64| marked.iter().any(|&m| m.abs_diff(index) <= 50);
+    let stride = pairs.len().div_ceil(MAX_PAGE_OPS / 2).max(1);
+    let ops: Vec<serde_json::Value> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, pair)| {
+            let inv = &history.ops[pair.invoke];
+            let done = pair.completion.map(|c| &history.ops[c]);
+            let outcome = done.map_or(OpType::Info, |d| d.kind);
+            let keep = pairs.len() <= MAX_PAGE_OPS
+                || outcome != OpType::Ok
+                || k % stride == 0
+                || near_violation(inv.index);
+            if !keep {
+                return None;
+            }
+            let p = inv.process.client()?;
+            let value = done.map_or(&inv.value, |d| &d.value);
+            Some(serde_json::json!({
+                "i": inv.index,
+                "row": row_of.get(&p).copied().unwrap_or(0),
+                "s": inv.time_ns,
+                "e": done.map_or(end_ns, |d| d.time_ns),
+                "p": p,
+                "f": inv.f,
+                "v": value.to_string(),
+                "o": match outcome { OpType::Ok => "ok", OpType::Fail => "fail", _ => "info" },
+                "err": done.and_then(|d| d.error.clone()),
+                "node": inv.node.clone().or_else(|| done.and_then(|d| d.node.clone())),
+                "token": done.and_then(|d| d.token).or(inv.token),
+            }))
+        })
+        .collect();
+    serde_json::Value::Array(ops)
+}
+
 /// Names every row of a run's timeline by its process, the agent it ran through and its
 /// node (`process 4: agent-1 on n2`), as the faults table names its targets. The node
 /// comes from the process's ops; the agent is the client slot's (`process mod clients`)

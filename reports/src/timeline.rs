@@ -195,6 +195,23 @@ pub fn render_svg(t: &Timeline) -> Result<String, ReportError> {
     Ok(svg)
 }
 
+/// The pixel geometry [`render_svg`] draws `t` with, for the page's script to find the op
+/// under the pointer: an op's bar spans `left + s / endNs * (width - left - right)` across
+/// and row `r` spans `top + r * rowPx` down, in SVG units.
+pub fn geometry(t: &Timeline) -> serde_json::Value {
+    let rows = t.rows.len().max(1) as u32;
+    let end_ns = if t.end_ns > 0 { t.end_ns } else { latest(t) }.max(1);
+    serde_json::json!({
+        "width": WIDTH_PX,
+        "height": TOP_PX + rows * ROW_PX + BOTTOM_PX,
+        "left": LEFT_PX,
+        "right": RIGHT_PX,
+        "top": TOP_PX,
+        "rowPx": ROW_PX,
+        "endNs": end_ns,
+    })
+}
+
 fn plot_err<E: std::fmt::Debug>(e: E) -> ReportError {
     ReportError::Plot {
         message: format!("{e:?}"),
