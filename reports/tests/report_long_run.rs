@@ -129,7 +129,7 @@ fn run_info() -> RunInfo {
 }
 
 /// Writes the run directory and returns the number of ops in its history.
-fn write_long_run(dir: &Path) -> usize {
+fn write_long_run(dir: &Path, run_ns: u64) -> usize {
     let mut g = Gen {
         rng: Rng(0x5eed),
         t: 0,
@@ -140,7 +140,7 @@ fn write_long_run(dir: &Path) -> usize {
     let mut procs: Vec<u64> = (0..CLIENTS).collect();
     let mut next_proc = CLIENTS;
     let mut next_fault = 1_000_000_000;
-    while g.t < RUN_NS {
+    while g.t < run_ns {
         if g.t >= next_fault {
             g.pause(g.t);
             next_fault += 3_000_000_000;
@@ -172,7 +172,7 @@ fn a_thirty_second_run_of_ten_thousand_ops_gives_a_page_of_a_few_mb_at_most() {
     let dir = Scratch(std::env::temp_dir().join(format!("splitbrain-long-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir.0);
     std::fs::create_dir_all(&dir.0).unwrap();
-    let n = write_long_run(&dir.0);
+    let n = write_long_run(&dir.0, RUN_NS);
     assert!(n > 9_000, "ops={n}");
     let started = Instant::now();
     check_run_dir(&dir.0).unwrap();
@@ -187,4 +187,21 @@ fn a_thirty_second_run_of_ten_thousand_ops_gives_a_page_of_a_few_mb_at_most() {
         std::fs::copy(&page, keep).unwrap();
     }
     assert!(bytes < 3_000_000, "page_bytes={bytes}");
+}
+
+#[test]
+fn a_run_of_a_hundred_thousand_ops_gives_a_page_under_five_mb() {
+    let dir = Scratch(std::env::temp_dir().join(format!("splitbrain-100k-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let n = write_long_run(&dir.0, 10 * RUN_NS);
+    assert!(n > 90_000, "ops={n}");
+    check_run_dir(&dir.0).unwrap();
+    let page = splitbrain_reports::write_report(&dir.0).unwrap();
+    let bytes = std::fs::metadata(&page).unwrap().len();
+    eprintln!("ops={n} page_bytes={bytes}");
+    if let Some(keep) = std::env::var_os("SPLITBRAIN_KEEP_REPORT_100K") {
+        std::fs::copy(&page, keep).unwrap();
+    }
+    assert!(bytes < 5_000_000, "page_bytes={bytes}");
 }
