@@ -46,7 +46,7 @@ li.damage{font-weight:600}details summary{cursor:pointer}\
 #tip{position:absolute;z-index:10;background:#fffff0;border:1px solid #999;padding:6px 8px;\
 font:12px ui-monospace,monospace;white-space:pre;pointer-events:none;max-width:60em;overflow:hidden}\
 #tip[hidden]{display:none}.timeline{overflow:hidden}.timeline svg{cursor:crosshair}\
-a.jump{font-size:12px;margin-left:6px}.controls button{font-size:12px}";
+a.jump{font-size:12px;margin-left:6px}.controls button{font-size:12px}html{overflow-anchor:none}";
 
 /// Renders the whole page.
 pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {

@@ -110,9 +110,42 @@ function chromiumPath() {
   return exe;
 }
 
-// The op whose bar check c hovers: the first with an error, else the first.
-function hoverTarget(ops) {
-  return ops.find((op) => typeof op.err === 'string' && op.err.length > 0) || ops[0];
+// The op whose bar check c hovers: the first with an error, else the first, among the
+// ops wide enough to be hit alone (a dense page draws many ops in one unit); all ops if
+// none is.
+function hoverTarget(ops, g) {
+  const wide = g ? ops.filter((op) => barWidth(op, g) >= 4) : ops;
+  const pool = wide.length ? wide : isolated(ops, g);
+  return pool.find((op) => typeof op.err === 'string' && op.err.length > 0) || pool[0];
+}
+
+// On a page where every bar is thinner than a few units, the ops with at least 3 units
+// to the next op on either side in their row (the pointer lands on them unambiguously),
+// most isolated first; the single most isolated op when none is that far from the rest.
+function isolated(ops, g) {
+  const unit = g.endNs / (g.width - g.left - g.right);
+  const rows = new Map();
+  for (const op of ops) {
+    if (!rows.has(op.row)) rows.set(op.row, []);
+    rows.get(op.row).push(op);
+  }
+  const scored = [];
+  for (const list of rows.values()) {
+    list.sort((a, b) => a.s - b.s);
+    list.forEach((op, k) => {
+      const before = k > 0 ? (op.s - list[k - 1].e) / unit : Infinity;
+      const after = k + 1 < list.length ? (list[k + 1].s - op.e) / unit : Infinity;
+      scored.push({ op, gap: Math.min(before, after) });
+    });
+  }
+  scored.sort((a, b) => b.gap - a.gap);
+  const far = scored.filter((x) => x.gap >= 3).map((x) => x.op);
+  return far.length ? far : scored.slice(0, 1).map((x) => x.op);
+}
+
+// An op's bar width in SVG user units.
+function barWidth(op, g) {
+  return ((op.e - op.s) / g.endNs) * (g.width - g.left - g.right);
 }
 
 function describeOp(op) {
@@ -344,7 +377,7 @@ async function run(opts, chromium, executablePath) {
     );
 
     // c. Hovering an op's bar shows it in #tip.
-    const target = hoverTarget(ops);
+    const target = hoverTarget(ops, geometry);
     const at = await hoverOp(page, svg, target, geometry);
     const hovered = await waitForTip(
       page,

@@ -54,18 +54,28 @@
       y: view.y + ((clientY - r.top) * view.h) / r.height,
     };
   }
+  // The op under the pointer: among the row's ops whose interval holds that instant the
+  // shortest; else the nearest within two units (ops too short to hit exactly).
   function opAt(p) {
     const row = Math.floor((p.y - g.top) / g.rowPx);
     const list = byRow.get(row) || [];
     const slack = (2 * g.endNs) / plotW;
     const ns = ((p.x - g.left) / plotW) * g.endNs;
-    let best = null;
+    let inside = null;
+    let near = null;
+    let nearGap = Infinity;
     for (const o of list) {
-      if (ns >= o.s - slack && ns <= o.e + slack) {
-        if (!best || o.e - o.s < best.e - best.s) best = o;
+      if (ns >= o.s && ns <= o.e) {
+        if (!inside || o.e - o.s < inside.e - inside.s) inside = o;
+        continue;
+      }
+      const gap = ns < o.s ? o.s - ns : ns - o.e;
+      if (gap <= slack && gap < nearGap) {
+        near = o;
+        nearGap = gap;
       }
     }
-    return best;
+    return inside || near;
   }
   let drag = null;
   svg.addEventListener("mousemove", (ev) => {
