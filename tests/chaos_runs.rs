@@ -5,38 +5,6 @@ mod common;
 
 use common::*;
 
-const CANARY_SEED: &str = "4242";
-
-fn canary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--lock",
-        "redis",
-        "--workload",
-        "counter",
-        "--nemesis",
-        "pause-holder",
-        "--fencing",
-        fencing,
-        "--seed",
-        CANARY_SEED,
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "12",
-        "--ttl-ms",
-        "500",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "1",
-        "--out",
-        out,
-    ]
-}
-
 #[test]
 fn pausing_the_holder_past_its_ttl_breaks_unfenced_redis_lock() {
     let out = tempfile::tempdir().unwrap();

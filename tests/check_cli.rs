@@ -4,17 +4,9 @@
 
 mod common;
 
-use common::splitbrain;
+use common::{output_text, splitbrain};
 use serde_json::json;
 use std::path::Path;
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn gen_history(dir: &Path, name: &str, extra: &[&str]) -> String {
     let path = dir.join(name);
@@ -22,7 +14,7 @@ fn gen_history(dir: &Path, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["gen-history", "--out", &path_text];
     args.extend_from_slice(extra);
     let out = splitbrain(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     path_text
 }
 
@@ -47,7 +39,7 @@ fn a_generated_history_and_its_stale_twin_get_their_verdicts() {
     let mut args = vec!["gen-history", "--out", bad];
     args.extend(bad_spec);
     let out = splitbrain(&args);
-    let said = text(&out);
+    let said = output_text(&out);
     let index = said
         .split("index=")
         .nth(1)
@@ -56,8 +48,12 @@ fn a_generated_history_and_its_stale_twin_get_their_verdicts() {
         .to_owned();
 
     let out = splitbrain(&["check", &ok, "--model", "cas-register"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("without_search=1"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("without_search=1"),
+        "{}",
+        output_text(&out)
+    );
     let junit = dir.path().join("junit.xml");
     let junit_arg = junit.to_str().unwrap();
     let out = splitbrain(&[
@@ -68,13 +64,13 @@ fn a_generated_history_and_its_stale_twin_get_their_verdicts() {
         "--junit",
         junit_arg,
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let xml = common::valid_junit(dir.path());
     assert!(xml.contains("<failure message=\"not linearizable"), "{xml}");
     assert!(
-        text(&out).contains(&format!("cannot linearize: index={index} ")),
+        output_text(&out).contains(&format!("cannot linearize: index={index} ")),
         "the stale read {index} is not the op named:\n{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -123,7 +119,11 @@ fn a_check_under_a_memory_limit_stays_near_it_and_says_it_dropped_its_cache() {
         "4",
         "--json",
     ]);
-    assert!(matches!(out.status.code(), Some(1 | 2)), "{}", text(&out));
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "{}",
+        output_text(&out)
+    );
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stats = &result["result"]["stats"];
     assert_eq!(stats["memory_limited"], json!(true), "{stats}");
@@ -141,8 +141,12 @@ fn a_check_under_a_memory_limit_stays_near_it_and_says_it_dropped_its_cache() {
 #[test]
 fn bad_generator_and_memory_options_exit_254_naming_the_option() {
     let out = splitbrain(&["gen-history", "--info-rate", "2"]);
-    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
-    assert!(text(&out).contains("info rate=2"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(254), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("info rate=2"),
+        "{}",
+        output_text(&out)
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = gen_history(dir.path(), "h.jsonl", &["--ops", "10"]);
     for bad in ["lots", "0", "12XB"] {
@@ -154,11 +158,15 @@ fn bad_generator_and_memory_options_exit_254_naming_the_option() {
             "--memory-limit",
             bad,
         ]);
-        assert_eq!(out.status.code(), Some(254), "{bad}: {}", text(&out));
-        assert!(text(&out).contains("--memory-limit"), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(254), "{bad}: {}", output_text(&out));
+        assert!(
+            output_text(&out).contains("--memory-limit"),
+            "{}",
+            output_text(&out)
+        );
     }
     let out = splitbrain(&["check", &file, "--model", "cas-register", "--threads", "0"]);
-    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(254), "{}", output_text(&out));
 }
 
 /// A cas-register history in Jepsen's EDN, starting at 0 as Knossos's tests do, whose
@@ -180,11 +188,11 @@ fn jepsen_histories_read_nil_as_any_value_unless_told_otherwise() {
     std::fs::write(&path, NIL_READ_EDN).unwrap();
     let file = path.to_str().unwrap();
     let knossos = splitbrain(&["check", file, "--model", "cas-register", "--init", "0"]);
-    assert_eq!(knossos.status.code(), Some(0), "{}", text(&knossos));
+    assert_eq!(knossos.status.code(), Some(0), "{}", output_text(&knossos));
     assert!(
-        text(&knossos).contains("1 reads of nil were accepted"),
+        output_text(&knossos).contains("1 reads of nil were accepted"),
         "{}",
-        text(&knossos)
+        output_text(&knossos)
     );
     let porcupine = splitbrain(&[
         "check",
@@ -196,7 +204,12 @@ fn jepsen_histories_read_nil_as_any_value_unless_told_otherwise() {
         "--nil-reads",
         "value",
     ]);
-    assert_eq!(porcupine.status.code(), Some(1), "{}", text(&porcupine));
+    assert_eq!(
+        porcupine.status.code(),
+        Some(1),
+        "{}",
+        output_text(&porcupine)
+    );
 }
 
 /// Knossos's multi-register shape: transactions of [f key value] micro-ops.
@@ -226,6 +239,11 @@ fn multi_register_transactions_are_checked_against_every_key_at_once() {
             "--init",
             r#"{"x": 0, "y": 0}"#,
         ]);
-        assert_eq!(out.status.code(), Some(expected), "y={y}: {}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "y={y}: {}",
+            output_text(&out)
+        );
     }
 }

@@ -115,31 +115,7 @@ fn the_canary_runs_report_answers_hover_jump_zoom_and_filter() {
     // Before the run: a machine without the browser fails in a second, not after it.
     let script = checker();
     let out = tempfile::tempdir().unwrap();
-    let result = splitbrain(&[
-        "run",
-        "--lock",
-        "redis",
-        "--nemesis",
-        "pause-holder",
-        "--fencing",
-        "off",
-        "--seed",
-        "4242",
-        "--clients",
-        "3",
-        "--nodes",
-        "3",
-        "--time-limit",
-        "12",
-        "--ttl-ms",
-        "500",
-        "--cs-wait-ms",
-        "100",
-        "--nemesis-interval",
-        "1",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let result = splitbrain(&canary_args(out.path().to_str().unwrap(), "off"));
     // The unfenced canary: a lost update, so the run is invalid and its report lists
     // violations with jump links.
     assert_exit(&result, 1);

@@ -7,14 +7,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn suite(file: &Path, out: &Path) -> std::process::Output {
     splitbrain(&[
         "suite",
@@ -35,9 +27,9 @@ fn the_canary_suite_passes_and_links_every_run() {
     let r = suite(&canary(), out.path());
     assert_exit(&r, 0);
     assert!(
-        text(&r).contains("2 of 2 runs concluded as expected"),
+        output_text(&r).contains("2 of 2 runs concluded as expected"),
         "{}",
-        text(&r)
+        output_text(&r)
     );
     let summary = std::fs::read_to_string(out.path().join("summary.html")).unwrap();
     assert_eq!(summary.matches("<a href=").count(), 2, "{summary}");
@@ -73,11 +65,11 @@ fn a_canary_expected_valid_fails_the_suite() {
     let r = suite(&file, &out);
     assert_exit(&r, 1);
     assert!(
-        text(&r).contains(
+        output_text(&r).contains(
             "UNEXPECTED: redis pause-holder fencing=off seed=4242: expected valid, got invalid"
         ),
         "{}",
-        text(&r)
+        output_text(&r)
     );
     let junit = valid_junit(&out);
     assert!(junit.contains("failures=\"1\""), "{junit}");
@@ -119,7 +111,11 @@ fn a_bad_suite_file_is_refused_before_anything_runs() {
         let out = dir.path().join(format!("out-{name}"));
         let r = suite(&file, &out);
         assert_exit(&r, 254);
-        assert!(text(&r).contains(said), "{name}: {}", text(&r));
+        assert!(
+            output_text(&r).contains(said),
+            "{name}: {}",
+            output_text(&r)
+        );
         assert!(!out.join("runs").exists(), "{name}: a run folder was made");
     }
 }

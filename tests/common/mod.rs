@@ -268,3 +268,46 @@ pub fn valid_junit(run: &Path) -> String {
     );
     std::fs::read_to_string(junit).unwrap()
 }
+
+/// The canary's seed: a holder pause past its TTL in the first seconds.
+pub const CANARY_SEED: &str = "4242";
+
+/// The canary run: redis, the holder paused past its TTL, fencing as given.
+pub fn canary_args<'a>(out: &'a str, fencing: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--lock",
+        "redis",
+        "--workload",
+        "counter",
+        "--nemesis",
+        "pause-holder",
+        "--fencing",
+        fencing,
+        "--seed",
+        CANARY_SEED,
+        "--clients",
+        "3",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "12",
+        "--ttl-ms",
+        "500",
+        "--cs-wait-ms",
+        "100",
+        "--nemesis-interval",
+        "1",
+        "--out",
+        out,
+    ]
+}
+
+/// A command's stdout and stderr together, for assertion messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
