@@ -150,3 +150,36 @@ fn hostile_values_in_a_history_show_as_text_and_open_no_dialog() {
     );
     assert!(said.contains("no dialog opened"), "{said}");
 }
+
+/// A linearizability page (`check FILE --html`) of porcupine's first etcd history, which
+/// is not linearizable: the same hover, jump, zoom and filter work there, and the step
+/// buttons walk the longest linearizable prefix to the op that cannot be linearized.
+#[test]
+fn a_linearizability_page_answers_hover_jump_zoom_filter_and_steps() {
+    let script = checker();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/porcupine/jepsen/etcd_000.log");
+    assert!(
+        corpus.is_file(),
+        "the porcupine corpus is missing: {}",
+        corpus.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("etcd_000.html");
+    let out = splitbrain(&[
+        "check",
+        corpus.to_str().unwrap(),
+        "--format",
+        "porcupine-jepsen",
+        "--model",
+        "cas-register",
+        "--init",
+        "nil",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 1);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("id=\"step-next\"") && html.contains("data-step=\""));
+    check_page(&script, &page, &["--steps"]);
+}

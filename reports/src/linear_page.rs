@@ -19,7 +19,7 @@ const MAX_TABLE_ROWS: usize = 300;
 /// Renders the page for `history` and its `report`; `title` names the history (its
 /// file name).
 pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
-    let timeline = timeline(history, report);
+    let (timeline, row_of) = timeline(history, report);
     let svg = render_svg(&timeline).unwrap_or_else(|e| {
         format!(
             "<p class=\"err\">timeline not drawn: {}</p>",
@@ -43,7 +43,24 @@ pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
     if let Some(c) = &report.counterexample {
         let _ = writeln!(html, "<p class=\"explain\">{}</p>", esc(&c.explanation));
     }
-    let _ = writeln!(html, "<div class=\"chart\">{svg}</div>\n{}", legend());
+    let failed: std::collections::HashSet<u64> = report
+        .counterexample
+        .as_ref()
+        .and_then(|c| c.failed.as_ref())
+        .map(|f| f.index)
+        .into_iter()
+        .collect();
+    let ops = crate::run_timeline::ops_json_in_rows(history, &failed, &|p| row_of.get(&p).copied());
+    let _ = writeln!(
+        html,
+        "{}<div class=\"chart timeline\" id=\"timeline\">{svg}</div>\n<div id=\"tip\" hidden></div>\n{}\n\
+         <script id=\"ops-data\" type=\"application/json\">{}</script>\n\
+         <script id=\"timeline-geometry\" type=\"application/json\">{}</script>",
+        crate::page::timeline_controls(),
+        legend(),
+        crate::page::script_json(&ops),
+        crate::page::script_json(&crate::timeline::geometry(&timeline)),
+    );
     html.push_str(&tables(report));
     let st = &report.stats;
     let _ = write!(
@@ -57,6 +74,11 @@ pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
         st.cache_bytes_peak / 1024,
         st.elapsed_ms
     );
+    let html = html.replacen(
+        "</body></html>\n",
+        &format!("<script>{}</script>\n</body></html>\n", crate::page::SCRIPT),
+        1,
+    );
     html
 }
 
@@ -65,7 +87,10 @@ h1{font-size:20px;margin-bottom:4px}.verdict{font-size:22px;font-weight:bold;mar
 .verdict span{font-size:14px;color:#555;font-weight:normal}.explain{background:#fdecea;padding:8px;border-left:4px solid #c0392b}\
 table{border-collapse:collapse;font-size:13px;margin:12px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}\
 tr.failed td{background:#fdecea;font-weight:bold}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
-.stats{color:#666;font-size:12px}.chart{overflow-x:auto}";
+.stats{color:#666;font-size:12px}.chart{overflow:hidden}\
+#tip{position:absolute;z-index:10;background:#fffff0;border:1px solid #999;padding:6px 8px;\
+font:12px ui-monospace,monospace;white-space:pre;pointer-events:none}#tip[hidden]{display:none}\
+tr.current td{background:#fff3b0}a.jump{font-size:11px;margin-left:4px}html{overflow-anchor:none}";
 
 fn legend() -> String {
     format!(
@@ -83,7 +108,7 @@ fn legend() -> String {
 
 /// Builds the timeline: one row per client process, bars labelled with their place in
 /// the linearization (or the longest linearizable prefix).
-fn timeline(history: &History, report: &LinearReport) -> Timeline {
+fn timeline(history: &History, report: &LinearReport) -> (Timeline, HashMap<Process, usize>) {
     let mut place: HashMap<u64, usize> = HashMap::new();
     for part in &report.partitions {
         for (k, &index) in part.linearization.iter().enumerate() {
@@ -142,7 +167,7 @@ fn timeline(history: &History, report: &LinearReport) -> Timeline {
             highlighted,
         });
     }
-    t
+    (t, row_of)
 }
 
 /// Rows for client processes. A process whose op ended `info` is replaced by a new one,
@@ -203,13 +228,20 @@ fn rows(
     (names, row_of)
 }
 
-fn step_rows(html: &mut String, steps: &[StepView], first: usize) {
+/// Rows of steps; with `stepped`, each carries a link the step buttons walk through.
+fn step_rows(html: &mut String, steps: &[StepView], first: usize, stepped: bool) {
     let shown = steps.len().min(MAX_TABLE_ROWS);
     for (k, s) in steps[..shown].iter().enumerate() {
+        let step = if stepped {
+            format!(" data-step=\"{}\"", first + k)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{} <a class=\"jump\" href=\"#timeline\" data-op=\"{}\"{step}>show</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             first + k,
+            s.index,
             s.index,
             s.process,
             esc(&s.op),
@@ -235,7 +267,11 @@ fn tables(report: &LinearReport) -> String {
     if let Some(c) = &report.counterexample {
         let _ = writeln!(
             html,
-            "<h2>Longest linearizable prefix in partition {} ({} operations)</h2><table>{head}",
+            "<h2>Longest linearizable prefix in partition {} ({} operations)</h2>\n\
+             <p class=\"controls\"><button id=\"step-prev\" type=\"button\">previous step</button> \
+             <button id=\"step-next\" type=\"button\">next step</button> <span id=\"step-at\"></span> \
+             <span class=\"muted\">steps through the linearization on the timeline, up to the \
+             operation that cannot be linearized</span></p><table>{head}",
             esc(&c.partition),
             c.prefix.len()
         );
@@ -246,12 +282,14 @@ fn tables(report: &LinearReport) -> String {
                 "<tr><td colspan=\"5\">... {skip} earlier operations</td></tr>"
             );
         }
-        step_rows(&mut html, &c.prefix[skip..], skip + 1);
+        step_rows(&mut html, &c.prefix[skip..], skip + 1, true);
         if let Some(f) = &c.failed {
             let _ = writeln!(
                 html,
-                "<tr class=\"failed\"><td>-</td><td>{}</td><td>{}</td><td>{}</td><td>cannot be linearized; state before: {}</td></tr>",
+                "<tr class=\"failed\"><td>-</td><td>{} <a class=\"jump\" href=\"#timeline\" data-op=\"{}\" data-step=\"{}\">show</a></td><td>{}</td><td>{}</td><td>cannot be linearized; state before: {}</td></tr>",
                 f.index,
+                f.index,
+                c.prefix.len() + 1,
                 f.process,
                 esc(&f.op),
                 esc(&f.state)
@@ -263,7 +301,7 @@ fn tables(report: &LinearReport) -> String {
                 html,
                 "<h2>Operations pending at that point (none can come next)</h2><table>{head}"
             );
-            step_rows(&mut html, &c.candidates, 1);
+            step_rows(&mut html, &c.candidates, 1, false);
             html.push_str("</table>\n");
         }
         return html;

@@ -290,21 +290,26 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
         "<h2>Timeline</h2>\n<p class=\"legend\">{legend}</p>\n<p class=\"muted\">One row per \
          client process; each bar is one operation from invocation to completion. Ops too \
          short to see are merged into one bar of their outcome.</p>\n\
-         <p class=\"controls\"><button id=\"zoom-in\" type=\"button\">zoom in</button> \
-         <button id=\"zoom-out\" type=\"button\">zoom out</button> \
-         <button id=\"zoom-reset\" type=\"button\">whole run</button> \
-         <label>filter <input id=\"filter\" placeholder=\"process, node or f\"></label> \
-         <span class=\"muted\">hover an op for its record; drag to pan, wheel to zoom</span></p>\n\
-         <div class=\"timeline\" id=\"timeline\">{svg}</div>\n<div id=\"tip\" hidden></div>\n{data}"
+         {controls}<div class=\"timeline\" id=\"timeline\">{svg}</div>\n<div id=\"tip\" hidden></div>\n{data}",
+        controls = timeline_controls()
     ))
 }
 
+/// The buttons and the filter above an interactive timeline.
+pub(crate) fn timeline_controls() -> &'static str {
+    "<p class=\"controls\"><button id=\"zoom-in\" type=\"button\">zoom in</button> \
+     <button id=\"zoom-out\" type=\"button\">zoom out</button> \
+     <button id=\"zoom-reset\" type=\"button\">whole run</button> \
+     <label>filter <input id=\"filter\" placeholder=\"process, node or f\"></label> \
+     <span class=\"muted\">hover an op for its record; drag to pan, wheel to zoom</span></p>\n"
+}
+
 /// The page's script (hover, zoom, pan, jump, filter), inlined: the page fetches nothing.
-const SCRIPT: &str = include_str!("assets/report.js");
+pub(crate) const SCRIPT: &str = include_str!("assets/report.js");
 
 /// JSON for a `<script type="application/json">` element: `<` written as `\u003c`, so no
 /// value can close the element or open a comment.
-fn script_json(v: &serde_json::Value) -> String {
+pub(crate) fn script_json(v: &serde_json::Value) -> String {
     v.to_string().replace('<', "\\u003c")
 }
 

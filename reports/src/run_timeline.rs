@@ -29,6 +29,18 @@ pub const MAX_PAGE_OPS: usize = 20_000;
 /// text, outcome, error, node and token. Ops near `marked` (violations) are always kept.
 pub fn ops_json(history: &History, marked: &HashSet<u64>) -> serde_json::Value {
     let (_, row_of) = rows(history);
+    ops_json_in_rows(history, marked, &|p: Process| {
+        p.client().and_then(|c| row_of.get(&c).copied())
+    })
+}
+
+/// [`ops_json`] for a timeline whose rows are laid out otherwise: `row_of` says which row
+/// a process's ops are on.
+pub fn ops_json_in_rows(
+    history: &History,
+    marked: &HashSet<u64>,
+    row_of: &dyn Fn(Process) -> Option<usize>,
+) -> serde_json::Value {
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
     let pairs: Vec<_> = history
         .pairs()
@@ -52,10 +64,11 @@ pub fn ops_json(history: &History, marked: &HashSet<u64>) -> serde_json::Value {
                 return None;
             }
             let p = inv.process.client()?;
+            let row = row_of(inv.process)?;
             let value = done.map_or(&inv.value, |d| &d.value);
             Some(serde_json::json!({
                 "i": inv.index,
-                "row": row_of.get(&p).copied().unwrap_or(0),
+                "row": row,
                 "s": inv.time_ns,
                 "e": done.map_or(end_ns, |d| d.time_ns),
                 "p": p,

@@ -358,6 +358,7 @@ fn finish(
         let results = splitbrain_checker::run_dir::check_run_dir(&dir)?;
         progress.phase("report");
         splitbrain_reports::write_report(&dir)?;
+        splitbrain_reports::write_junit(&dir)?;
         results
     } else {
         let mut only = std::collections::BTreeMap::new();
@@ -367,7 +368,6 @@ fn finish(
         splitbrain_checker::write_results(&dir, &results)?;
         results
     };
-    splitbrain_reports::write_junit(&dir)?;
     run_dir::link_latest(&cfg.results_root, &dir)?;
     progress.finish();
     Ok(RunOutcome {

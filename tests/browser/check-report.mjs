@@ -2,7 +2,7 @@
 // Checks the interactivity of a splitbrain report page (a run's index.html) in headless
 // Chromium, driven by playwright-core:
 //
-//   node check-report.mjs PAGE.html [--xss] [--screenshot FILE.png]
+//   node check-report.mjs PAGE.html [--xss] [--steps] [--screenshot FILE.png]
 //
 // It opens file://PAGE in Debian's Chromium (CHROMIUM, default /usr/bin/chromium) and
 // checks, printing one line per check, stopping with exit 1 and a message at the first
@@ -20,6 +20,8 @@
 //   e. #zoom-in narrows the svg's viewBox, #zoom-out widens it again, #zoom-reset brings
 //      back the original;
 //   f. typing an op's f into #filter sets #timeline's data-filter to it;
+//   h. with --steps (a linearizability page): #step-next and #step-prev walk the stepped
+//      links, each step's op shown in #tip and its table row marked tr.current;
 //   g. with --xss: hovering an op whose value holds "<script>" shows it in #tip as text,
 //      not markup; and no dialog (alert, confirm, prompt) opens during the whole run.
 //
@@ -49,7 +51,7 @@ class CheckFailed extends Error {}
 
 function usage(message) {
   if (message) console.error(`check-report: ${message}`);
-  console.error('usage: node check-report.mjs PAGE.html [--xss] [--screenshot FILE.png]');
+  console.error('usage: node check-report.mjs PAGE.html [--xss] [--steps] [--screenshot FILE.png]');
   process.exit(2);
 }
 
@@ -67,10 +69,11 @@ function ok(line) {
 }
 
 function parseArgs(argv) {
-  const opts = { page: null, xss: false, screenshot: null };
+  const opts = { page: null, xss: false, steps: false, screenshot: null };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (a === '--xss') opts.xss = true;
+    else if (a === '--steps') opts.steps = true;
     else if (a === '--screenshot') {
       opts.screenshot = argv[++k];
       if (!opts.screenshot) usage('--screenshot needs a file name');
@@ -460,6 +463,26 @@ async function run(opts, chromium, executablePath) {
     }
     noErrors('while typing into #filter');
     ok(`f. typing ${JSON.stringify(typed)} into #filter sets #timeline's data-filter to it`);
+
+    // h. With --steps (a linearizability page): the step buttons walk the linearization,
+    // each step showing its op in #tip and marking its table row.
+    if (opts.steps) {
+      const links = await page.locator('a.jump[data-step]').count();
+      if (links < 2) fail(`--steps: the page has ${links} stepped link(s), expected at least 2`);
+      for (let k = 1; k <= 2; k++) {
+        await page.click('#step-next');
+        const at = await page.locator('#step-at').textContent();
+        if (at !== `step ${k} of ${links}`) fail(`after ${k} click(s) on #step-next, #step-at says ${JSON.stringify(at)}`);
+        const op = await page.locator('tr.current a.jump').getAttribute('data-op');
+        const tipText = await page.locator('#tip').textContent();
+        if (!tipText.includes(`index=${op}`)) fail(`step ${k}: #tip does not show op ${op}: ${JSON.stringify(tipText)}`);
+      }
+      await page.click('#step-prev');
+      const back = await page.locator('#step-at').textContent();
+      if (back !== `step 1 of ${links}`) fail(`#step-prev did not go back: ${JSON.stringify(back)}`);
+      noErrors('while stepping');
+      ok(`h. the step buttons walk the ${links} steps, each op shown in #tip and its row marked`);
+    }
 
     // a and g, over the whole run.
     await page.waitForTimeout(200);

@@ -166,6 +166,24 @@
     })
   );
 
+  // The linearizability page's step buttons walk its linearization, one op at a time.
+  const steps = Array.from(document.querySelectorAll("a.jump[data-step]"));
+  let current = -1;
+  function step(by) {
+    if (!steps.length) return;
+    current = Math.min(steps.length - 1, Math.max(0, current + by));
+    document
+      .querySelectorAll("tr.current")
+      .forEach((tr) => tr.classList.remove("current"));
+    const link = steps[current];
+    link.closest("tr").classList.add("current");
+    link.click();
+    const at = document.getElementById("step-at");
+    if (at) at.textContent = `step ${current + 1} of ${steps.length}`;
+  }
+  on("step-next", () => step(1));
+  on("step-prev", () => step(-1));
+
   const filter = document.getElementById("filter");
   let dim = null;
   if (filter)
