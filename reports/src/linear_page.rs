@@ -74,12 +74,11 @@ pub fn render(history: &History, report: &LinearReport, title: &str) -> String {
         st.cache_bytes_peak / 1024,
         st.elapsed_ms
     );
-    let html = html.replacen(
+    html.replacen(
         "</body></html>\n",
         &format!("<script>{}</script>\n</body></html>\n", crate::page::SCRIPT),
         1,
-    );
-    html
+    )
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222}\
