@@ -3,10 +3,10 @@
 //! lock that stopped granting shows as a stretch of grey with no green on it.
 
 use crate::ReportError;
+use crate::plot::{self, Frame, plot_error};
 use crate::timeline::SHADE_CSS;
 use plotters::prelude::*;
 
-const WIDTH_PX: u32 = 1400;
 const HEIGHT_PX: u32 = 220;
 
 /// Per-second counts and the fault windows (start and end in seconds) to shade.
@@ -49,55 +49,35 @@ impl Availability {
 
 /// Renders the plot as an `<svg>` element.
 pub fn render_svg(a: &Availability) -> Result<String, ReportError> {
-    let err = |e: &dyn std::fmt::Debug| ReportError::Plot {
-        message: format!("{e:?}"),
-    };
-    let seconds = a.attempts.len().max(1) as f64;
     let top = a.attempts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..seconds, 0f64..top)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the start of the run")
-            .y_desc("acquires per second")
-            .disable_mesh()
-            .draw()
-            .map_err(|e| err(&e))?;
-        let shade = RGBColor(90, 120, 200).mix(0.18);
-        chart
-            .draw_series(
-                a.faults.iter().map(|&(s, e)| {
-                    Rectangle::new([(s, 0.0), (e.max(s + 0.05), top)], shade.filled())
-                }),
-            )
-            .map_err(|e| err(&e))?;
-        let bars = |counts: &[u64], color: RGBColor| {
-            counts
-                .iter()
-                .enumerate()
-                .map(move |(i, &n)| {
-                    let x = i as f64;
-                    Rectangle::new([(x + 0.1, 0.0), (x + 0.9, n as f64)], color.filled())
-                })
-                .collect::<Vec<_>>()
-        };
+    let frame = Frame {
+        height_px: HEIGHT_PX,
+        x_desc: "seconds since the start of the run",
+        y_desc: "acquires per second",
+        x: 0f64..a.attempts.len().max(1) as f64,
+        y: 0f64..top,
+        shade_y: (0.0, top),
+        faults: &a.faults,
+    };
+    let bars = |counts: &[u64], color: RGBColor| {
+        counts
+            .iter()
+            .enumerate()
+            .map(move |(i, &n)| {
+                let x = i as f64;
+                Rectangle::new([(x + 0.1, 0.0), (x + 0.9, n as f64)], color.filled())
+            })
+            .collect::<Vec<_>>()
+    };
+    plot::render(frame, |chart| {
         chart
             .draw_series(bars(&a.attempts, RGBColor(0xc4, 0xc4, 0xc4)))
-            .map_err(|e| err(&e))?;
+            .map_err(|e| plot_error(&e))?;
         chart
             .draw_series(bars(&a.granted, RGBColor(0x8f, 0xd6, 0x94)))
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    Ok(svg)
+            .map_err(|e| plot_error(&e))?;
+        Ok(())
+    })
 }
 
 /// The legend under the plot, as HTML.

@@ -29,12 +29,14 @@
 
 pub mod availability_plot;
 pub mod causes;
+pub mod clock_plot;
 mod error;
 pub mod export;
 pub mod junit;
 pub mod linear_page;
 mod page;
 pub mod perf_plot;
+pub mod plot;
 pub mod run_timeline;
 pub mod timeline;
 

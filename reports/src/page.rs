@@ -5,6 +5,7 @@
 //! through [`esc`].
 
 use crate::ReportError;
+use crate::plot::inline;
 use crate::run_timeline::{self, Fault, violation_ops};
 use crate::timeline::{self, BAND_CSS, MARK_CSS, OBSERVATION_CSS, Outcome, PIN_CSS, SHADE_CSS};
 use splitbrain_checker::{CheckerResult, Results, RunData, Validity};
@@ -74,6 +75,7 @@ pub fn render(run: &RunData, results: &Results) -> Result<String, ReportError> {
     h.push_str(&timeline_section(run, results)?);
     h.push_str(&availability_section(results)?);
     h.push_str(&perf_section(run)?);
+    h.push_str(&clock_section(run)?);
     h.push_str(&violations(run, results));
     h.push_str(&faults_section(&run_timeline::faults(&run.history)));
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body></html>\n");
@@ -200,7 +202,6 @@ fn perf_section(run: &RunData) -> Result<String, ReportError> {
     if perf.points.is_empty() {
         return Ok(String::new());
     }
-    let inline = |svg: String| svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
     let sampled = if perf.points.len() > MAX_POINTS {
         format!(
             " The latency plot draws an even sample of the ok and fail operations and every \
@@ -222,6 +223,25 @@ fn perf_section(run: &RunData) -> Result<String, ReportError> {
     ))
 }
 
+/// Each skewed process's clock offset over time, when the nemesis set clocks (see
+/// [`crate::clock_plot`]).
+fn clock_section(run: &RunData) -> Result<String, ReportError> {
+    use crate::clock_plot::{ClockOffsets, legend_html, render_svg};
+    let clocks = ClockOffsets::from_history(&run.history);
+    if clocks.series.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        "<h2 id=\"clocks\">Clock offsets</h2>\n<p class=\"muted\">How far ahead of the true \
+         time (below zero: behind) the nemesis set each process's clock, from the history's \
+         clock ops; a process it could not reach kept the true time and is not drawn. \
+         libfaketime counts a drift from the server's start, so a drifted server's clock \
+         may have jumped where its line slopes.</p>\n<div class=\"timeline\" id=\"clock-offsets\">{}</div>\n{}\n",
+        inline(render_svg(&clocks)?),
+        legend_html(&clocks)
+    ))
+}
+
 /// The availability checker's plot of acquires tried and granted per second, when the
 /// run has one.
 fn availability_section(results: &Results) -> Result<String, ReportError> {
@@ -232,7 +252,7 @@ fn availability_section(results: &Results) -> Result<String, ReportError> {
     let Some(counts) = Availability::from_stats(&checker.stats) else {
         return Ok(String::new());
     };
-    let svg = render_svg(&counts)?.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let svg = inline(render_svg(&counts)?);
     Ok(format!(
         "<h2 id=\"availability\">Availability</h2>\n<p>{}</p>\n<div class=\"timeline\">{svg}</div>\n{}\n",
         esc(&checker.summary),
@@ -253,8 +273,7 @@ fn timeline_section(run: &RunData, results: &Results) -> Result<String, ReportEr
         )),
         script_json(&timeline::geometry(&t)),
     );
-    // Inline SVG in HTML needs no namespace; dropping it keeps the page free of URLs.
-    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let svg = inline(svg);
     let sw = |css: &str, border: &str, text: &str| {
         format!("<span><i class=\"sw\" style=\"background:{css};{border}\"></i>{text}</span>")
     };
@@ -362,26 +381,28 @@ fn violations(run: &RunData, results: &Results) -> String {
             Validity::Valid => "observations (not violations)",
         };
         let _ = writeln!(h, "<h3>{}: {what}</h3>", esc(name));
-        // A long list of one kind is folded: its count and its first item show.
+        // A long list of one kind is folded: its count, its first and its last item show.
         let folded = r.evidence.len() > FOLD_AFTER;
         if folded {
+            let (first, last) = (&r.evidence[0], &r.evidence[r.evidence.len() - 1]);
             let _ = writeln!(
                 h,
-                "<details><summary>{} {what}; the first: {}</summary>",
+                "<details><summary>{} {what}; the first: {}{}; the last: {}{}</summary>",
                 r.evidence.len(),
-                esc(&r.evidence[0].explanation)
+                esc(&first.explanation),
+                evidence_jump(run, first),
+                esc(&last.explanation),
+                evidence_jump(run, last)
             );
         }
         h.push_str("<ol>\n");
         for e in r.evidence.iter().take(MAX_LISTED) {
-            let jump = violation_ops(&run.history, run.resource.as_deref(), e)
-                .first()
-                .map_or(String::new(), |&i| jump_link(i));
             let _ = writeln!(
                 h,
-                "<li class=\"violation\">{}{}{jump}</li>",
+                "<li class=\"violation\">{}{}{}</li>",
                 esc(&e.explanation),
-                refs(run, e)
+                refs(run, e),
+                evidence_jump(run, e)
             );
         }
         h.push_str("</ol>\n");
@@ -400,6 +421,13 @@ fn violations(run: &RunData, results: &Results) -> String {
         h.push_str("<p>None: no checker found anything to point at.</p>\n");
     }
     h
+}
+
+/// A link to where a piece of evidence happened on the timeline (its first op), if any.
+fn evidence_jump(run: &RunData, e: &splitbrain_checker::Evidence) -> String {
+    violation_ops(&run.history, run.resource.as_deref(), e)
+        .first()
+        .map_or(String::new(), |&i| jump_link(i))
 }
 
 /// The op indexes and resource seqs of one piece of evidence, with the history ops that

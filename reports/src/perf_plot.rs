@@ -8,12 +8,12 @@
 //! operations, the ones that matter around a fault); throughput counts them all.
 
 use crate::ReportError;
+use crate::plot::{self, Frame, plot_error};
 use crate::timeline::SHADE_CSS;
 use plotters::prelude::*;
 use splitbrain_checker::fault_windows::faults;
 use splitbrain_history::{History, OpType};
 
-const WIDTH_PX: u32 = 1400;
 const HEIGHT_PX: u32 = 260;
 /// The most operations the latency plot draws one by one.
 pub const MAX_POINTS: usize = 6000;
@@ -111,42 +111,20 @@ fn color(outcome: OpType) -> RGBColor {
 
 const OUTCOMES: [OpType; 3] = [OpType::Ok, OpType::Fail, OpType::Info];
 
-fn plot_error(e: &dyn std::fmt::Debug) -> ReportError {
-    ReportError::Plot {
-        message: format!("{e:?}"),
-    }
-}
-
 /// The latency plot as an `<svg>` element.
 pub fn latency_svg(perf: &Perf) -> Result<String, ReportError> {
     let points = perf.drawn();
-    let span = perf.span_s.max(1.0);
     let top = points.iter().map(|p| p.latency_ms).fold(1.0f64, f64::max) * 1.5;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| plot_error(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..span, (0.01f64..top).log_scale())
-            .map_err(|e| plot_error(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the start of the run (at invocation)")
-            .y_desc("latency (ms)")
-            .disable_mesh()
-            .draw()
-            .map_err(|e| plot_error(&e))?;
-        let shade = RGBColor(90, 120, 200).mix(0.18);
-        chart
-            .draw_series(
-                perf.faults.iter().map(|&(s, e)| {
-                    Rectangle::new([(s, 0.01), (e.max(s + 0.05), top)], shade.filled())
-                }),
-            )
-            .map_err(|e| plot_error(&e))?;
+    let frame = Frame {
+        height_px: HEIGHT_PX,
+        x_desc: "seconds since the start of the run (at invocation)",
+        y_desc: "latency (ms)",
+        x: 0f64..perf.span_s.max(1.0),
+        y: (0.01f64..top).log_scale(),
+        shade_y: (0.01, top),
+        faults: &perf.faults,
+    };
+    plot::render(frame, |chart| {
         for outcome in OUTCOMES {
             let c = color(outcome);
             chart
@@ -158,9 +136,8 @@ pub fn latency_svg(perf: &Perf) -> Result<String, ReportError> {
                 )
                 .map_err(|e| plot_error(&e))?;
         }
-        root.present().map_err(|e| plot_error(&e))?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Operations completed in each second, by outcome.
@@ -178,33 +155,17 @@ pub fn per_second(perf: &Perf) -> Vec<[u64; 3]> {
 /// The throughput plot as an `<svg>` element.
 pub fn throughput_svg(perf: &Perf) -> Result<String, ReportError> {
     let counts = per_second(perf);
-    let span = counts.len() as f64;
     let top = counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| plot_error(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..span, 0f64..top)
-            .map_err(|e| plot_error(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the start of the run (at completion)")
-            .y_desc("operations per second")
-            .disable_mesh()
-            .draw()
-            .map_err(|e| plot_error(&e))?;
-        let shade = RGBColor(90, 120, 200).mix(0.18);
-        chart
-            .draw_series(
-                perf.faults.iter().map(|&(s, e)| {
-                    Rectangle::new([(s, 0.0), (e.max(s + 0.05), top)], shade.filled())
-                }),
-            )
-            .map_err(|e| plot_error(&e))?;
+    let frame = Frame {
+        height_px: HEIGHT_PX,
+        x_desc: "seconds since the start of the run (at completion)",
+        y_desc: "operations per second",
+        x: 0f64..counts.len() as f64,
+        y: 0f64..top,
+        shade_y: (0.0, top),
+        faults: &perf.faults,
+    };
+    plot::render(frame, |chart| {
         for (slot, outcome) in OUTCOMES.iter().enumerate() {
             let line: Vec<(f64, f64)> = counts
                 .iter()
@@ -215,9 +176,8 @@ pub fn throughput_svg(perf: &Perf) -> Result<String, ReportError> {
                 .draw_series(LineSeries::new(line, color(*outcome).stroke_width(2)))
                 .map_err(|e| plot_error(&e))?;
         }
-        root.present().map_err(|e| plot_error(&e))?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The legend under the plots, as HTML.

@@ -233,7 +233,37 @@ fn the_page_opens_with_the_damage_told_as_cause_and_effect() {
             "the sentence lacks {said:?}: {sentence}"
         );
     }
-    assert!(html.contains("<details><summary>"), "a long list is folded");
+}
+
+#[test]
+fn a_long_list_of_one_kind_is_folded_under_its_count_first_and_last() {
+    let dir = Scratch::with_fixture("folded");
+    check_run_dir(&dir.0).unwrap();
+    // Five pieces of evidence of one kind, told apart by their explanations.
+    let path = dir.0.join("results.json");
+    let mut results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let evidence = &mut results["checkers"]["exclusive-holding"]["evidence"];
+    let one = evidence[0].clone();
+    *evidence = (1..=5)
+        .map(|i| {
+            let mut e = one.clone();
+            e["explanation"] = format!("overlap number {i}").into();
+            e
+        })
+        .collect();
+    std::fs::write(&path, serde_json::to_string(&results).unwrap()).unwrap();
+    let html = std::fs::read_to_string(write_report(&dir.0).unwrap()).unwrap();
+    let fold = html
+        .find("<details><summary>5 violations")
+        .expect("the list is folded under its count");
+    let summary = &html[fold..fold + html[fold..].find("</summary>").unwrap()];
+    assert!(
+        summary.contains("the first: overlap number 1")
+            && summary.contains("the last: overlap number 5"),
+        "the fold names its first and last item: {summary}"
+    );
+    assert_eq!(summary.matches("class=\"jump\"").count(), 2, "{summary}");
 }
 
 /// The completed client operations of a run directory's history.
@@ -333,6 +363,43 @@ fn the_page_plots_latency_and_throughput_with_the_faults_shaded() {
         section.contains("id=\"throughput\"><svg") && section.contains("operations per second")
     );
     assert!(section.contains("fault in effect"));
+}
+
+#[test]
+fn a_run_whose_clocks_were_skewed_plots_each_reached_process_offset() {
+    let dir = Scratch::with_fixture("clocks");
+    let without = report(&dir.0);
+    assert!(
+        !without.contains("id=\"clocks\""),
+        "no clock plot without clock faults"
+    );
+    let clock_ops = [
+        r#"{"index": 26, "time_ns": 4000000000, "process": "nemesis", "type": "invoke", "f": "bump-clock", "value": {"offset_ms": 750, "rate": 1.0, "processes": ["agent-1", "<b>zk</b>"]}}"#,
+        r#"{"index": 27, "time_ns": 4010000000, "process": "nemesis", "type": "info", "f": "bump-clock", "value": {"offset_ms": 750, "rate": 1.0, "processes": ["agent-1", "<b>zk</b>"], "reached": {"agent-1": "clock-file", "<b>zk</b>": "faketime", "redis@n2": "unreached: not under libfaketime"}}}"#,
+        r#"{"index": 28, "time_ns": 4500000000, "process": "nemesis", "type": "invoke", "f": "reset-clock", "value": {"offset_ms": 0, "rate": 1.0}}"#,
+        r#"{"index": 29, "time_ns": 4510000000, "process": "nemesis", "type": "info", "f": "reset-clock", "value": {"offset_ms": 0, "rate": 1.0, "reached": {"agent-1": "clock-file", "<b>zk</b>": "faketime"}}}"#,
+    ];
+    let history = dir.0.join("history.jsonl");
+    let mut text = std::fs::read_to_string(&history).unwrap();
+    for line in clock_ops {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(&history, text).unwrap();
+    let html = report(&dir.0);
+    let at = html
+        .find("<h2 id=\"clocks\">")
+        .expect("a clock offsets section");
+    let section = &html[at..];
+    let section = &section[..section.find("</div>").unwrap()];
+    assert!(section.contains("clock offset (ms)"));
+    let legend_at = html[at..].find("<p class=\"legend\">").unwrap() + at;
+    let legend = &html[legend_at..legend_at + html[legend_at..].find("</p>").unwrap()];
+    assert!(legend.contains("agent-1") && legend.contains("&lt;b&gt;zk&lt;/b&gt;"));
+    assert!(
+        !legend.contains("redis@n2"),
+        "an unreached process is not drawn"
+    );
 }
 
 #[test]
