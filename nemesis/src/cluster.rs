@@ -187,29 +187,19 @@ pub trait Cluster: Send + Sync {
     ) -> Result<TcpStream, ClusterError>;
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
-    /// Sets the clock of one process (see [`crate::clock`]); the true time is
-    /// [`ClockSetting::true_time`]. Says whether the setting reaches the process.
-    fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
-        let _ = (process, setting);
-        Err(self.unsupported("set_clock"))
+    /// The backend's control of process clocks, if it has one.
+    fn clocks(&self) -> Option<&dyn ClockControl> {
+        None
     }
 
-    /// Makes every node drop `percent` of the packets from the other nodes; 0 stops it.
-    fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
-        let _ = percent;
-        Err(self.unsupported("set_loss"))
+    /// The backend's control of packet loss between nodes, if it has one.
+    fn packet_loss(&self) -> Option<&dyn PacketLoss> {
+        None
     }
 
-    /// Puts the latency mechanism in place, with no delay yet. Connections opened
-    /// before may escape it, so call it before the workload starts.
-    fn prepare_latency(&self) -> Result<(), ClusterError> {
-        Err(self.unsupported("prepare_latency"))
-    }
-
-    /// Delays traffic between nodes by `delay` each way; zero stops delaying.
-    fn set_latency(&self, delay: Duration) -> Result<(), ClusterError> {
-        let _ = delay;
-        Err(self.unsupported("set_latency"))
+    /// The backend's control of latency between nodes, if it has one.
+    fn latency(&self) -> Option<&dyn LatencyControl> {
+        None
     }
 
     /// The error of an operation this backend lacks.
@@ -218,6 +208,83 @@ pub trait Cluster: Send + Sync {
             operation,
             run_id: self.run_id().to_string(),
         }
+    }
+}
+
+impl dyn Cluster + '_ {
+    /// The backend's clock control, or the error that it has none.
+    pub fn require_clocks(&self) -> Result<&dyn ClockControl, ClusterError> {
+        self.clocks().ok_or_else(|| self.unsupported("set_clock"))
+    }
+
+    /// The backend's packet loss, or the error that it has none.
+    pub fn require_packet_loss(&self) -> Result<&dyn PacketLoss, ClusterError> {
+        self.packet_loss()
+            .ok_or_else(|| self.unsupported("set_loss"))
+    }
+
+    /// The backend's latency control, or the error that it has none.
+    pub fn require_latency(&self) -> Result<&dyn LatencyControl, ClusterError> {
+        self.latency()
+            .ok_or_else(|| self.unsupported("set_latency"))
+    }
+}
+
+/// ClockControl sets the clocks of the processes a backend runs. A backend offers it
+/// through [`Cluster::clocks`]; one without it runs no clock fault.
+pub trait ClockControl: Send + Sync {
+    /// Sets the clock of one process (see [`crate::clock`]); the true time is
+    /// [`ClockSetting::true_time`]. Says whether the setting reaches the process.
+    fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError>;
+}
+
+/// PacketLoss drops a share of the packets between nodes. A backend offers it through
+/// [`Cluster::packet_loss`]; one without it runs no `loss` fault.
+pub trait PacketLoss: Send + Sync {
+    /// Makes every node drop `percent` of the packets from the other nodes; 0 stops it.
+    fn set_loss(&self, percent: u8) -> Result<(), ClusterError>;
+}
+
+/// LatencyControl delays the traffic between nodes. A backend offers it through
+/// [`Cluster::latency`]; one without it runs no `latency` fault.
+pub trait LatencyControl: Send + Sync {
+    /// Puts the latency mechanism in place, with no delay yet. Connections opened
+    /// before may escape it, so call it before the workload starts.
+    fn prepare_latency(&self) -> Result<(), ClusterError>;
+    /// Delays traffic between nodes by `delay` each way; zero stops delaying.
+    fn set_latency(&self, delay: Duration) -> Result<(), ClusterError>;
+}
+
+/// An Ability is an optional part of a backend, which some faults need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ability {
+    /// Setting process clocks ([`ClockControl`]).
+    Clocks,
+    /// Dropping packets ([`PacketLoss`]).
+    PacketLoss,
+    /// Delaying traffic ([`LatencyControl`]).
+    Latency,
+}
+
+impl Ability {
+    /// Whether a cluster has this ability.
+    pub fn of(self, cluster: &dyn Cluster) -> bool {
+        match self {
+            Ability::Clocks => cluster.clocks().is_some(),
+            Ability::PacketLoss => cluster.packet_loss().is_some(),
+            Ability::Latency => cluster.latency().is_some(),
+        }
+    }
+}
+
+impl fmt::Display for Ability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ability::Clocks => "setting process clocks",
+            Ability::PacketLoss => "dropping packets between nodes",
+            Ability::Latency => "delaying traffic between nodes",
+        })
     }
 }
 

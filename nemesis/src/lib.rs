@@ -58,7 +58,8 @@ pub mod probe;
 mod rng;
 
 pub use cluster::{
-    ClockReach, Cluster, Node, ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
+    Ability, ClockControl, ClockReach, Cluster, LatencyControl, Node, PacketLoss, ProcessInfo,
+    ProcessKind, ProcessSpec, ProcessState, TeardownReport,
 };
 pub use error::ClusterError;
 pub use grudge::Grudge;

@@ -125,6 +125,23 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     let end = run_end(&cfg, &run_state, stopped, interrupted_by);
     finish(&cfg, dir, end, progress)
 }
+/// Refuses, before anything starts, a schedule with faults that need an optional part of
+/// the backend (clocks, packet loss, latency) that this cluster lacks.
+fn refuse_faults_the_backend_lacks(
+    plan: &[PlannedFault],
+    cluster: &dyn Cluster,
+) -> Result<(), RunError> {
+    let missing = splitbrain_nemesis::faults::missing_abilities(plan, cluster);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lacks: Vec<String> = missing.iter().map(|a| a.to_string()).collect();
+    Err(RunError::Config(format!(
+        "this backend cannot run the nemesis asked for: it lacks {}; leave the faults that \
+         need it out of --nemesis",
+        lacks.join(", ")
+    )))
+}
 
 /// How the run ended, from what its parts recorded.
 fn run_end(
@@ -153,6 +170,7 @@ async fn run_on_cluster(
     progress: &Progress,
     run_state: &RunState,
 ) -> Result<(), RunError> {
+    refuse_faults_the_backend_lacks(&plan, cluster.as_ref())?;
     let services = services::start(cluster.as_ref(), cfg, dir, state)?;
     let started_at = &run_state.started_at;
     write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;

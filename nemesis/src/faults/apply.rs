@@ -18,9 +18,22 @@ pub(super) type Applied = (Option<InForce>, Result<(), String>);
 /// which only see connections opened after them.
 pub fn prepare(plan: &[PlannedFault], cluster: &dyn Cluster) -> Result<(), ClusterError> {
     if plan.iter().any(|f| f.kind == FaultKind::Latency) {
-        cluster.prepare_latency()?;
+        cluster.require_latency()?.prepare_latency()?;
     }
     Ok(())
+}
+
+/// The optional parts of a backend that a plan needs and the cluster lacks, each once:
+/// a run checks this before its workload starts rather than failing fault by fault.
+pub fn missing_abilities(plan: &[PlannedFault], cluster: &dyn Cluster) -> Vec<crate::Ability> {
+    let mut missing: Vec<crate::Ability> = plan
+        .iter()
+        .filter_map(|f| f.kind.needs())
+        .filter(|a| !a.of(cluster))
+        .collect();
+    missing.sort_by_key(|a| *a as u8);
+    missing.dedup();
+    missing
 }
 
 /// Applies one fault, recording its invoke and completion.
@@ -35,15 +48,20 @@ pub(super) async fn apply(ctx: &Ctx, fault: &PlannedFault) -> Applied {
                 .loss_percent
                 .unwrap_or(super::schedule::DEFAULT_LOSS_PERCENT);
             let value = json!({ "loss_percent": percent });
-            let result = record_call(ctx, "start-loss", value, move |c| c.set_loss(percent)).await;
+            let result = record_call(ctx, "start-loss", value, move |c| {
+                c.require_packet_loss()?.set_loss(percent)
+            })
+            .await;
             (Some(InForce::Lossy), result)
         }
         FaultKind::Latency => {
             let ms = fault.latency_ms.unwrap_or(100);
             let value = json!({ "latency_ms": ms });
             let delay = Duration::from_millis(ms);
-            let result =
-                record_call(ctx, "start-latency", value, move |c| c.set_latency(delay)).await;
+            let result = record_call(ctx, "start-latency", value, move |c| {
+                c.require_latency()?.set_latency(delay)
+            })
+            .await;
             (Some(InForce::Delayed), result)
         }
     }
@@ -348,13 +366,17 @@ async fn set_clocks(
     let names: Vec<String> = hits.iter().map(|h| h.process.clone()).collect();
     let outcomes = ctx
         .blocking(move |c| {
+            let clocks = c.require_clocks()?;
             Ok(names
                 .iter()
-                .map(|n| (n.clone(), c.set_clock(n, &setting)))
+                .map(|n| (n.clone(), clocks.set_clock(n, &setting)))
                 .collect::<Vec<_>>())
         })
-        .await
-        .unwrap_or_default();
+        .await;
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => return (serde_json::Map::new(), Some(e)),
+    };
     let mut reached = serde_json::Map::new();
     let mut errors = Vec::new();
     for (name, outcome) in outcomes {

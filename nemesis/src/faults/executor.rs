@@ -115,11 +115,16 @@ impl InForce {
             InForce::Paused(hits) => each(hits, &|p| cluster.resume(p)),
             InForce::Killed(hits) => each(hits, &|p| cluster.restart(p)),
             InForce::Partitioned { .. } => cluster.heal(),
-            InForce::Clocked(hits) => each(hits, &|p| {
-                cluster.set_clock(p, &ClockSetting::true_time()).map(|_| ())
-            }),
-            InForce::Lossy => cluster.set_loss(0),
-            InForce::Delayed => cluster.set_latency(std::time::Duration::ZERO),
+            InForce::Clocked(hits) => {
+                let clocks = cluster.require_clocks()?;
+                each(hits, &|p| {
+                    clocks.set_clock(p, &ClockSetting::true_time()).map(|_| ())
+                })
+            }
+            InForce::Lossy => cluster.require_packet_loss()?.set_loss(0),
+            InForce::Delayed => cluster
+                .require_latency()?
+                .set_latency(std::time::Duration::ZERO),
         }
     }
 }

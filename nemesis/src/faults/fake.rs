@@ -4,20 +4,23 @@
 use super::Targets;
 use crate::clock::ClockSetting;
 use crate::{
-    ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessKind, ProcessSpec,
-    ProcessState, TeardownReport,
+    ClockControl, ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessKind,
+    ProcessSpec, ProcessState, TeardownReport,
 };
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// A FakeCluster is three nodes, each with a lock server `server-nN` and an agent
-/// `agent-N`, whose faults only change what `processes` and `grudge` report.
+/// `agent-N`, whose faults only change what `processes` and `grudge` report. It sets
+/// clocks (every one reached) unless made [`FakeCluster::without_clocks`]; it has no
+/// packet loss and no latency.
 pub(super) struct FakeCluster {
     nodes: Vec<Node>,
     resource: Node,
     processes: Mutex<Vec<ProcessInfo>>,
     grudge: Mutex<Grudge>,
+    with_clocks: bool,
 }
 
 impl FakeCluster {
@@ -47,6 +50,15 @@ impl FakeCluster {
             resource: node("resource", 10),
             processes: Mutex::new(processes),
             grudge: Mutex::new(Grudge::default()),
+            with_clocks: true,
+        }
+    }
+
+    /// The same cluster with no clock control.
+    pub(super) fn without_clocks() -> FakeCluster {
+        FakeCluster {
+            with_clocks: false,
+            ..FakeCluster::new()
         }
     }
 
@@ -131,6 +143,12 @@ impl Cluster for FakeCluster {
         Ok(TeardownReport::default())
     }
 
+    fn clocks(&self) -> Option<&dyn ClockControl> {
+        self.with_clocks.then_some(self as &dyn ClockControl)
+    }
+}
+
+impl ClockControl for FakeCluster {
     fn set_clock(&self, _: &str, _: &ClockSetting) -> Result<ClockReach, ClusterError> {
         Ok(ClockReach::ClockFile)
     }

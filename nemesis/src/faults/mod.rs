@@ -33,7 +33,7 @@ mod mix;
 mod schedule;
 mod target;
 
-pub use apply::prepare;
+pub use apply::{missing_abilities, prepare};
 
 /// The defaults of a [`ScheduleConfig`]'s fields.
 pub mod schedule_defaults {
@@ -158,6 +158,16 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The optional part of a backend this fault needs, if any.
+    pub fn needs(self) -> Option<crate::Ability> {
+        match self {
+            FaultKind::Clock(..) => Some(crate::Ability::Clocks),
+            FaultKind::Loss => Some(crate::Ability::PacketLoss),
+            FaultKind::Latency => Some(crate::Ability::Latency),
+            FaultKind::Pause(_) | FaultKind::Kill(_) | FaultKind::Partition(_) => None,
+        }
+    }
+
     /// The existing four of the first schedules, kept under their names.
     pub const PAUSE: FaultKind = FaultKind::Pause(Target::Process);
     /// `pause-holder`.

@@ -331,4 +331,44 @@ mod tests {
             "{error}"
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backend_without_clocks_is_found_before_the_run_and_refuses_a_clock_fault() {
+        let plan = vec![
+            fault(
+                FaultKind::Latency,
+                Duration::ZERO,
+                Duration::from_millis(50),
+            ),
+            fault(
+                FaultKind::Clock(ClockFault::Bump, Target::Process),
+                Duration::ZERO,
+                Duration::from_millis(50),
+            ),
+            fault(FaultKind::Loss, Duration::ZERO, Duration::from_millis(50)),
+            fault(FaultKind::PAUSE, Duration::ZERO, Duration::from_millis(50)),
+        ];
+        let with = FakeCluster::new();
+        let without = FakeCluster::without_clocks();
+        use crate::Ability;
+        assert_eq!(
+            super::super::apply::missing_abilities(&plan, &with),
+            [Ability::PacketLoss, Ability::Latency]
+        );
+        assert_eq!(
+            super::super::apply::missing_abilities(&plan, &without),
+            [Ability::Clocks, Ability::PacketLoss, Ability::Latency]
+        );
+        let bump = plan[1].clone();
+        let out = run(
+            Arc::new(without),
+            Arc::new(FakeTargets::default()),
+            vec![bump],
+            None,
+        )
+        .await;
+        assert_eq!(out.summary.applied, 0, "{:?}", out.summary);
+        let error = out.ops.last().unwrap().error.as_deref().unwrap();
+        assert!(error.contains("set_clock"), "{error}");
+    }
 }

@@ -25,7 +25,8 @@ pub use rootless::{USERNS_ENV, enter_user_namespace_if_needed};
 
 use crate::clock::ClockSetting;
 use crate::{
-    ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessSpec, TeardownReport,
+    ClockControl, ClockReach, Cluster, ClusterError, Grudge, LatencyControl, Node, PacketLoss,
+    ProcessInfo, ProcessSpec, TeardownReport,
 };
 use latency::LatencyProxies;
 use procs::ProcessTable;
@@ -330,18 +331,50 @@ impl Cluster for LocalCluster {
             .map_err(|e| ClusterError::io(format!("connect from node={from_node} to={to}"), e))
     }
 
+    fn clocks(&self) -> Option<&dyn ClockControl> {
+        Some(self)
+    }
+
+    fn packet_loss(&self) -> Option<&dyn PacketLoss> {
+        Some(self)
+    }
+
+    fn latency(&self) -> Option<&dyn LatencyControl> {
+        Some(self)
+    }
+
+    fn teardown(&self) -> Result<TeardownReport, ClusterError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.torn_down {
+            return Ok(TeardownReport::default());
+        }
+        // Marked first: a failed teardown is not retried by Drop, it is left for
+        // `splitbrain cleanup`, which the error message points to.
+        inner.torn_down = true;
+        self.teardown_inner(&mut inner).map_err(|e| {
+            tracing::error!(run_id = %self.run_id, error = %e, "teardown failed; run `splitbrain cleanup`");
+            e
+        })
+    }
+}
+
+impl ClockControl for LocalCluster {
     fn set_clock(&self, process: &str, setting: &ClockSetting) -> Result<ClockReach, ClusterError> {
         let mut inner = self.live()?;
         let target = inner.procs.live_pid(process);
         let spec = inner.procs.spec(process)?;
         clocks::set_clock(&self.state_dir, spec, target, setting)
     }
+}
 
+impl PacketLoss for LocalCluster {
     fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
         let _inner = self.live()?;
         firewall::set_loss(&self.run_id, &self.nodes, percent)
     }
+}
 
+impl LatencyControl for LocalCluster {
     fn prepare_latency(&self) -> Result<(), ClusterError> {
         let mut inner = self.live()?;
         if inner.latency.is_none() {
@@ -359,20 +392,6 @@ impl Cluster for LocalCluster {
             proxies.set_delay(delay);
         }
         Ok(())
-    }
-
-    fn teardown(&self) -> Result<TeardownReport, ClusterError> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.torn_down {
-            return Ok(TeardownReport::default());
-        }
-        // Marked first: a failed teardown is not retried by Drop, it is left for
-        // `splitbrain cleanup`, which the error message points to.
-        inner.torn_down = true;
-        self.teardown_inner(&mut inner).map_err(|e| {
-            tracing::error!(run_id = %self.run_id, error = %e, "teardown failed; run `splitbrain cleanup`");
-            e
-        })
     }
 }
 
