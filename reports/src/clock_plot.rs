@@ -77,10 +77,20 @@ pub struct ClockOffsets {
     pub span_s: f64,
 }
 
-/// The processes a clock op reached: those its `reached` map names with a way in.
+/// The processes a clock op reached: those its `reached` map names with a way in. The
+/// `reset-clock` that heals a fault names its `processes` only, and reached them all
+/// unless it failed.
 fn reached(op: &Op) -> Vec<String> {
     let Some(map) = op.value.get("reached").and_then(Value::as_object) else {
-        return Vec::new();
+        if op.f != "reset-clock" || op.error.is_some() {
+            return Vec::new();
+        }
+        let names = op.value.get("processes").and_then(Value::as_array);
+        return names
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
     };
     map.iter()
         .filter(|(_, how)| matches!(how.as_str(), Some("clock-file" | "faketime" | "vdso")))
@@ -289,11 +299,12 @@ mod tests {
                 "drift-clock",
                 json!({"offset_ms": 0, "rate": 2.0, "reached": {"redis@n1": "faketime"}}),
             ),
+            // the heal's reset names its processes only
             clock_op(
                 3,
                 4000,
                 "reset-clock",
-                json!({"offset_ms": 0, "rate": 1.0, "reached": {"redis@n1": "faketime"}}),
+                json!({"offset_ms": 0, "rate": 1.0, "processes": ["redis@n1"]}),
             ),
             clock_op(
                 4,
@@ -322,6 +333,11 @@ mod tests {
         assert!(agent1.contains(&(1.0, 500.0)) && agent1.contains(&(2.0, 500.0)));
         assert!(agent1.contains(&(2.0, 0.0)) && agent1.last() == Some(&(6.0, 0.0)));
         let redis = &clocks.series[2].points;
+        assert_eq!(
+            redis.last(),
+            Some(&(6.0, 0.0)),
+            "reset by the heal: {redis:?}"
+        );
         // twice the true rate for one second: a second ahead when it is reset
         assert!(redis.contains(&(3.0, 0.0)));
         let at_reset = redis.iter().find(|p| p.0 == 4.0).unwrap();
