@@ -1,6 +1,7 @@
-//! The Kubernetes binaries `scripts/install-deps` builds: kube-apiserver and kubectl from
-//! the `k8s.io/kubernetes` module pinned in `tools/kubernetes/go.mod`, cached outside the
-//! repository. These fail, saying what to run, when the binaries are missing.
+//! The Kubernetes binaries `scripts/install-deps` builds: kube-apiserver, kubectl,
+//! kubelet, kube-scheduler and kube-controller-manager from the `k8s.io/kubernetes`
+//! module pinned in `tools/kubernetes/go.mod`, cached outside the repository. These fail,
+//! saying what to run, when the binaries are missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +77,19 @@ fn kube_apiserver_reports_the_pinned_kubernetes_version() {
         format!("Kubernetes {version}"),
         "a stale or foreign kube-apiserver; {INSTALL_HINT}"
     );
+}
+
+#[test]
+fn the_node_commands_report_the_pinned_kubernetes_version() {
+    let version = pinned_version();
+    for command in ["kubelet", "kube-scheduler", "kube-controller-manager"] {
+        let printed = run(command, &["--version"]);
+        assert_eq!(
+            printed.trim_end(),
+            format!("Kubernetes {version}"),
+            "a stale or foreign {command}; {INSTALL_HINT}"
+        );
+    }
 }
 
 #[test]
