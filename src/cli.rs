@@ -34,8 +34,16 @@ enum Command {
         /// The run directory (for example results/latest).
         dir: PathBuf,
     },
-    /// Remove what crashed runs left behind: network namespaces, processes, state.
-    Cleanup,
+    /// Remove what crashed runs left behind: network namespaces, processes, state; with
+    /// --backend kubernetes, the namespaces of runs whose controller is gone.
+    Cleanup {
+        /// Whose leftovers to remove.
+        #[arg(long, value_enum, default_value_t = BackendName::Local)]
+        backend: BackendName,
+        /// The cluster's kubeconfig, for --backend kubernetes [default: $KUBECONFIG].
+        #[arg(long = "kubeconfig", value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+    },
     /// Write a run as a trace: Chrome's trace JSON (Perfetto, chrome://tracing) or
     /// OpenTelemetry's OTLP JSON (a collector, Jaeger).
     Export {
@@ -61,6 +69,15 @@ enum Command {
     /// Run the protected resource on a node (started by `splitbrain run`).
     #[command(hide = true)]
     Resource(splitbrain_workloads::resource::ResourceArgs),
+    /// A node pod's first process (Kubernetes backend): reaps what pod-spawn starts.
+    #[command(hide = true)]
+    PodInit,
+    /// Start one process of a run inside a node pod (Kubernetes backend).
+    #[command(hide = true)]
+    PodSpawn(crate::pod::SpawnArgs),
+    /// Signal a process pod-spawn started, by name, and wait for the effect.
+    #[command(hide = true)]
+    PodSignal(crate::pod::SignalArgs),
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +184,36 @@ struct RunArgs {
     /// does. Off by default: the unfenced canary relies on holders acting late.
     #[arg(long, value_enum, default_value_t = OnOff::Off)]
     lease_check: OnOff,
+    /// Where the nodes are: `local`, network namespaces on this machine; `kubernetes`,
+    /// pods on the cluster of --kubeconfig (see README, "The Kubernetes backend").
+    #[arg(long, value_enum, default_value_t = BackendName::Local)]
+    backend: BackendName,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+/// Where `--backend kubernetes` (run and cleanup) finds its cluster.
+#[derive(Args, Debug, Clone, Default)]
+struct KubeArgs {
+    /// The kubeconfig of the cluster [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long = "kubeconfig", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The run's namespace, which must not exist [default: splitbrain-<run id>].
+    #[arg(long, value_name = "NAME")]
+    namespace: Option<String>,
+    /// The image of the node pods, present on the cluster's nodes (scripts/build-image
+    /// then scripts/kube-node load-image; or image/Dockerfile then kind load).
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+}
+
+/// A backend, as `--backend` spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum BackendName {
+    /// Network namespaces on this machine.
+    Local,
+    /// Pods on a Kubernetes cluster.
+    Kubernetes,
 }
 
 #[derive(Args, Debug)]
@@ -208,7 +255,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             die_quietly_on_closed_pipe();
             report(dir)
         }
-        Command::Cleanup => cleanup(),
+        Command::Cleanup {
+            backend: BackendName::Local,
+            ..
+        } => cleanup(),
+        Command::Cleanup {
+            backend: BackendName::Kubernetes,
+            kubeconfig,
+        } => cleanup_kubernetes(kubeconfig),
         Command::Export { dir, format, out } => export(dir, format, out),
         Command::Suite(args) => crate::suite::run(&args),
         Command::GenHistory(args) => {
@@ -217,6 +271,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Agent(args) => serve(splitbrain_workloads::agent::serve(args)),
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
+        Command::PodInit => crate::pod::init().map(|()| 0),
+        Command::PodSpawn(args) => crate::pod::spawn(&args).map(|()| 0),
+        Command::PodSignal(args) => crate::pod::signal(&args).map(|()| 0),
     }
 }
 
@@ -332,7 +389,63 @@ fn run_config(args: RunArgs) -> Result<RunConfig> {
         command: command_line(seed),
         plugin: plugin_spec(args.plugin_command, args.plugin_servers)?,
         optimistic_unsafe: args.optimistic_unsafe,
+        backend: backend(args.backend, args.kube)?,
     })
+}
+
+/// The backend of `--backend`, with the Kubernetes flags only where they mean something.
+fn backend(name: BackendName, kube: KubeArgs) -> Result<splitbrain_runner::Backend> {
+    match name {
+        BackendName::Local => {
+            if kube.namespace.is_some() || kube.image.is_some() || kube.kubeconfig.is_some() {
+                return Err(RunError::Config(
+                    "--kubeconfig, --namespace and --image are only used with --backend \
+                     kubernetes"
+                        .into(),
+                )
+                .into());
+            }
+            Ok(splitbrain_runner::Backend::Local)
+        }
+        BackendName::Kubernetes => {
+            let image = kube.image.ok_or_else(|| {
+                RunError::Config(
+                    "--backend kubernetes needs --image: the node pods' image, on the \
+                     cluster's nodes (scripts/build-image, then scripts/kube-node load-image)"
+                        .into(),
+                )
+            })?;
+            Ok(splitbrain_runner::Backend::Kubernetes(
+                splitbrain_runner::KubeBackend {
+                    kubeconfig: kube.kubeconfig,
+                    namespace: kube.namespace,
+                    image,
+                },
+            ))
+        }
+    }
+}
+
+/// `cleanup --backend kubernetes`: deletes crashed runs' namespaces.
+fn cleanup_kubernetes(kubeconfig: Option<PathBuf>) -> Result<u8> {
+    let report = splitbrain_nemesis::kube::cleanup_leftovers(kubeconfig.as_deref())
+        .context("cleanup could not reach the cluster or delete a namespace")?;
+    if report.deleted.is_empty() && report.live.is_empty() && report.elsewhere.is_empty() {
+        println!("cleanup: no namespace of a run on the cluster");
+    }
+    for ns in &report.deleted {
+        println!("cleanup: deleted namespace {ns} (its controller is gone)");
+    }
+    for ns in &report.live {
+        println!("cleanup: kept namespace {ns}: its run is still going");
+    }
+    for ns in &report.elsewhere {
+        println!(
+            "cleanup: kept namespace {ns}: its run is controlled from another machine (run \
+             cleanup there, or kubectl delete namespace {ns})"
+        );
+    }
+    Ok(0)
 }
 
 fn plugin_spec(

@@ -87,9 +87,9 @@ fn run_error_code(e: &RunError) -> u8 {
 
 fn cluster_error_code(e: &ClusterError) -> Option<u8> {
     match e {
-        ClusterError::MissingProgram { .. } | ClusterError::UserNamespace { .. } => {
-            Some(EXIT_SETUP)
-        }
+        ClusterError::MissingProgram { .. }
+        | ClusterError::UserNamespace { .. }
+        | ClusterError::Kube { .. } => Some(EXIT_SETUP),
         ClusterError::InvalidConfig { .. }
         | ClusterError::UnknownFault { .. }
         | ClusterError::InvalidGrudge { .. } => Some(EXIT_BAD_INPUT),

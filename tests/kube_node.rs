@@ -6,8 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::kube_node::{Node, text};
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DIRS: [&str; 2] = ["/run/splitbrain-kube-node", "/var/lib/splitbrain-kube-node"];
@@ -28,73 +30,6 @@ const SYSCTLS: [&str; 3] = [
     "kernel.panic_on_oops",
     "vm.overcommit_memory",
 ];
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kube-node")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The node while it is up; `down` when dropped, even when the test fails.
-struct Node {
-    kubeconfig: PathBuf,
-}
-
-impl Node {
-    fn up() -> Node {
-        let out = Command::new(script())
-            .arg("up")
-            .output()
-            .expect("kube-node runs");
-        assert!(out.status.success(), "kube-node up failed:\n{}", text(&out));
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let kubeconfig = PathBuf::from(stdout.lines().last().expect("a kubeconfig path"));
-        assert!(
-            kubeconfig.is_file(),
-            "no kubeconfig at {}",
-            kubeconfig.display()
-        );
-        Node { kubeconfig }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        let bin =
-            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-kubernetes"))
-                .arg("--print-bin-dir")
-                .output()
-                .expect("build-kubernetes runs");
-        let dir = String::from_utf8(bin.stdout).unwrap();
-        Command::new(Path::new(dir.trim_end()).join("kubectl"))
-            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    }
-
-    /// kubectl ARGS, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {} failed:\n{}",
-            args.join(" "),
-            text(&out)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new(script()).arg("down").output();
-    }
-}
 
 fn pod(name: &str, command: &str) -> String {
     format!(

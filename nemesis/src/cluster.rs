@@ -65,6 +65,16 @@ pub struct ProcessSpec {
     pub log: PathBuf,
 }
 
+/// An AgentChannel is how the controller talks to one agent (see
+/// [`Cluster::agent_channel`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentChannel {
+    /// The agent's arguments saying where it listens (`--socket PATH`, `--listen ADDR`).
+    pub agent_args: Vec<String>,
+    /// The Unix socket on this machine the controller connects to.
+    pub controller_socket: PathBuf,
+}
+
 /// A ProcessState is what the backend last did to a process, or saw it do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -187,6 +197,31 @@ pub trait Cluster: Send + Sync {
     ) -> Result<TcpStream, ClusterError>;
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
+
+    /// The splitbrain program as the nodes run it (agents, the resource): this very
+    /// binary on the local backend, the image's copy on the Kubernetes one.
+    fn splitbrain_program(&self) -> Result<PathBuf, ClusterError> {
+        std::env::current_exe().map_err(|e| ClusterError::io("/proc/self/exe", e))
+    }
+
+    /// How the controller reaches the agent `name` on `node`: what the agent is told to
+    /// listen on, and the Unix socket on this machine the controller connects to, which
+    /// no partition may cut. `socket` is where the caller wants that socket. The local
+    /// backend has the agent listen on `socket` itself (a filesystem socket crosses
+    /// network namespaces); the Kubernetes one relays `socket` to the agent's port in its
+    /// pod through the API's port-forward.
+    fn agent_channel(
+        &self,
+        node: &str,
+        name: &str,
+        socket: PathBuf,
+    ) -> Result<AgentChannel, ClusterError> {
+        let _ = (node, name);
+        Ok(AgentChannel {
+            agent_args: vec!["--socket".into(), socket.display().to_string()],
+            controller_socket: socket,
+        })
+    }
     /// The backend's control of process clocks, if it has one.
     fn clocks(&self) -> Option<&dyn ClockControl> {
         None

@@ -126,6 +126,14 @@ pub enum ClusterError {
         /// The run.
         run_id: String,
     },
+    /// A request to the Kubernetes API failed, or the cluster did not do what was asked.
+    #[error("kubernetes: {operation}: {reason}")]
+    Kube {
+        /// What was being done (`create namespace splitbrain-...`, `exec in n1: ...`).
+        operation: String,
+        /// What the API or the cluster said, and what to do where that is known.
+        reason: String,
+    },
     /// Entering a user namespace for a rootless run failed.
     #[error(
         "cannot run rootless: {reason}; run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"

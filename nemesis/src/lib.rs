@@ -53,13 +53,15 @@ mod cluster;
 mod error;
 pub mod faults;
 mod grudge;
+pub mod kube;
 pub mod local;
+mod nft;
 pub mod probe;
 mod rng;
 
 pub use cluster::{
-    Ability, ClockControl, ClockReach, Cluster, LatencyControl, Node, PacketLoss, ProcessInfo,
-    ProcessKind, ProcessSpec, ProcessState, TeardownReport,
+    Ability, AgentChannel, ClockControl, ClockReach, Cluster, LatencyControl, Node, PacketLoss,
+    ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
 };
 pub use error::ClusterError;
 pub use grudge::Grudge;

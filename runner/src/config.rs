@@ -49,6 +49,39 @@ pub struct RunConfig {
     /// Test-only: the optimistic workload's compare-and-set skips its version check, so
     /// the linearizability checker has something to find.
     pub optimistic_unsafe: bool,
+    /// Where the nodes are: network namespaces here, or pods on a Kubernetes cluster.
+    pub backend: Backend,
+}
+
+/// A Backend is what provides a run's nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// Network namespaces on this machine (`--backend local`, the default).
+    #[default]
+    Local,
+    /// Pods on a Kubernetes cluster (`--backend kubernetes`).
+    Kubernetes(KubeBackend),
+}
+
+impl Backend {
+    /// The spelling on the command line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Kubernetes(_) => "kubernetes",
+        }
+    }
+}
+
+/// KubeBackend is where and how a run's pods are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeBackend {
+    /// The kubeconfig file; None reads `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The run's namespace; None names it `splitbrain-<run id>`.
+    pub namespace: Option<String>,
+    /// The image of the node pods (scripts/build-image, image/Dockerfile).
+    pub image: String,
 }
 
 /// A PluginSpec is the plug-in of `--lock external` and the lock servers it wants.

@@ -18,7 +18,7 @@ mod run;
 pub mod run_dir;
 pub mod services;
 
-pub use config::{NemesisOptions, PluginSpec, RunConfig, WorkloadName};
+pub use config::{Backend, KubeBackend, NemesisOptions, PluginSpec, RunConfig, WorkloadName};
 pub use error::RunError;
 pub use progress::Progress;
 pub use run::{RunOutcome, check_config, default_op_timeout_ms, run};

@@ -6,11 +6,12 @@ use crate::interrupt::Interrupt;
 use crate::lock_servers::LockServers;
 use crate::progress::Progress;
 use crate::services::{self, Services};
-use crate::{RunConfig, RunError, WorkloadName, run_dir};
+use crate::{Backend, RunConfig, RunError, WorkloadName, run_dir};
 use splitbrain_checker::Results;
 use splitbrain_history::{FaultTally, NodeInfo, Recorder, RunEnd, RunInfo};
 use splitbrain_nemesis::Cluster;
 use splitbrain_nemesis::faults::{FaultMix, NemesisSummary, PlannedFault, ScheduleConfig, Targets};
+use splitbrain_nemesis::kube::{KubeCluster, KubeConfig};
 use splitbrain_nemesis::local::{LocalCluster, LocalConfig, STATE_ROOT, require_programs};
 use splitbrain_workloads::SlotConfig;
 use splitbrain_workloads::counter::{self, CounterClientConfig, HolderBoard};
@@ -79,17 +80,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
 
     let state = state_dir(&run_id);
     progress.phase("cluster up");
-    let cluster_cfg = LocalConfig {
-        run_id: run_id.clone(),
-        nodes: cfg.nodes,
-        subnet: cfg.subnet.clone(),
-        state_dir: state.clone(),
-    };
-    let cluster: Arc<dyn Cluster> = Arc::new(
-        tokio::task::spawn_blocking(move || LocalCluster::up(cluster_cfg))
-            .await
-            .expect("cluster setup task panicked")?,
-    );
+    let cluster = cluster_up(&cfg, &run_id, &state, &dir).await?;
     let run_state = RunState {
         started_at,
         ..RunState::default()
@@ -125,6 +116,55 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     let end = run_end(&cfg, &run_state, stopped, interrupted_by);
     finish(&cfg, dir, end, progress)
 }
+/// Brings the run's nodes up on the backend asked for.
+async fn cluster_up(
+    cfg: &RunConfig,
+    run_id: &str,
+    state: &Path,
+    dir: &Path,
+) -> Result<Arc<dyn Cluster>, RunError> {
+    let cluster: Arc<dyn Cluster> = match &cfg.backend {
+        Backend::Local => {
+            let local = LocalConfig {
+                run_id: run_id.to_string(),
+                nodes: cfg.nodes,
+                subnet: cfg.subnet.clone(),
+                state_dir: state.to_path_buf(),
+            };
+            Arc::new(
+                tokio::task::spawn_blocking(move || LocalCluster::up(local))
+                    .await
+                    .expect("cluster setup task panicked")?,
+            )
+        }
+        Backend::Kubernetes(kube) => {
+            let kube = KubeConfig {
+                run_id: run_id.to_string(),
+                nodes: cfg.nodes,
+                namespace: kube
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| format!("splitbrain-{run_id}")),
+                image: kube.image.clone(),
+                kubeconfig: kube.kubeconfig.clone(),
+                run_dir: dir.to_path_buf(),
+                state_dir: state.to_path_buf(),
+                ready_timeout: KUBE_PODS_READY,
+            };
+            Arc::new(
+                tokio::task::spawn_blocking(move || KubeCluster::up(kube))
+                    .await
+                    .expect("cluster setup task panicked")?,
+            )
+        }
+    };
+    Ok(cluster)
+}
+
+/// How long a Kubernetes run's node pods get to be running (the first pods of a new
+/// image on a node take longest).
+const KUBE_PODS_READY: Duration = Duration::from_secs(120);
+
 /// Refuses, before anything starts, a schedule with faults that need an optional part of
 /// the backend (clocks, packet loss, latency) that this cluster lacks.
 fn refuse_faults_the_backend_lacks(
@@ -496,11 +536,63 @@ fn write_run_info(
 pub fn check_config(cfg: &RunConfig) -> Result<FaultMix, RunError> {
     validate(cfg)?;
     let faults = parse_faults(&cfg.nemesis)?;
-    for set in crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg)) {
-        require_programs(crate::lock_servers::required_programs(set))?;
+    match cfg.backend {
+        // The lock servers run here: their programs must be installed here.
+        Backend::Local => {
+            for set in crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg)) {
+                require_programs(crate::lock_servers::required_programs(set))?;
+            }
+        }
+        // They run in the image, which holds only some of them for now.
+        Backend::Kubernetes(_) => refuse_locks_the_image_lacks(cfg)?,
     }
     crate::lock_servers::preflight(cfg.lock, plugin_servers(cfg), cfg.fencing)?;
     Ok(faults)
+}
+
+/// The lock servers whose programs the image holds (image/packages.txt).
+const IMAGE_SERVER_SETS: &[ServerSet] = &[
+    ServerSet::Redis,
+    ServerSet::RedisSentinel,
+    ServerSet::Redlock,
+    ServerSet::Etcd,
+];
+
+/// Refuses a lock the Kubernetes backend cannot run yet: one whose servers are not in the
+/// image, or whose client is a plug-in (plug-ins are built into this machine's cache,
+/// not into the image).
+fn refuse_locks_the_image_lacks(cfg: &RunConfig) -> Result<(), RunError> {
+    let system = cfg.lock.system();
+    let sets = crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg));
+    let missing: Vec<String> = sets
+        .iter()
+        .filter(|s| !IMAGE_SERVER_SETS.contains(s))
+        .map(|s| s.name())
+        .collect();
+    if system.is_plugin() || !missing.is_empty() {
+        let runs: Vec<String> = LockKind::all()
+            .iter()
+            .filter(|k| {
+                !k.system().is_plugin()
+                    && k.system()
+                        .servers
+                        .iter()
+                        .all(|s| IMAGE_SERVER_SETS.contains(s))
+            })
+            .map(|k| k.name())
+            .collect();
+        return Err(RunError::Config(format!(
+            "--backend kubernetes cannot run --lock {} yet (its {} not in the image); it runs              --lock {}",
+            cfg.lock.name(),
+            if system.is_plugin() {
+                "plug-in is".to_string()
+            } else {
+                format!("servers {} are", missing.join(", "))
+            },
+            runs.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The servers a user's plug-in asked for (none for every other lock).

@@ -4,7 +4,7 @@
 
 use crate::lock_servers::{self, LockServers};
 use crate::{RunConfig, RunError};
-use splitbrain_nemesis::{Cluster, ProcessKind, ProcessSpec};
+use splitbrain_nemesis::{AgentChannel, Cluster, ProcessKind, ProcessSpec};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -18,8 +18,9 @@ pub struct AgentEndpoint {
     pub name: String,
     /// The node it runs on.
     pub node: String,
-    /// Its Unix socket: filesystem sockets cross network namespaces, so the controller is
-    /// never partitioned from its agents.
+    /// The Unix socket on this machine the controller connects to: the agent's own on the
+    /// local backend (filesystem sockets cross network namespaces), a relay through the
+    /// API's port-forward on the Kubernetes one; no partition cuts either.
     pub socket: PathBuf,
 }
 
@@ -42,7 +43,7 @@ pub fn start(
     run_dir: &Path,
     state: &Path,
 ) -> Result<Services, RunError> {
-    let me = std::env::current_exe().map_err(RunError::io("/proc/self/exe"))?;
+    let me = cluster.splitbrain_program()?;
     let settings = lock_servers::ServerSettings {
         server_clocks: has_clock_faults(cfg),
         ttl: cfg.ttl,
@@ -81,14 +82,16 @@ pub fn start(
     for slot in 0..cfg.clients {
         let node = &nodes[slot % nodes.len()];
         let name = format!("agent-{slot}");
-        let socket = state.join(format!("{name}.sock"));
+        let channel =
+            cluster.agent_channel(&node.name, &name, state.join(format!("{name}.sock")))?;
+        let socket = channel.controller_socket.clone();
         cluster.spawn(
             &node.name,
             ProcessSpec {
                 name: name.clone(),
                 kind: ProcessKind::Agent,
                 program: me.clone(),
-                args: agent_args(cfg, &socket, &node.name, &lock, resource_addr),
+                args: agent_args(cfg, &channel, &node.name, &lock, resource_addr),
                 env: agent_env(cfg),
                 log: run_dir.join(format!("logs/{name}.log")),
             },
@@ -108,15 +111,14 @@ pub fn start(
 
 fn agent_args(
     cfg: &RunConfig,
-    socket: &Path,
+    channel: &AgentChannel,
     node: &str,
     lock: &LockServers,
     resource_addr: SocketAddr,
 ) -> Vec<String> {
-    let mut args = vec![
-        "agent".into(),
-        "--socket".into(),
-        socket.display().to_string(),
+    let mut args = vec!["agent".to_string()];
+    args.extend(channel.agent_args.iter().cloned());
+    args.extend([
         "--node".into(),
         node.into(),
         "--lock".into(),
@@ -127,7 +129,7 @@ fn agent_args(
         on_off(cfg.fencing).into(),
         "--op-timeout-ms".into(),
         agent_step_timeout(cfg).as_millis().to_string(),
-    ];
+    ]);
     args.extend(lock.agent_args.iter().cloned());
     if cfg.optimistic_unsafe {
         args.push("--optimistic-unsafe".into());

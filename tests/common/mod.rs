@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod kube_node;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -116,6 +116,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
     for slot in 0..opts.clients {
         let server = AgentServer::bind(&AgentArgs {
             socket: dir.join(format!("agent-{slot}.sock")),
+            listen: None,
             node: format!("n{slot}"),
             lock: LockKind::Redis,
             redis: Some(redis_addr.clone()),

@@ -75,6 +75,7 @@ async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
     let dir = tempfile::tempdir().unwrap();
     let args = AgentArgs {
         socket: dir.path().join("a.sock"),
+        listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,
         redis: None,
@@ -104,6 +105,7 @@ async fn an_agent_replaces_a_stale_socket_file() {
     assert!(socket.exists());
     let args = AgentArgs {
         socket: socket.clone(),
+        listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,
         redis: Some("127.0.0.1:1".into()),
@@ -127,6 +129,7 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
     std::fs::write(&path, b"precious").unwrap();
     let args = AgentArgs {
         socket: path.clone(),
+        listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,
         redis: Some("127.0.0.1:1".into()),

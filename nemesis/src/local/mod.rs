@@ -19,6 +19,7 @@ pub mod vdso;
 pub use cleanup::{CleanupReport, cleanup_leftovers};
 pub use clocks::{FAKETIME_LIB, faketime_env};
 pub use config::{DEFAULT_SUBNET, LocalConfig, STATE_ROOT};
+pub(crate) use config::{validate_nodes, validate_run_id};
 pub use netns::NAMESPACE_PREFIX;
 pub use programs::{BACKEND_PROGRAMS, require_programs};
 pub use rootless::{USERNS_ENV, enter_user_namespace_if_needed};

@@ -1,4 +1,6 @@
-//! The agent server: a Unix socket listener, and the per-process state of one client.
+//! The agent server: a listener for the controller (a Unix socket on the local backend, a
+//! TCP port inside the pod on the Kubernetes backend), and the per-process state of one
+//! client.
 
 use super::protocol::{AgentNotice, AgentReply, AgentRequest, Command};
 use crate::clock::Clock;
@@ -17,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
@@ -25,8 +28,12 @@ use tokio::task::JoinSet;
 #[derive(Clone, Debug, clap::Args)]
 pub struct AgentArgs {
     /// The Unix socket to accept controller connections on; a stale file is replaced.
-    #[arg(long)]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub socket: PathBuf,
+    /// Accept controller connections on this TCP address instead of a Unix socket (the
+    /// Kubernetes backend: `127.0.0.1:PORT` in the pod, reached through port-forward).
+    #[arg(long, conflicts_with = "socket")]
+    pub listen: Option<std::net::SocketAddr>,
     /// The node this agent runs on, for holder ids and logs.
     #[arg(long)]
     pub node: String,
@@ -119,7 +126,7 @@ const RECENT_GRANTS: usize = 64;
 
 /// An AgentServer is a bound agent, ready to serve.
 pub struct AgentServer {
-    listener: UnixListener,
+    listener: Listener,
     socket: PathBuf,
     state: Arc<Mutex<AgentState>>,
 }
@@ -150,9 +157,8 @@ impl AgentServer {
         if let Err(e) = lock.prepare().await {
             tracing::warn!(error = %e, "the lock client could not get ready; its first op will try again");
         }
-        remove_stale_socket(&args.socket)?;
-        let listener =
-            UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
+        let listener = Listener::bind(args).await?;
+        let socket = listener.address();
         let timeout = Duration::from_millis(args.op_timeout_ms);
         let state = AgentState {
             node: args.node.clone(),
@@ -167,12 +173,12 @@ impl AgentServer {
         };
         Ok(AgentServer {
             listener,
-            socket: args.socket.clone(),
+            socket,
             state: Arc::new(Mutex::new(state)),
         })
     }
 
-    /// The socket path.
+    /// The socket path (or, listening on TCP, the address as a path).
     pub fn socket(&self) -> &Path {
         &self.socket
     }
@@ -185,11 +191,14 @@ impl AgentServer {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let (stream, _) = accepted.map_err(|source| Error::Bind {
+                    let state = Arc::clone(&self.state);
+                    match accepted.map_err(|source| Error::Bind {
                         addr: self.socket.display().to_string(),
                         source,
-                    })?;
-                    conns.spawn(serve_connection(stream, Arc::clone(&self.state)));
+                    })? {
+                        Accepted::Unix(stream) => conns.spawn(serve_connection(stream, state)),
+                        Accepted::Tcp(stream) => conns.spawn(serve_connection(stream, state)),
+                    };
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
@@ -200,7 +209,7 @@ impl AgentServer {
 /// Runs the agent with `args` until it fails: what `splitbrain agent` does.
 pub async fn serve(args: AgentArgs) -> Result<(), Error> {
     let server = AgentServer::bind(&args).await?;
-    tracing::info!(socket = %args.socket.display(), node = %args.node, "agent listening");
+    tracing::info!(socket = %server.socket().display(), node = %args.node, "agent listening");
     server.run().await
 }
 
@@ -386,8 +395,71 @@ fn bind_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-async fn serve_connection(stream: UnixStream, state: Arc<Mutex<AgentState>>) {
-    let (read, mut write) = stream.into_split();
+/// Where an agent accepts the controller.
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+/// A connection a [`Listener`] accepted.
+enum Accepted {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Listener {
+    /// Binds `--listen` when given, else `--socket` (replacing a stale socket file).
+    async fn bind(args: &AgentArgs) -> Result<Listener, Error> {
+        if let Some(addr) = args.listen {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            return Ok(Listener::Tcp(listener));
+        }
+        if args.socket.as_os_str().is_empty() {
+            return Err(Error::Config {
+                name: "socket",
+                value: String::new(),
+                hint: "give --socket PATH or --listen HOST:PORT".into(),
+            });
+        }
+        remove_stale_socket(&args.socket)?;
+        let listener =
+            UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
+        Ok(Listener::Unix(listener))
+    }
+
+    /// The socket path, or the TCP address as a path, for messages.
+    fn address(&self) -> PathBuf {
+        match self {
+            Listener::Unix(l) => l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+                .unwrap_or_default(),
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map(|a| PathBuf::from(a.to_string()))
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+            Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
+        }
+    }
+}
+
+async fn serve_connection<S>(stream: S, state: Arc<Mutex<AgentState>>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim().is_empty() {

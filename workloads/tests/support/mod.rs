@@ -187,6 +187,7 @@ pub fn agent_args(
 ) -> AgentArgs {
     AgentArgs {
         socket: socket.to_path_buf(),
+        listen: None,
         node: node.into(),
         lock: LockKind::Redis,
         redis: Some(redis.into()),

@@ -1,0 +1,790 @@
+//! The Kubernetes backend: every node of a run (`n1..nN` and `resource`) is a pod, in a
+//! namespace of the run's own, on a real cluster reached through its API with a
+//! kubeconfig, as a Jepsen node is a machine. The processes of a node (lock servers,
+//! agents, the resource) run inside its pod, started with the API's exec by the image's
+//! `splitbrain pod-spawn` and reaped by `splitbrain pod-init`, the pod's first process;
+//! pause, resume and kill are `splitbrain pod-signal` on the process's group, inside the
+//! pod. Partitions and packet loss are the local backend's nftables scripts
+//! ([`crate::nft`]), run in each node pod's network namespace (the pods have NET_ADMIN).
+//! The controller stays outside the cluster and reaches agents and servers through the
+//! API's port-forward ([`relay`]), so no partition ever cuts it off.
+//!
+//! A pod mirrors the run's directories at the same paths as on the controller's machine,
+//! so the paths in command lines mean the same in a pod; at teardown each pod's copy of
+//! the run directory (logs, the resource's log) is brought back before the namespace is
+//! deleted. The cluster trait is synchronous; this backend runs its API calls on a small
+//! runtime of its own and waits for them, so it may be called from any thread.
+//!
+//! Not here yet: clock faults (the agents' clock file and libfaketime inside pods),
+//! latency, pod kill through the API, and a privileged node-side daemon for pods that
+//! are not splitbrain's own.
+
+mod cleanup;
+mod exec;
+mod pods;
+mod relay;
+
+pub use cleanup::{KubeCleanupReport, cleanup_leftovers};
+pub use pods::{CONTAINER, CONTROLLER_ANNOTATION, IMAGE_BINARY, NODE_LABEL, RUN_LABEL};
+
+use crate::nft::{dropped_addrs, loss_script, other_addrs, partition_script};
+use crate::{
+    AgentChannel, Cluster, ClusterError, Grudge, Node, PacketLoss, ProcessInfo, ProcessSpec,
+    ProcessState, TeardownReport,
+};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, Client};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// The name of the node where the resource runs.
+pub const RESOURCE_NODE: &str = "resource";
+/// The first TCP port agents listen on inside their pods (one port per agent).
+const FIRST_AGENT_PORT: u16 = 7200;
+/// How long a namespace gets to be gone after its deletion.
+const NAMESPACE_DELETE_WAIT: Duration = Duration::from_secs(90);
+
+/// KubeConfig is what a Kubernetes cluster of one run is made from.
+#[derive(Clone, Debug)]
+pub struct KubeConfig {
+    /// The run's id, for the labels of what the run creates.
+    pub run_id: String,
+    /// The number of nodes `n1..nN` (the resource's pod is one more).
+    pub nodes: usize,
+    /// The run's namespace; it must not exist.
+    pub namespace: String,
+    /// The image every node pod runs (scripts/build-image, image/Dockerfile).
+    pub image: String,
+    /// The kubeconfig file; None reads `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The run directory: mirrored into each pod and brought back at teardown.
+    pub run_dir: PathBuf,
+    /// The run's scratch directory: mirrored into each pod, and where the agents' relay
+    /// sockets are on this machine.
+    pub state_dir: PathBuf,
+    /// How long the pods get to be running.
+    pub ready_timeout: Duration,
+}
+
+/// A KubeCluster is a run's nodes as pods in the run's namespace. Dropping it tears it
+/// down, as a backstop for an explicit [`Cluster::teardown`].
+pub struct KubeCluster {
+    cfg: KubeConfig,
+    nodes: Vec<Node>,
+    resource: Node,
+    /// The Kubernetes node each pod runs on, by pod name.
+    placement: BTreeMap<String, String>,
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Client,
+    pods: Api<Pod>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    procs: BTreeMap<String, Proc>,
+    relays: Vec<JoinHandle<()>>,
+    next_agent_port: u16,
+    torn_down: bool,
+}
+
+/// One process of the run: where it runs, how it started, what was last done to it.
+struct Proc {
+    node: String,
+    spec: ProcessSpec,
+    pid: u32,
+    state: ProcessState,
+}
+
+/// The runtime the backend's API calls run on.
+fn runtime() -> Result<tokio::runtime::Runtime, ClusterError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("splitbrain-kube")
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::io("starting the Kubernetes backend's runtime", e))
+}
+
+/// A client of the cluster the kubeconfig (or `$KUBECONFIG`, `~/.kube/config`) names.
+async fn client_for(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
+    let failed = |reason: String| ClusterError::Kube {
+        operation: match kubeconfig {
+            Some(p) => format!("read the kubeconfig {}", p.display()),
+            None => "find a kubeconfig ($KUBECONFIG, ~/.kube/config)".into(),
+        },
+        reason,
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let file =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| failed(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(file, &Default::default())
+                .await
+                .map_err(|e| failed(e.to_string()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| failed(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(|e| failed(e.to_string()))
+}
+
+/// Deletes namespace `name` and waits until it is gone (its pods with it).
+async fn delete_namespace(client: &Client, name: &str, wait: Duration) -> Result<(), ClusterError> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let failed = |reason: String| ClusterError::Kube {
+        operation: format!("delete namespace {name}"),
+        reason,
+    };
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::background()
+    };
+    match namespaces.delete(name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(failed(e.to_string())),
+    }
+    let started = Instant::now();
+    loop {
+        match namespaces.get_opt(name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) if started.elapsed() > wait => {
+                return Err(failed(format!("still there after {wait:?}")));
+            }
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+}
+
+impl KubeCluster {
+    /// Creates the run's namespace and its node pods, and waits until every pod runs.
+    /// Whatever was created is deleted again when this fails.
+    pub fn up(cfg: KubeConfig) -> Result<KubeCluster, ClusterError> {
+        crate::local::validate_run_id(&cfg.run_id)?;
+        crate::local::validate_nodes(cfg.nodes)?;
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(|e| ClusterError::io(format!("creating {}", cfg.state_dir.display()), e))?;
+        let runtime = runtime()?;
+        let setup = cfg.clone();
+        let (client, nodes, placement) = runtime.block_on(async move { create(&setup).await })?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
+        let (resource, nodes) = split_resource(nodes);
+        Ok(KubeCluster {
+            cfg,
+            nodes,
+            resource,
+            placement,
+            runtime: Some(runtime),
+            client,
+            pods,
+            inner: Mutex::new(Inner {
+                procs: BTreeMap::new(),
+                relays: Vec::new(),
+                next_agent_port: FIRST_AGENT_PORT,
+                torn_down: false,
+            }),
+        })
+    }
+
+    /// The run's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.cfg.namespace
+    }
+
+    /// The Kubernetes node each node pod runs on, by pod name.
+    pub fn placement(&self) -> &BTreeMap<String, String> {
+        &self.placement
+    }
+
+    /// Runs `fut` on the backend's runtime and waits for it, from any thread (a tokio
+    /// worker of the caller's runtime included, which a nested `block_on` would not allow).
+    fn wait<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.runtime().spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().expect("the Kubernetes backend's runtime stopped")
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("the runtime lives until drop")
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live(&self) -> Result<MutexGuard<'_, Inner>, ClusterError> {
+        let inner = self.lock();
+        if inner.torn_down {
+            return Err(ClusterError::TornDown {
+                run_id: self.cfg.run_id.clone(),
+            });
+        }
+        Ok(inner)
+    }
+
+    fn ensure_live(&self) -> Result<(), ClusterError> {
+        self.live().map(drop)
+    }
+
+    fn all_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().chain([&self.resource])
+    }
+
+    fn node(&self, name: &str) -> Result<&Node, ClusterError> {
+        self.all_nodes()
+            .find(|n| n.name == name)
+            .ok_or_else(|| ClusterError::UnknownNode {
+                node: name.to_string(),
+                known: self
+                    .all_nodes()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            })
+    }
+
+    /// Starts `spec` in its node's pod; returns its pid there.
+    fn start(&self, node: &str, spec: &ProcessSpec) -> Result<u32, ClusterError> {
+        let mut command: Vec<String> = vec![
+            IMAGE_BINARY.into(),
+            "pod-spawn".into(),
+            "--name".into(),
+            spec.name.clone(),
+            "--log".into(),
+            spec.log.display().to_string(),
+        ];
+        for (k, v) in &spec.env {
+            command.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        command.push("--".into());
+        command.push(spec.program.display().to_string());
+        command.extend(spec.args.iter().cloned());
+        let (pods, pod) = (self.pods.clone(), node.to_string());
+        let out = self.wait(async move { exec::run(&pods, &pod, command).await })?;
+        let text = String::from_utf8_lossy(&out);
+        text.trim().parse().map_err(|_| ClusterError::Kube {
+            operation: format!("start {} in pod {node}", spec.name),
+            reason: format!("pod-spawn printed {text:?}, not a pid"),
+        })
+    }
+
+    /// Sends `signal` (stop, cont, kill) to a process's group in its pod and waits for it.
+    fn signal(&self, node: &str, name: &str, signal: &str) -> Result<(), ClusterError> {
+        let command = vec![
+            IMAGE_BINARY.to_string(),
+            "pod-signal".into(),
+            "--name".into(),
+            name.into(),
+            "--signal".into(),
+            signal.into(),
+        ];
+        let (pods, pod) = (self.pods.clone(), node.to_string());
+        self.wait(async move { exec::run(&pods, &pod, command).await })
+            .map(drop)
+    }
+
+    /// Runs one nftables script per node pod, all at once.
+    fn nft_each(&self, scripts: Vec<(String, String)>) -> Result<(), ClusterError> {
+        let pods = self.pods.clone();
+        self.wait(async move {
+            let mut runs = tokio::task::JoinSet::new();
+            for (pod, script) in scripts {
+                let pods = pods.clone();
+                runs.spawn(async move { exec::nft(&pods, &pod, &script).await });
+            }
+            let mut first_error = None;
+            while let Some(done) = runs.join_next().await {
+                if let Ok(Err(e)) = done {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        })
+    }
+
+    /// Brings each pod's copy of the run directory back into the run directory here.
+    fn copy_back(&self) -> Vec<String> {
+        let dir = self.cfg.run_dir.clone();
+        let names: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
+        let pods = self.pods.clone();
+        self.wait(async move {
+            let mut problems = Vec::new();
+            for pod in names {
+                let tar = vec![
+                    "tar".into(),
+                    "-C".into(),
+                    dir.display().to_string(),
+                    "-cf".into(),
+                    "-".into(),
+                    ".".into(),
+                ];
+                match exec::run(&pods, &pod, tar).await {
+                    Ok(archive) => {
+                        if let Err(e) = untar(&archive, &dir) {
+                            problems.push(format!("{pod}: {e}"));
+                        }
+                    }
+                    Err(e) => problems.push(format!("{pod}: {e}")),
+                }
+            }
+            problems
+        })
+    }
+}
+
+/// Creates the namespace and the pods; deletes the namespace again if anything fails.
+async fn create(
+    cfg: &KubeConfig,
+) -> Result<(Client, Vec<Node>, BTreeMap<String, String>), ClusterError> {
+    let client = client_for(cfg.kubeconfig.as_deref()).await?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = pods::namespace(&cfg.namespace, &cfg.run_id, &pods::controller_identity());
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .map_err(|e| ClusterError::Kube {
+            operation: format!("create namespace {}", cfg.namespace),
+            reason: e.to_string(),
+        })?;
+    match create_pods(cfg, &client).await {
+        Ok((nodes, placement)) => Ok((client, nodes, placement)),
+        Err(e) => {
+            if let Err(cleanup) =
+                delete_namespace(&client, &cfg.namespace, NAMESPACE_DELETE_WAIT).await
+            {
+                tracing::error!(error = %cleanup, "deleting the namespace of a failed start");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn create_pods(
+    cfg: &KubeConfig,
+    client: &Client,
+) -> Result<(Vec<Node>, BTreeMap<String, String>), ClusterError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
+    let names: Vec<String> = (1..=cfg.nodes)
+        .map(|i| format!("n{i}"))
+        .chain([RESOURCE_NODE.to_string()])
+        .collect();
+    let mirrored = [cfg.run_dir.as_path(), cfg.state_dir.as_path()];
+    for name in &names {
+        let pod = pods::node_pod(name, &cfg.run_id, &cfg.image, &mirrored);
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .map_err(|e| ClusterError::Kube {
+                operation: format!("create pod {name} in {}", cfg.namespace),
+                reason: e.to_string(),
+            })?;
+    }
+    let started = Instant::now();
+    loop {
+        let mut nodes = Vec::new();
+        let mut placement = BTreeMap::new();
+        let mut waiting = Vec::new();
+        for name in &names {
+            let pod = pods.get(name).await.map_err(|e| ClusterError::Kube {
+                operation: format!("get pod {name}"),
+                reason: e.to_string(),
+            })?;
+            match running_address(&pod) {
+                Ok(addr) => {
+                    nodes.push(Node {
+                        name: name.clone(),
+                        addr,
+                    });
+                    let host = pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.clone())
+                        .unwrap_or_default();
+                    placement.insert(name.clone(), host);
+                }
+                Err(why) => waiting.push(format!("{name}: {why}")),
+            }
+        }
+        if waiting.is_empty() {
+            return Ok((nodes, placement));
+        }
+        if let Some(fatal) = waiting.iter().find(|w| {
+            w.contains("ErrImageNeverPull")
+                || w.contains("ImagePullBackOff")
+                || w.contains("ErrImagePull")
+        }) {
+            return Err(ClusterError::Kube {
+                operation: format!("start the node pods of {}", cfg.namespace),
+                reason: format!(
+                    "{fatal}: the image {} is not on the cluster's nodes; build it with \
+                     scripts/build-image and load it (scripts/kube-node load-image, or kind \
+                     load docker-image)",
+                    cfg.image
+                ),
+            });
+        }
+        if started.elapsed() > cfg.ready_timeout {
+            return Err(ClusterError::Kube {
+                operation: format!("start the node pods of {}", cfg.namespace),
+                reason: format!(
+                    "not running after {:?}: {}",
+                    cfg.ready_timeout,
+                    waiting.join("; ")
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The pod's IPv4 address once it runs, or why it does not yet.
+fn running_address(pod: &Pod) -> Result<std::net::Ipv4Addr, String> {
+    let status = pod.status.as_ref().ok_or("no status yet")?;
+    let phase = status.phase.clone().unwrap_or_default();
+    let container = status.container_statuses.iter().flatten().next();
+    if let Some(waiting) = container
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.waiting.as_ref())
+    {
+        return Err(format!(
+            "{} {}",
+            waiting.reason.clone().unwrap_or_default(),
+            waiting.message.clone().unwrap_or_default()
+        ));
+    }
+    if phase != "Running" {
+        return Err(format!("phase {phase}"));
+    }
+    match status.pod_ip.as_deref().map(str::parse::<IpAddr>) {
+        Some(Ok(IpAddr::V4(v4))) => Ok(v4),
+        Some(_) => Err("no IPv4 address (splitbrain's partitions are by IPv4 address)".into()),
+        None => Err("no address yet".into()),
+    }
+}
+
+/// Splits the resource's node off the end of the list `create_pods` made.
+fn split_resource(mut nodes: Vec<Node>) -> (Node, Vec<Node>) {
+    let resource = nodes.pop().expect("the resource's pod is always made");
+    (resource, nodes)
+}
+
+/// Unpacks a tar archive into `dir` with the system's tar.
+fn untar(archive: &[u8], dir: &Path) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .args(["-xf", "-", "--no-same-owner"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("tar: {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(archive)
+        .map_err(|e| format!("tar: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("tar: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tar: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Cluster for KubeCluster {
+    fn run_id(&self) -> &str {
+        &self.cfg.run_id
+    }
+
+    fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    fn resource_node(&self) -> &Node {
+        &self.resource
+    }
+
+    fn spawn(&self, node: &str, spec: ProcessSpec) -> Result<(), ClusterError> {
+        let node = self.node(node)?.name.clone();
+        if self.live()?.procs.contains_key(&spec.name) {
+            return Err(ClusterError::DuplicateProcess { name: spec.name });
+        }
+        let pid = self.start(&node, &spec)?;
+        self.live()?.procs.insert(
+            spec.name.clone(),
+            Proc {
+                node,
+                spec,
+                pid,
+                state: ProcessState::Running,
+            },
+        );
+        Ok(())
+    }
+
+    fn kill(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.alive_process(name, "kill")?.0;
+        self.signal(&node, name, "kill")?;
+        self.set_state(name, ProcessState::Killed);
+        Ok(())
+    }
+
+    fn restart(&self, name: &str) -> Result<(), ClusterError> {
+        let (node, spec, state) = {
+            let inner = self.live()?;
+            let p = inner
+                .procs
+                .get(name)
+                .ok_or_else(|| self.unknown(name, &inner))?;
+            (p.node.clone(), p.spec.clone(), p.state)
+        };
+        if state.is_alive() {
+            self.signal(&node, name, "kill")?;
+        }
+        let pid = self.start(&node, &spec)?;
+        if let Some(p) = self.live()?.procs.get_mut(name) {
+            p.pid = pid;
+            p.state = ProcessState::Running;
+        }
+        Ok(())
+    }
+
+    fn pause(&self, name: &str) -> Result<(), ClusterError> {
+        let (node, state) = self.alive_process(name, "pause")?;
+        if state == ProcessState::Paused {
+            return Err(ClusterError::WrongState {
+                name: name.into(),
+                state: state.to_string(),
+                operation: "pause",
+                needed: "running",
+            });
+        }
+        self.signal(&node, name, "stop")?;
+        self.set_state(name, ProcessState::Paused);
+        Ok(())
+    }
+
+    fn resume(&self, name: &str) -> Result<(), ClusterError> {
+        let (node, state) = self.alive_process(name, "resume")?;
+        if state != ProcessState::Paused {
+            return Err(ClusterError::WrongState {
+                name: name.into(),
+                state: state.to_string(),
+                operation: "resume",
+                needed: "paused",
+            });
+        }
+        self.signal(&node, name, "cont")?;
+        self.set_state(name, ProcessState::Running);
+        Ok(())
+    }
+
+    fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
+        let names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+        grudge.validate(&names)?;
+        self.ensure_live()?;
+        let scripts = self
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    partition_script(&dropped_addrs(&self.nodes, grudge, &n.name)),
+                )
+            })
+            .collect();
+        self.nft_each(scripts)
+    }
+
+    fn heal(&self) -> Result<(), ClusterError> {
+        self.partition(&Grudge::default())
+    }
+
+    fn processes(&self) -> Vec<ProcessInfo> {
+        self.lock()
+            .procs
+            .values()
+            .map(|p| ProcessInfo {
+                name: p.spec.name.clone(),
+                node: p.node.clone(),
+                kind: p.spec.kind,
+                pid: p.pid,
+                state: p.state,
+            })
+            .collect()
+    }
+
+    /// A connection to `to` through the port-forward of the pod that has its address.
+    /// It comes from the pod's own loopback, not from `from_node`: a probe through it
+    /// says the server answers, not whether `from_node` is cut off from it.
+    fn connect(
+        &self,
+        from_node: &str,
+        to: SocketAddr,
+        timeout: Duration,
+    ) -> Result<TcpStream, ClusterError> {
+        self.node(from_node)?;
+        self.ensure_live()?;
+        let pod = self
+            .all_nodes()
+            .find(|n| IpAddr::V4(n.addr) == to.ip())
+            .ok_or_else(|| ClusterError::Kube {
+                operation: format!("connect to {to}"),
+                reason: "no node pod of this run has that address".into(),
+            })?
+            .name
+            .clone();
+        let pods = self.pods.clone();
+        self.wait(relay::open(pods, pod, to.port(), timeout))
+    }
+
+    fn teardown(&self) -> Result<TeardownReport, ClusterError> {
+        let started = Instant::now();
+        let (relays, alive) = {
+            let mut inner = self.lock();
+            if inner.torn_down {
+                return Ok(TeardownReport {
+                    first_call: false,
+                    ..TeardownReport::default()
+                });
+            }
+            inner.torn_down = true;
+            let alive = inner.procs.values().filter(|p| p.state.is_alive()).count();
+            (std::mem::take(&mut inner.relays), alive)
+        };
+        for relay in relays {
+            relay.abort();
+        }
+        for problem in self.copy_back() {
+            tracing::warn!(%problem, "bringing a pod's files back");
+        }
+        let client = self.client.clone();
+        let namespace = self.cfg.namespace.clone();
+        self.wait(
+            async move { delete_namespace(&client, &namespace, NAMESPACE_DELETE_WAIT).await },
+        )?;
+        let state_removed = std::fs::remove_dir_all(&self.cfg.state_dir).is_ok();
+        Ok(TeardownReport {
+            processes_killed: alive,
+            namespaces_deleted: 1,
+            state_removed,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            first_call: true,
+        })
+    }
+
+    fn splitbrain_program(&self) -> Result<PathBuf, ClusterError> {
+        Ok(PathBuf::from(IMAGE_BINARY))
+    }
+
+    fn agent_channel(
+        &self,
+        node: &str,
+        name: &str,
+        socket: PathBuf,
+    ) -> Result<AgentChannel, ClusterError> {
+        self.node(node)?;
+        let mut inner = self.live()?;
+        let port = inner.next_agent_port;
+        inner.next_agent_port += 1;
+        let relay = {
+            let _entered = self.runtime().enter();
+            relay::agent_relay(self.pods.clone(), node.to_string(), port, socket.clone())
+        };
+        inner.relays.push(relay);
+        tracing::debug!(
+            agent = name,
+            node,
+            port,
+            "agent channel through port-forward"
+        );
+        Ok(AgentChannel {
+            agent_args: vec!["--listen".into(), format!("127.0.0.1:{port}")],
+            controller_socket: socket,
+        })
+    }
+
+    fn packet_loss(&self) -> Option<&dyn PacketLoss> {
+        Some(self)
+    }
+}
+
+impl PacketLoss for KubeCluster {
+    fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
+        self.ensure_live()?;
+        let scripts = self
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    loss_script(&other_addrs(&self.nodes, &n.name), percent),
+                )
+            })
+            .collect();
+        self.nft_each(scripts)
+    }
+}
+
+impl KubeCluster {
+    /// The node and state of a live process, or why `operation` cannot act on it.
+    fn alive_process(
+        &self,
+        name: &str,
+        operation: &'static str,
+    ) -> Result<(String, ProcessState), ClusterError> {
+        let inner = self.live()?;
+        let p = inner
+            .procs
+            .get(name)
+            .ok_or_else(|| self.unknown(name, &inner))?;
+        if !p.state.is_alive() {
+            return Err(ClusterError::WrongState {
+                name: name.into(),
+                state: p.state.to_string(),
+                operation,
+                needed: "alive",
+            });
+        }
+        Ok((p.node.clone(), p.state))
+    }
+
+    fn set_state(&self, name: &str, state: ProcessState) {
+        if let Some(p) = self.lock().procs.get_mut(name) {
+            p.state = state;
+        }
+    }
+
+    fn unknown(&self, name: &str, inner: &Inner) -> ClusterError {
+        ClusterError::UnknownProcess {
+            name: name.into(),
+            known: inner.procs.keys().cloned().collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+impl Drop for KubeCluster {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            tracing::error!(error = %e, namespace = %self.cfg.namespace, "tearing the Kubernetes cluster of a run down");
+        }
+        // A runtime may not be dropped on a thread that is inside another runtime.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}

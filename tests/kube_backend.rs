@@ -1,0 +1,362 @@
+//! The Kubernetes backend on a real cluster: the local node of scripts/kube-node (real
+//! kube-apiserver, scheduler, controller manager and kubelet, containerd and runc), the
+//! image scripts/build-image makes from this very binary, loaded without a registry.
+//! The canary pair runs on pods with the verdicts it has on the local backend; a
+//! partition between pods holds pair by pair; nothing of a run is left on the cluster,
+//! after a finished run and after a SIGKILLed controller and `cleanup`. Needs root and
+//! what scripts/install-deps installs, as CI has.
+
+mod common;
+
+use common::kube_node::{Node, text};
+use common::{assert_exit, assert_lost_updates, assert_stale_writes_fenced_out, bin, results};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The image of this binary, built and loaded into the node's containerd.
+fn load_image() -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let built = Command::new(repo.join("scripts/build-image"))
+        .arg("--binary")
+        .arg(bin())
+        .output()
+        .expect("build-image runs");
+    assert!(
+        built.status.success(),
+        "build-image failed:\n{}",
+        text(&built)
+    );
+    let archive = String::from_utf8(built.stdout).unwrap().trim().to_string();
+    let loaded = Command::new(repo.join("scripts/kube-node"))
+        .args(["load-image", &archive])
+        .output()
+        .expect("kube-node runs");
+    assert!(
+        loaded.status.success(),
+        "load-image failed:\n{}",
+        text(&loaded)
+    );
+    let name = String::from_utf8(loaded.stdout).unwrap().trim().to_string();
+    assert!(name.starts_with("splitbrain.local/splitbrain:"), "{name}");
+    name
+}
+
+/// The namespaces on the cluster that carry a run's label.
+fn run_namespaces(node: &Node) -> Vec<String> {
+    node.ok(&[
+        "get",
+        "namespaces",
+        "-l",
+        "splitbrain.dev/run",
+        "-o",
+        "name",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+fn kube_flags<'a>(node: &'a Node, image: &'a str) -> Vec<&'a str> {
+    vec![
+        "--backend",
+        "kubernetes",
+        "--kubeconfig",
+        node.kubeconfig.to_str().unwrap(),
+        "--image",
+        image,
+    ]
+}
+
+fn run_canary(node: &Node, image: &str, out: &Path, fencing: &str) -> Output {
+    let mut args = common::canary_args(out.to_str().unwrap(), fencing);
+    args.extend(kube_flags(node, image));
+    common::splitbrain(&args)
+}
+
+/// The run directories under `out`, newest last.
+fn runs(out: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && !p.is_symlink())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn the_canary_pair_runs_on_pods_with_the_local_verdicts_and_leaves_no_namespace() {
+    common::require_root();
+    let node = Node::up();
+    let image = load_image();
+    let out = tempfile::tempdir().unwrap();
+
+    let unfenced = run_canary(&node, &image, out.path(), "off");
+    assert_exit(&unfenced, 1);
+    let run = common::latest_run(out.path());
+    assert_lost_updates(&results(&run));
+    assert!(
+        run.join("index.html").is_file(),
+        "no report in {}",
+        run.display()
+    );
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+    // The pods' files came back: the resource's log and each process's log.
+    assert!(
+        run.join("resource.jsonl").is_file(),
+        "no resource.jsonl in {}",
+        run.display()
+    );
+    assert!(
+        run.join("logs/redis-n1.log").is_file() || run.join("logs").read_dir().unwrap().count() > 3
+    );
+    // The nemesis paused an agent inside its pod, and the history names it and its node.
+    let pauses: Vec<Value> = common::history_ops(&run)
+        .into_iter()
+        .filter(|op| op["process"] == "nemesis" && op["f"] == "pause" && op["type"] == "info")
+        .collect();
+    assert!(!pauses.is_empty(), "no pause in the history");
+    let value = &pauses[0]["value"];
+    assert!(
+        value["processes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("agent-"),
+        "{value}"
+    );
+    assert!(
+        value["nodes"][0].as_str().unwrap().starts_with('n'),
+        "{value}"
+    );
+
+    let fenced = run_canary(&node, &image, out.path(), "on");
+    assert_exit(&fenced, 0);
+    assert_stale_writes_fenced_out(&results(&common::latest_run(out.path())));
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+}
+
+#[test]
+fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
+    common::require_root();
+    let node = Node::up();
+    let image = load_image();
+    let out = tempfile::tempdir().unwrap();
+    let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
+    args.extend(kube_flags(&node, &image));
+    let mut controller = Command::new(bin())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    // Killed once the workload runs: the history has ops.
+    loop {
+        let history = runs(out.path()).pop().map(|r| r.join("history.jsonl"));
+        if history.is_some_and(|h| std::fs::metadata(&h).is_ok_and(|m| m.len() > 0)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never started its workload"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    let left = run_namespaces(&node);
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed run's namespace should be there: {left:?}"
+    );
+
+    let kubeconfig = node.kubeconfig.to_str().unwrap();
+    let cleanup = common::splitbrain(&[
+        "cleanup",
+        "--backend",
+        "kubernetes",
+        "--kubeconfig",
+        kubeconfig,
+    ]);
+    assert_exit(&cleanup, 0);
+    let said = String::from_utf8_lossy(&cleanup.stdout).to_string();
+    assert!(said.contains("deleted namespace splitbrain-"), "{said}");
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+    let again = common::splitbrain(&[
+        "cleanup",
+        "--backend",
+        "kubernetes",
+        "--kubeconfig",
+        kubeconfig,
+    ]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("no namespace of a run"));
+}
+
+/// Whether pod `from` reaches a Redis at `to`'s address (a PING answered within a second).
+fn reaches(node: &Node, namespace: &str, from: &str, to_addr: &str) -> bool {
+    let out = node.kubectl(&[
+        "exec",
+        "-n",
+        namespace,
+        from,
+        "--",
+        "timeout",
+        "1",
+        "redis-cli",
+        "-h",
+        to_addr,
+        "-p",
+        "6390",
+        "ping",
+    ]);
+    String::from_utf8_lossy(&out.stdout).contains("PONG")
+}
+
+#[test]
+fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
+    use splitbrain_nemesis::kube::{KubeCluster, KubeConfig};
+    use splitbrain_nemesis::{Cluster, Grudge, ProcessKind, ProcessSpec};
+    common::require_root();
+    let node = Node::up();
+    let image = load_image();
+    let dirs = tempfile::tempdir().unwrap();
+    let run_id = format!("t{}", std::process::id());
+    let cluster = KubeCluster::up(KubeConfig {
+        run_id: run_id.clone(),
+        nodes: 3,
+        namespace: format!("splitbrain-{run_id}"),
+        image,
+        kubeconfig: Some(node.kubeconfig.clone()),
+        run_dir: dirs.path().join("run"),
+        state_dir: dirs.path().join("state"),
+        ready_timeout: Duration::from_secs(120),
+    })
+    .expect("the pods come up");
+    let namespace = cluster.namespace().to_string();
+    let nodes = cluster.nodes().to_vec();
+    for n in &nodes {
+        cluster
+            .spawn(
+                &n.name,
+                ProcessSpec {
+                    name: format!("redis-{}", n.name),
+                    kind: ProcessKind::LockServer,
+                    program: "redis-server".into(),
+                    args: [
+                        "--port",
+                        "6390",
+                        "--bind",
+                        "0.0.0.0",
+                        "--protected-mode",
+                        "no",
+                        "--save",
+                        "",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    env: vec![],
+                    log: dirs.path().join(format!("run/logs/redis-{}.log", n.name)),
+                },
+            )
+            .expect("redis starts in the pod");
+    }
+    let addr = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .addr
+            .to_string()
+    };
+    let pairs = [("n1", "n2"), ("n1", "n3"), ("n2", "n3")];
+    let started = Instant::now();
+    while !pairs
+        .iter()
+        .all(|(a, b)| reaches(&node, &namespace, a, &addr(b)))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the pods never reached each other"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let grudge = Grudge::between(&[vec!["n1".into(), "n2".into()], vec!["n3".into()]]);
+    cluster.partition(&grudge).unwrap();
+    for (a, b) in pairs {
+        for (from, to) in [(a, b), (b, a)] {
+            assert_eq!(
+                reaches(&node, &namespace, from, &addr(to)),
+                !grudge.cuts(from, to),
+                "{from} -> {to} under {grudge:?}"
+            );
+        }
+    }
+    cluster.heal().unwrap();
+    for (a, b) in pairs {
+        assert!(
+            reaches(&node, &namespace, a, &addr(b)),
+            "{a} -> {b} after heal"
+        );
+        assert!(
+            reaches(&node, &namespace, b, &addr(a)),
+            "{b} -> {a} after heal"
+        );
+    }
+
+    // Pause and kill act on the process inside its pod.
+    cluster.pause("redis-n3").unwrap();
+    assert!(
+        !reaches(&node, &namespace, "n1", &addr("n3")),
+        "a paused redis answered"
+    );
+    cluster.resume("redis-n3").unwrap();
+    assert!(
+        reaches(&node, &namespace, "n1", &addr("n3")),
+        "a resumed redis did not answer"
+    );
+    cluster.kill("redis-n3").unwrap();
+    assert!(
+        !reaches(&node, &namespace, "n1", &addr("n3")),
+        "a killed redis answered"
+    );
+    cluster.restart("redis-n3").unwrap();
+    let started = Instant::now();
+    while !reaches(&node, &namespace, "n1", &addr("n3")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the restarted redis never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let report = cluster.teardown().unwrap();
+    assert_eq!(report.namespaces_deleted, 1);
+    assert!(
+        dirs.path().join("run/logs/redis-n1.log").is_file(),
+        "the pods' logs were not brought back"
+    );
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+}
