@@ -43,6 +43,32 @@ pub struct SuiteArgs {
     /// Print the runs the file describes, each as the `splitbrain run` command, and stop
     #[arg(long)]
     pub list: bool,
+    /// Run every cell on this backend, as `run --backend` (local, kubernetes)
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// For --backend kubernetes: the cluster's kubeconfig, as `run --kubeconfig`
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// For --backend kubernetes: the node pods' image, as `run --image`
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+}
+
+impl SuiteArgs {
+    /// The `run` arguments that say where every cell runs.
+    fn backend_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(b) = &self.backend {
+            out.extend(["--backend".to_owned(), b.clone()]);
+        }
+        if let Some(k) = &self.kubeconfig {
+            out.extend(["--kubeconfig".to_owned(), k.display().to_string()]);
+        }
+        if let Some(i) = &self.image {
+            out.extend(["--image".to_owned(), i.clone()]);
+        }
+        out
+    }
 }
 
 /// RunOptions are the `run` options a suite may set, for all cells or one.
@@ -339,7 +365,15 @@ fn plan(file: &Path) -> Result<(String, Vec<Planned>)> {
 /// Runs the suite; returns 0 when every run concluded what its cell expected, 1 when
 /// one did not, 2 when the suite was interrupted before its end.
 pub fn run(args: &SuiteArgs) -> Result<u8> {
-    let (name, planned) = plan(&args.file)?;
+    let (name, mut planned) = plan(&args.file)?;
+    let backend = args.backend_args();
+    if !backend.is_empty() {
+        for p in &mut planned {
+            p.args.extend(backend.iter().cloned());
+        }
+        crate::cli::check_run_args(&planned[0].args)
+            .context("the suite's --backend, --kubeconfig and --image")?;
+    }
     if args.list {
         for p in &planned {
             println!(

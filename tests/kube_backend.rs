@@ -43,6 +43,47 @@ fn load_image() -> String {
     name
 }
 
+/// A kubeconfig for the controller's least-privilege account (manifests/controller-rbac.yaml)
+/// instead of the node's admin, written into `dir`.
+fn controller_kubeconfig(node: &Node, dir: &Path) -> PathBuf {
+    let rbac = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/controller-rbac.yaml");
+    node.ok(&["apply", "-f", rbac.to_str().unwrap()]);
+    let token = node.ok(&[
+        "-n",
+        "splitbrain-system",
+        "create",
+        "token",
+        "splitbrain-controller",
+        "--duration",
+        "2h",
+    ]);
+    let cluster = |field: &str| {
+        node.ok(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            &format!("jsonpath={{.clusters[0].cluster.{field}}}"),
+        ])
+    };
+    let kubeconfig = dir.join("controller.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: node\n  cluster:\n    server: {}\n    \
+             certificate-authority-data: {}\nusers:\n- name: controller\n  user:\n    token: {}\n\
+             contexts:\n- name: controller\n  context:\n    cluster: node\n    user: controller\n\
+             current-context: controller\n",
+            cluster("server"),
+            cluster("certificate-authority-data"),
+            token.trim()
+        ),
+    )
+    .unwrap();
+    kubeconfig
+}
+
 /// The namespaces on the cluster that carry a run's label.
 fn run_namespaces(node: &Node) -> Vec<String> {
     node.ok(&[
@@ -58,20 +99,20 @@ fn run_namespaces(node: &Node) -> Vec<String> {
     .collect()
 }
 
-fn kube_flags<'a>(node: &'a Node, image: &'a str) -> Vec<&'a str> {
+fn kube_flags<'a>(kubeconfig: &'a Path, image: &'a str) -> Vec<&'a str> {
     vec![
         "--backend",
         "kubernetes",
         "--kubeconfig",
-        node.kubeconfig.to_str().unwrap(),
+        kubeconfig.to_str().unwrap(),
         "--image",
         image,
     ]
 }
 
-fn run_canary(node: &Node, image: &str, out: &Path, fencing: &str) -> Output {
+fn run_canary(kubeconfig: &Path, image: &str, out: &Path, fencing: &str) -> Output {
     let mut args = common::canary_args(out.to_str().unwrap(), fencing);
-    args.extend(kube_flags(node, image));
+    args.extend(kube_flags(kubeconfig, image));
     common::splitbrain(&args)
 }
 
@@ -95,8 +136,10 @@ fn the_canary_pair_runs_on_pods_with_the_local_verdicts_and_leaves_no_namespace(
     let node = Node::up();
     let image = load_image();
     let out = tempfile::tempdir().unwrap();
+    // The controller runs with the least privilege manifests/controller-rbac.yaml grants.
+    let kubeconfig = controller_kubeconfig(&node, out.path());
 
-    let unfenced = run_canary(&node, &image, out.path(), "off");
+    let unfenced = run_canary(&kubeconfig, &image, out.path(), "off");
     assert_exit(&unfenced, 1);
     let run = common::latest_run(out.path());
     assert_lost_updates(&results(&run));
@@ -138,7 +181,15 @@ fn the_canary_pair_runs_on_pods_with_the_local_verdicts_and_leaves_no_namespace(
         "{value}"
     );
 
-    let fenced = run_canary(&node, &image, out.path(), "on");
+    // run.json says where the nodes were: the namespace, the image, each pod's node.
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let backend = &info["extra"]["backend"];
+    assert_eq!(backend["backend"], "kubernetes", "{info:#}");
+    assert_eq!(backend["image"], image.as_str());
+    assert_eq!(backend["pods_on"]["n1"], "splitbrain-node", "{backend:#}");
+
+    let fenced = run_canary(&kubeconfig, &image, out.path(), "on");
     assert_exit(&fenced, 0);
     assert_stale_writes_fenced_out(&results(&common::latest_run(out.path())));
     assert!(
@@ -154,8 +205,9 @@ fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
     let node = Node::up();
     let image = load_image();
     let out = tempfile::tempdir().unwrap();
+    let kubeconfig = controller_kubeconfig(&node, out.path());
     let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
-    args.extend(kube_flags(&node, &image));
+    args.extend(kube_flags(&kubeconfig, &image));
     let mut controller = Command::new(bin())
         .args(&args)
         .stdout(Stdio::null())
@@ -184,7 +236,7 @@ fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
         "the killed run's namespace should be there: {left:?}"
     );
 
-    let kubeconfig = node.kubeconfig.to_str().unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
     let cleanup = common::splitbrain(&[
         "cleanup",
         "--backend",

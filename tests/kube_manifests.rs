@@ -97,3 +97,45 @@ fn the_kind_cluster_has_a_control_plane_and_workers_to_spread_the_run_over() {
     assert_eq!(roles.iter().filter(|r| **r == "control-plane").count(), 1);
     assert!(roles.iter().filter(|r| **r == "worker").count() >= 3);
 }
+
+#[test]
+fn the_controller_role_grants_the_kubernetes_backend_only_what_it_calls() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let docs = documents("controller-rbac.yaml");
+    let _: Namespace = typed(by_kind(&docs, "Namespace"));
+    let _: ServiceAccount = typed(by_kind(&docs, "ServiceAccount"));
+    let binding: ClusterRoleBinding = typed(by_kind(&docs, "ClusterRoleBinding"));
+    assert_eq!(binding.role_ref.name, "splitbrain-controller");
+    let role: ClusterRole = typed(by_kind(&docs, "ClusterRole"));
+    let mut granted = std::collections::BTreeSet::new();
+    for rule in role.rules.unwrap_or_default() {
+        assert_eq!(
+            rule.api_groups.as_deref(),
+            Some(&[String::new()][..]),
+            "core group only"
+        );
+        for resource in rule.resources.unwrap_or_default() {
+            for verb in &rule.verbs {
+                assert_ne!(verb, "*", "no wildcard verbs");
+                granted.insert(format!("{verb} {resource}"));
+            }
+        }
+    }
+    let expected: std::collections::BTreeSet<String> = [
+        "create namespaces",
+        "get namespaces",
+        "list namespaces",
+        "delete namespaces",
+        "create pods",
+        "get pods",
+        "list pods",
+        "delete pods",
+        "create pods/exec",
+        "get pods/exec",
+        "create pods/portforward",
+        "get pods/portforward",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(granted, expected);
+}

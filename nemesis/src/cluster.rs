@@ -198,6 +198,11 @@ pub trait Cluster: Send + Sync {
     /// Kills every process of the run, removes its network and its state. Idempotent.
     fn teardown(&self) -> Result<TeardownReport, ClusterError>;
 
+    /// What run.json records of the backend: its name and where the nodes are.
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "backend": "local" })
+    }
+
     /// The splitbrain program as the nodes run it (agents, the resource): this very
     /// binary on the local backend, the image's copy on the Kubernetes one.
     fn splitbrain_program(&self) -> Result<PathBuf, ClusterError> {

@@ -312,7 +312,8 @@ impl KubeCluster {
         })
     }
 
-    /// Brings each pod's copy of the run directory back into the run directory here.
+    /// Kills what still runs in each pod and brings the pod's copy of the run directory
+    /// back into the run directory here.
     fn copy_back(&self) -> Vec<String> {
         let dir = self.cfg.run_dir.clone();
         let names: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
@@ -320,13 +321,14 @@ impl KubeCluster {
         self.wait(async move {
             let mut problems = Vec::new();
             for pod in names {
+                // Every process but pid 1 killed first, as the local backend kills at
+                // teardown, so no file changes while tar reads it.
                 let tar = vec![
-                    "tar".into(),
-                    "-C".into(),
+                    "sh".to_string(),
+                    "-c".into(),
+                    "kill -KILL -1 2>/dev/null; sleep 0.2; exec tar -C \"$1\" -cf - .".into(),
+                    "copy-back".into(),
                     dir.display().to_string(),
-                    "-cf".into(),
-                    "-".into(),
-                    ".".into(),
                 ];
                 match exec::run(&pods, &pod, tar).await {
                     Ok(archive) => {
@@ -684,6 +686,15 @@ impl Cluster for KubeCluster {
             state_removed,
             elapsed_ms: started.elapsed().as_millis() as u64,
             first_call: true,
+        })
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": "kubernetes",
+            "namespace": self.cfg.namespace,
+            "image": self.cfg.image,
+            "pods_on": self.placement,
         })
     }
 
