@@ -1,9 +1,10 @@
 //! What splitbrain runs inside a node pod of the Kubernetes backend (see
 //! `splitbrain_nemesis::kube`): `pod-init`, the pod's first process, which keeps the pod
-//! alive and reaps the processes started in it; `pod-spawn`, which starts one process of
-//! the run in its own session with its output in a log file and leaves it to `pod-init`;
-//! and `pod-signal`, which signals a started process's group by its name and waits until
-//! the kernel shows the effect. The controller runs the last two through the API's exec.
+//! alive, reaps the processes started in it, and serves the controller's connections
+//! from inside the pod (see [`PROXY_PORT`]); `pod-spawn`, which starts one process of the
+//! run in its own session with its output in a log file and leaves it to `pod-init`; and
+//! `pod-signal`, which signals a started process's group by its name and waits until the
+//! kernel shows the effect. The controller runs the last two through the API's exec.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -21,9 +22,24 @@ const PID_DIR: &str = "/run/splitbrain-pod/pids";
 /// How long `pod-signal` waits for a process to stop or die.
 const SIGNAL_WAIT: Duration = Duration::from_secs(10);
 
+/// The loopback port where `pod-init` takes the controller's connections, which arrive
+/// through the API's port-forward. Each starts with one line, `connect ADDR TIMEOUT_MS`;
+/// pod-init connects to ADDR from inside the pod (so the pod's partition rules apply, as
+/// they do to its own processes), answers `ok` or `error WHY`, and then relays bytes both
+/// ways until either side closes. Kept in step with `splitbrain_nemesis::kube`.
+pub const PROXY_PORT: u16 = splitbrain_nemesis::kube::PROXY_PORT;
+
 /// `splitbrain pod-init`: sleeps as the pod's pid 1, reaping every orphan (the processes
-/// `pod-spawn` started), until SIGTERM or SIGINT.
+/// `pod-spawn` started) and serving the controller's connections, until SIGTERM or
+/// SIGINT.
 pub fn init() -> Result<()> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", PROXY_PORT))
+        .with_context(|| format!("listening on 127.0.0.1:{PROXY_PORT}"))?;
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || proxy(conn));
+        }
+    });
     extern "C" fn stop(_: nix::libc::c_int) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { nix::libc::_exit(0) }
@@ -40,6 +56,67 @@ pub fn init() -> Result<()> {
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => bail!("pod-init: waitpid: {e}"),
         }
+    }
+}
+
+/// Serves one controller connection: the `connect` line, the answer, then the relay.
+fn proxy(mut conn: std::net::TcpStream) {
+    use std::io::Write;
+    let target = match read_connect_line(&conn) {
+        Ok((addr, timeout)) => std::net::TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| format!("connect {addr}: {e}")),
+        Err(e) => Err(e),
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(why) => {
+            let _ = writeln!(conn, "error {why}");
+            return;
+        }
+    };
+    if writeln!(conn, "ok").is_err() {
+        return;
+    }
+    let (Ok(mut conn_r), Ok(mut target_w)) = (conn.try_clone(), target.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut conn_r, &mut target_w);
+        let _ = target_w.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut target_r, mut conn_w) = (target, conn);
+    let _ = std::io::copy(&mut target_r, &mut conn_w);
+    let _ = conn_w.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+/// Reads `connect ADDR TIMEOUT_MS\n` byte by byte, so nothing after it is consumed.
+fn read_connect_line(
+    mut conn: &std::net::TcpStream,
+) -> Result<(std::net::SocketAddr, Duration), String> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 256 {
+        match conn.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => line.push(byte[0]),
+            _ => return Err("the connection closed before its connect line".into()),
+        }
+    }
+    parse_connect_line(&String::from_utf8_lossy(&line))
+}
+
+/// `connect ADDR TIMEOUT_MS`, as the controller writes it.
+fn parse_connect_line(line: &str) -> Result<(std::net::SocketAddr, Duration), String> {
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next(), words.next()) {
+        (Some("connect"), Some(addr), Some(ms), None) => {
+            let addr = addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
+            let ms: u64 = ms.parse().map_err(|_| format!("bad timeout {ms:?}"))?;
+            Ok((addr, Duration::from_millis(ms.max(1))))
+        }
+        _ => Err(format!("expected `connect ADDR TIMEOUT_MS`, got {line:?}")),
     }
 }
 
@@ -164,6 +241,60 @@ fn process_state(pid: i32) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connect_line_gives_the_address_and_timeout_and_anything_else_is_refused() {
+        let (addr, timeout) = parse_connect_line("connect 10.1.2.3:6379 700").unwrap();
+        assert_eq!(
+            (addr.to_string(), timeout),
+            ("10.1.2.3:6379".into(), Duration::from_millis(700))
+        );
+        assert!(parse_connect_line("connect 10.1.2.3 700").is_err());
+        assert!(parse_connect_line("connect 10.1.2.3:1 x").is_err());
+        assert!(parse_connect_line("open 10.1.2.3:1 7").is_err());
+    }
+
+    #[test]
+    fn the_proxy_connects_answers_and_relays_both_ways() {
+        use std::io::{BufRead, Read, Write};
+        let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let echo_addr = echo.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = echo.accept().unwrap();
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).unwrap();
+            s.write_all(&buf).unwrap();
+        });
+        let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let front_addr = front.local_addr().unwrap();
+        std::thread::spawn(move || proxy(front.accept().unwrap().0));
+        let mut client = std::net::TcpStream::connect(front_addr).unwrap();
+        writeln!(client, "connect {echo_addr} 500").unwrap();
+        client.write_all(b"hello").unwrap();
+        let mut reader = std::io::BufReader::new(client);
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        assert_eq!(answer, "ok\n");
+        let mut echoed = [0u8; 5];
+        reader.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"hello");
+
+        // Nothing listens on a port just freed: the answer says so.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let front_addr = front.local_addr().unwrap();
+        std::thread::spawn(move || proxy(front.accept().unwrap().0));
+        let mut client = std::net::TcpStream::connect(front_addr).unwrap();
+        writeln!(client, "connect {closed} 500").unwrap();
+        let mut answer = String::new();
+        std::io::BufReader::new(client)
+            .read_line(&mut answer)
+            .unwrap();
+        assert!(answer.starts_with("error connect"), "{answer}");
+    }
 
     #[test]
     fn the_state_of_this_process_is_running_and_of_a_missing_one_none() {

@@ -78,7 +78,7 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
         splitbrain_nemesis::faults::plan(&schedule_config(&cfg, faults.clone()), &node_names);
     print_plan(progress, &faults, &plan);
 
-    let state = state_dir(&run_id);
+    let state = state_dir(&cfg.backend, &run_id);
     progress.phase("cluster up");
     let cluster = cluster_up(&cfg, &run_id, &state, &dir).await?;
     let run_state = RunState {
@@ -503,6 +503,7 @@ fn write_run_info(
         end: None,
         extra: serde_json::json!({
             "run_id": cluster.run_id(),
+            "backend": cluster.describe(),
             "lock_agent_args": services.lock.agent_args,
             "lock_notes": crate::lock_servers::notes(cfg.lock),
             "resource_addr": services.resource_addr.to_string(),
@@ -794,9 +795,17 @@ fn nemesis_label(names: &[String]) -> String {
 }
 
 /// The cluster's own state directory: created at `up`, removed with everything in it at
-/// teardown, so sockets and server data put there cannot outlive the run.
-fn state_dir(run_id: &str) -> PathBuf {
-    PathBuf::from(STATE_ROOT).join("state").join(run_id)
+/// teardown, so sockets and server data put there cannot outlive the run. A Kubernetes
+/// run keeps only its agents' relay sockets here, so without root it uses the temporary
+/// directory (a local run without root is in a user namespace, where it is root).
+fn state_dir(backend: &Backend, run_id: &str) -> PathBuf {
+    let root = match backend {
+        Backend::Kubernetes(_) if !nix::unistd::geteuid().is_root() => {
+            std::env::temp_dir().join(format!("splitbrain-{}", nix::unistd::geteuid()))
+        }
+        _ => PathBuf::from(STATE_ROOT),
+    };
+    root.join("state").join(run_id)
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
     let mut tasks = vec![tokio::spawn(async move { drop(resource.run().await) })];
     for slot in 0..opts.clients {
         let server = AgentServer::bind(&AgentArgs {
-            socket: dir.join(format!("agent-{slot}.sock")),
+            socket: Some(dir.join(format!("agent-{slot}.sock"))),
             listen: None,
             node: format!("n{slot}"),
             lock: LockKind::Redis,

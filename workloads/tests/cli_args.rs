@@ -40,7 +40,7 @@ fn agent_flags_parse_into_agent_args() {
     ])
     .unwrap();
     let a = cli.args;
-    assert_eq!(a.socket.to_str(), Some("/run/sb/agent-0.sock"));
+    assert_eq!(a.socket.as_deref(), Some(std::path::Path::new("/run/sb/agent-0.sock")));
     assert_eq!((a.node.as_str(), a.lock), ("n1", LockKind::Redis));
     assert_eq!(a.redis.as_deref(), Some("10.77.0.2:6379"));
     assert_eq!((a.fencing, a.op_timeout_ms), (Fencing::On, 750));
@@ -74,7 +74,7 @@ fn resource_flags_parse_and_fencing_defaults_to_off() {
 async fn an_agent_for_redis_without_a_redis_address_says_what_to_add() {
     let dir = tempfile::tempdir().unwrap();
     let args = AgentArgs {
-        socket: dir.path().join("a.sock"),
+        socket: Some(dir.path().join("a.sock")),
         listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,
@@ -104,7 +104,7 @@ async fn an_agent_replaces_a_stale_socket_file() {
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
     let args = AgentArgs {
-        socket: socket.clone(),
+        socket: Some(socket.clone()),
         listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,
@@ -128,7 +128,7 @@ async fn an_agent_refuses_to_delete_a_regular_file_at_its_socket_path() {
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, b"precious").unwrap();
     let args = AgentArgs {
-        socket: path.clone(),
+        socket: Some(path.clone()),
         listen: None,
         node: "n1".into(),
         lock: LockKind::Redis,

@@ -26,6 +26,7 @@ mod relay;
 
 pub use cleanup::{KubeCleanupReport, cleanup_leftovers};
 pub use pods::{CONTAINER, CONTROLLER_ANNOTATION, IMAGE_BINARY, NODE_LABEL, RUN_LABEL};
+pub use relay::PROXY_PORT;
 
 use crate::nft::{dropped_addrs, loss_script, other_addrs, partition_script};
 use crate::{
@@ -278,6 +279,36 @@ impl KubeCluster {
         })
     }
 
+    /// Copies the run's scratch directory from this machine into `node`'s pod, where the
+    /// lock servers' folders and configuration files are made before they start (on the
+    /// local backend both sides see one folder). The relay sockets stay here.
+    fn send_state(&self, node: &str) -> Result<(), ClusterError> {
+        let archive = tar_of(&self.cfg.state_dir)?;
+        if archive.len() > MAX_STATE_ARCHIVE {
+            return Err(ClusterError::Kube {
+                operation: format!("send {} to pod {node}", self.cfg.state_dir.display()),
+                reason: format!(
+                    "its archive is {} bytes, more than the {MAX_STATE_ARCHIVE} a command \
+                     line carries",
+                    archive.len()
+                ),
+            });
+        }
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(archive);
+        let command = vec![
+            "sh".to_string(),
+            "-c".into(),
+            "printf '%s' \"$2\" | base64 -d | tar -x -C \"$1\" --no-overwrite-dir".into(),
+            "send-state".into(),
+            self.cfg.state_dir.display().to_string(),
+            encoded,
+        ];
+        let (pods, pod) = (self.pods.clone(), node.to_string());
+        self.wait(async move { exec::run(&pods, &pod, command).await })
+            .map(drop)
+    }
+
     /// Sends `signal` (stop, cont, kill) to a process's group in its pod and waits for it.
     fn signal(&self, node: &str, name: &str, signal: &str) -> Result<(), ClusterError> {
         let command = vec![
@@ -479,13 +510,35 @@ fn split_resource(mut nodes: Vec<Node>) -> (Node, Vec<Node>) {
     (resource, nodes)
 }
 
+/// The most of the scratch directory's archive [`KubeCluster::send_state`] sends: it
+/// travels base64-encoded as one argument, which Linux caps at 128 KiB.
+const MAX_STATE_ARCHIVE: usize = 90 * 1024;
+
+/// The contents of `dir` as a tar archive, without sockets, made with the system's tar.
+fn tar_of(dir: &Path) -> Result<Vec<u8>, ClusterError> {
+    let out = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .args(["--exclude=*.sock", "-cf", "-", "."])
+        .output()
+        .map_err(|e| ClusterError::io(format!("tar of {}", dir.display()), e))?;
+    if !out.status.success() {
+        return Err(ClusterError::Command {
+            command: format!("tar -C {} -cf - .", dir.display()),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
 /// Unpacks a tar archive into `dir` with the system's tar.
 fn untar(archive: &[u8], dir: &Path) -> Result<(), String> {
     use std::io::Write;
     let mut child = std::process::Command::new("tar")
         .arg("-C")
         .arg(dir)
-        .args(["-xf", "-", "--no-same-owner"])
+        .args(["-xf", "-", "--no-same-owner", "--no-overwrite-dir"])
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -525,6 +578,7 @@ impl Cluster for KubeCluster {
         if self.live()?.procs.contains_key(&spec.name) {
             return Err(ClusterError::DuplicateProcess { name: spec.name });
         }
+        self.send_state(&node)?;
         let pid = self.start(&node, &spec)?;
         self.live()?.procs.insert(
             spec.name.clone(),
@@ -630,28 +684,16 @@ impl Cluster for KubeCluster {
             .collect()
     }
 
-    /// A connection to `to` through the port-forward of the pod that has its address.
-    /// It comes from the pod's own loopback, not from `from_node`: a probe through it
-    /// says the server answers, not whether `from_node` is cut off from it.
     fn connect(
         &self,
         from_node: &str,
         to: SocketAddr,
         timeout: Duration,
     ) -> Result<TcpStream, ClusterError> {
-        self.node(from_node)?;
+        let pod = self.node(from_node)?.name.clone();
         self.ensure_live()?;
-        let pod = self
-            .all_nodes()
-            .find(|n| IpAddr::V4(n.addr) == to.ip())
-            .ok_or_else(|| ClusterError::Kube {
-                operation: format!("connect to {to}"),
-                reason: "no node pod of this run has that address".into(),
-            })?
-            .name
-            .clone();
         let pods = self.pods.clone();
-        self.wait(relay::open(pods, pod, to.port(), timeout))
+        self.wait(relay::open(pods, pod, to, timeout))
     }
 
     fn teardown(&self) -> Result<TeardownReport, ClusterError> {

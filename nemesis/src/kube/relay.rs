@@ -1,66 +1,97 @@
 //! The controller's connections into node pods, through the API's port-forward (what
 //! `kubectl port-forward` does): the controller stays outside the cluster and reaches a
-//! pod's ports through the API server and the kubelet, a path no partition inside the
-//! pods' network touches (port-forward connects from inside the pod to its loopback, and
+//! pod through the API server and the kubelet, a path no partition inside the pods'
+//! network touches (port-forward connects from inside the pod to its loopback, and
 //! partitions drop packets by source address from other pods). It works wherever the
 //! API does, a kind cluster from its host included, without routes to the pod network.
 //!
-//! Two uses: [`agent_relay`] serves an agent's channel as a Unix socket on this machine,
-//! which the controller's agent client connects to as on the local backend; [`open`] is
-//! one TCP connection to a pod's port, for the controller's probes of servers.
+//! Every connection goes to one port of the pod, [`PROXY_PORT`], where the pod's first
+//! process (`splitbrain pod-init`) opens the connection asked for from inside the pod:
+//! a probe of a server from node n1 is then subject to n1's partition rules, as on the
+//! local backend. Two uses: [`agent_relay`] serves an agent's channel as a Unix socket
+//! on this machine, which the controller's agent client connects to as on the local
+//! backend; [`open`] is one TCP connection from inside a pod, for the controller's
+//! probes of servers.
 
 use crate::ClusterError;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
 
-/// How long a port-forward's error stream gets to say the port refused: the kubelet's
-/// runtime dials the port as soon as the stream opens, so a refusal comes at once.
-const REFUSAL_WINDOW: Duration = Duration::from_millis(150);
+/// The loopback port where each node pod's `splitbrain pod-init` takes the controller's
+/// connections: a `connect ADDR TIMEOUT_MS` line, then `ok` or `error WHY`, then the
+/// bytes of a connection it opened to ADDR from inside the pod.
+pub const PROXY_PORT: u16 = 7199;
 /// How often [`agent_relay`] asks whether the agent listens yet.
 const AGENT_POLL: Duration = Duration::from_millis(100);
 
-/// A port-forward stream to `port` of `pod`, once the pod's end is connected.
-async fn forward(
+/// A connection from inside `pod` to `to`, through the API's port-forward to the pod's
+/// proxy, once the proxy has connected.
+async fn connect_from(
     pods: &Api<Pod>,
     pod: &str,
-    port: u16,
+    to: SocketAddr,
+    timeout: Duration,
 ) -> Result<(tokio::io::DuplexStream, kube::api::Portforwarder), ClusterError> {
-    let refused = |reason: String| ClusterError::Kube {
-        operation: format!("port-forward to {pod}:{port}"),
+    let failed = |reason: String| ClusterError::Kube {
+        operation: format!("connect from pod {pod} to {to}"),
         reason,
     };
     let mut forwarder = pods
-        .portforward(pod, &[port])
+        .portforward(pod, &[PROXY_PORT])
         .await
-        .map_err(|e| refused(e.to_string()))?;
-    let stream = forwarder.take_stream(port).expect("the port was asked for");
-    let error = forwarder.take_error(port).expect("the port was asked for");
-    if let Ok(Some(message)) = tokio::time::timeout(REFUSAL_WINDOW, error).await {
-        return Err(refused(message));
+        .map_err(|e| failed(e.to_string()))?;
+    let mut stream = forwarder
+        .take_stream(PROXY_PORT)
+        .expect("the port was asked for");
+    let line = format!("connect {to} {}\n", timeout.as_millis().max(1));
+    stream
+        .write_all(line.as_bytes())
+        .await
+        .map_err(|e| failed(format!("sending to the pod's proxy: {e}")))?;
+    // The answer byte by byte, so no byte of the connection after it is taken.
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte).await {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) if answer.len() < 4096 => answer.push(byte[0]),
+            Ok(_) | Err(_) => {
+                return Err(failed(
+                    "the pod's proxy (splitbrain pod-init) closed without an answer".into(),
+                ));
+            }
+        }
     }
-    Ok((stream, forwarder))
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    match answer.strip_prefix("error ") {
+        Some(why) => Err(failed(why.to_string())),
+        None if answer == "ok" => Ok((stream, forwarder)),
+        None => Err(failed(format!("the pod's proxy answered {answer:?}"))),
+    }
 }
 
-/// Opens one connection to `port` of `pod` and hands it over as a loopback TCP stream of
-/// this machine, bridged to the port-forward by a task that ends with the connection.
+/// Opens one connection from inside `pod` to `to` and hands it over as a loopback TCP
+/// stream of this machine, bridged to the port-forward by a task that ends with the
+/// connection.
 pub async fn open(
     pods: Api<Pod>,
     pod: String,
-    port: u16,
+    to: SocketAddr,
     timeout: Duration,
 ) -> Result<std::net::TcpStream, ClusterError> {
-    let (mut remote, forwarder) = tokio::time::timeout(timeout, forward(&pods, &pod, port))
-        .await
-        .map_err(|_| {
-            ClusterError::io(
-                format!("port-forward to {pod}:{port}"),
-                std::io::Error::from(std::io::ErrorKind::TimedOut),
-            )
-        })??;
+    let opened = tokio::time::timeout(timeout * 2, connect_from(&pods, &pod, to, timeout)).await;
+    let (mut remote, forwarder) = opened.map_err(|_| {
+        ClusterError::io(
+            format!("connect from pod {pod} to {to}"),
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        )
+    })??;
     let io = |e| ClusterError::io("a loopback socket for a port-forward", e);
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
@@ -75,13 +106,16 @@ pub async fn open(
     Ok(client)
 }
 
-/// Serves `socket` on this machine as the channel to the agent listening on `port` of
-/// `pod`: once the agent answers, the socket is bound, and each connection to it becomes
-/// a port-forward of its own. Until then connecting fails, as it does to an agent not
-/// yet listening on the local backend. The task runs until aborted.
+/// Serves `socket` on this machine as the channel to the agent listening on
+/// 127.0.0.1:`port` of `pod`: once the agent answers, the socket is bound, and each
+/// connection to it becomes a port-forward of its own. Until then connecting fails, as it
+/// does to an agent not yet listening on the local backend. The agent is reached on the
+/// pod's loopback, which no partition rule touches. The task runs until aborted.
 pub fn agent_relay(pods: Api<Pod>, pod: String, port: u16, socket: PathBuf) -> JoinHandle<()> {
+    let agent = SocketAddr::from(([127, 0, 0, 1], port));
+    let timeout = Duration::from_secs(1);
     tokio::spawn(async move {
-        while forward(&pods, &pod, port).await.is_err() {
+        while connect_from(&pods, &pod, agent, timeout).await.is_err() {
             tokio::time::sleep(AGENT_POLL).await;
         }
         let _ = std::fs::remove_file(&socket);
@@ -98,7 +132,7 @@ pub fn agent_relay(pods: Api<Pod>, pod: String, port: u16, socket: PathBuf) -> J
             };
             let (pods, pod) = (pods.clone(), pod.clone());
             tokio::spawn(async move {
-                match forward(&pods, &pod, port).await {
+                match connect_from(&pods, &pod, agent, timeout).await {
                     Ok((mut remote, forwarder)) => {
                         let _ = tokio::io::copy_bidirectional(&mut local, &mut remote).await;
                         drop(forwarder);

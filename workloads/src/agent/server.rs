@@ -28,8 +28,8 @@ use tokio::task::JoinSet;
 #[derive(Clone, Debug, clap::Args)]
 pub struct AgentArgs {
     /// The Unix socket to accept controller connections on; a stale file is replaced.
-    #[arg(long, default_value = "", hide_default_value = true)]
-    pub socket: PathBuf,
+    #[arg(long, required_unless_present = "listen")]
+    pub socket: Option<PathBuf>,
     /// Accept controller connections on this TCP address instead of a Unix socket (the
     /// Kubernetes backend: `127.0.0.1:PORT` in the pod, reached through port-forward).
     #[arg(long, conflicts_with = "socket")]
@@ -419,16 +419,16 @@ impl Listener {
                 })?;
             return Ok(Listener::Tcp(listener));
         }
-        if args.socket.as_os_str().is_empty() {
+        let Some(socket) = &args.socket else {
             return Err(Error::Config {
                 name: "socket",
                 value: String::new(),
                 hint: "give --socket PATH or --listen HOST:PORT".into(),
             });
-        }
-        remove_stale_socket(&args.socket)?;
+        };
+        remove_stale_socket(socket)?;
         let listener =
-            UnixListener::bind(&args.socket).map_err(|source| bind_error(&args.socket, source))?;
+            UnixListener::bind(socket).map_err(|source| bind_error(socket, source))?;
         Ok(Listener::Unix(listener))
     }
 

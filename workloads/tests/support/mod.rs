@@ -186,7 +186,7 @@ pub fn agent_args(
     fencing: Fencing,
 ) -> AgentArgs {
     AgentArgs {
-        socket: socket.to_path_buf(),
+        socket: Some(socket.to_path_buf()),
         listen: None,
         node: node.into(),
         lock: LockKind::Redis,
