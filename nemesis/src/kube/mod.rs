@@ -535,6 +535,7 @@ fn tar_of(dir: &Path) -> Result<Vec<u8>, ClusterError> {
 /// Unpacks a tar archive into `dir` with the system's tar.
 fn untar(archive: &[u8], dir: &Path) -> Result<(), String> {
     use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut child = std::process::Command::new("tar")
         .arg("-C")
         .arg(dir)
