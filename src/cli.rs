@@ -291,10 +291,10 @@ fn die_quietly_on_closed_pipe() {
 fn run(args: RunArgs) -> Result<u8> {
     // Only the local backend builds namespaces here; a Kubernetes run needs the network
     // to the cluster, which a user namespace of its own would not have.
-    if args.backend == BackendName::Local {
-        if let Some(code) = splitbrain_nemesis::local::enter_user_namespace_if_needed()? {
-            return Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL));
-        }
+    if args.backend == BackendName::Local
+        && let Some(code) = splitbrain_nemesis::local::enter_user_namespace_if_needed()?
+    {
+        return Ok(u8::try_from(code).unwrap_or(EXIT_INTERNAL));
     }
     let cfg = run_config(args)?;
     let progress = Progress::stderr();
