@@ -297,9 +297,17 @@ mod tests {
     }
 
     #[test]
-    fn the_state_of_this_process_is_running_and_of_a_missing_one_none() {
-        let me = std::process::id() as i32;
-        assert_eq!(process_state(me), Some('R'));
+    fn the_state_of_a_sleeping_process_is_s_and_of_a_missing_one_none() {
+        let mut sleeper = Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = sleeper.id() as i32;
+        let start = Instant::now();
+        while process_state(pid) != Some('S') && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(process_state(pid), Some('S'));
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        assert_eq!(process_state(pid), None);
         assert_eq!(process_state(i32::MAX), None);
     }
 }

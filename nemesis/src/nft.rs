@@ -55,10 +55,15 @@ pub(crate) fn loss_script(others: &[String], percent: u8) -> String {
     if percent == 0 || others.is_empty() {
         return s;
     }
+    // nftables compares the draw with a value below the modulus: all loss is a plain drop.
+    let rule = if percent >= 100 {
+        "drop".to_string()
+    } else {
+        format!("numgen random mod 100 < {percent} drop")
+    };
     s.push_str(&format!(
-        "table {LOSS_TABLE} {{\n  chain input {{\n    type filter hook input priority -5; policy accept;\n    ip saddr {{ {} }} numgen random mod 100 < {} drop\n  }}\n}}\n",
-        others.join(", "),
-        percent.min(100)
+        "table {LOSS_TABLE} {{\n  chain input {{\n    type filter hook input priority -5; policy accept;\n    ip saddr {{ {} }} {rule}\n  }}\n}}\n",
+        others.join(", ")
     ));
     s
 }
@@ -86,5 +91,8 @@ mod tests {
             "{s}"
         );
         assert!(!loss_script(&["10.77.0.2".into()], 0).contains("drop"));
+        // 100 % is every packet: nft refuses `mod 100 < 100`.
+        let all = loss_script(&["10.77.0.2".into()], 100);
+        assert!(all.contains("ip saddr { 10.77.0.2 } drop"), "{all}");
     }
 }
