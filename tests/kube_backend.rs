@@ -375,11 +375,19 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     }
 
     // Packet loss: all of it, then none.
-    let loss = cluster.packet_loss().expect("the Kubernetes backend drops packets");
+    let loss = cluster
+        .packet_loss()
+        .expect("the Kubernetes backend drops packets");
     loss.set_loss(100).unwrap();
-    assert!(!reaches(&node, &namespace, "n1", &addr("n2")), "n1 reached n2 with 100% loss");
+    assert!(
+        !reaches(&node, &namespace, "n1", &addr("n2")),
+        "n1 reached n2 with 100% loss"
+    );
     loss.set_loss(0).unwrap();
-    assert!(reaches(&node, &namespace, "n1", &addr("n2")), "n1 -> n2 after the loss ended");
+    assert!(
+        reaches(&node, &namespace, "n1", &addr("n2")),
+        "n1 -> n2 after the loss ended"
+    );
 
     // Pause and kill act on the process inside its pod.
     cluster.pause("redis-n3").unwrap();

@@ -40,7 +40,10 @@ fn agent_flags_parse_into_agent_args() {
     ])
     .unwrap();
     let a = cli.args;
-    assert_eq!(a.socket.as_deref(), Some(std::path::Path::new("/run/sb/agent-0.sock")));
+    assert_eq!(
+        a.socket.as_deref(),
+        Some(std::path::Path::new("/run/sb/agent-0.sock"))
+    );
     assert_eq!((a.node.as_str(), a.lock), ("n1", LockKind::Redis));
     assert_eq!(a.redis.as_deref(), Some("10.77.0.2:6379"));
     assert_eq!((a.fencing, a.op_timeout_ms), (Fencing::On, 750));

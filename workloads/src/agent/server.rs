@@ -427,8 +427,7 @@ impl Listener {
             });
         };
         remove_stale_socket(socket)?;
-        let listener =
-            UnixListener::bind(socket).map_err(|source| bind_error(socket, source))?;
+        let listener = UnixListener::bind(socket).map_err(|source| bind_error(socket, source))?;
         Ok(Listener::Unix(listener))
     }
 
