@@ -242,6 +242,11 @@ pub trait Cluster: Send + Sync {
         None
     }
 
+    /// The backend's killing of whole nodes, if it has one.
+    fn node_kill(&self) -> Option<&dyn NodeKill> {
+        None
+    }
+
     /// The error of an operation this backend lacks.
     fn unsupported(&self, operation: &'static str) -> ClusterError {
         ClusterError::Unsupported {
@@ -267,6 +272,12 @@ impl dyn Cluster + '_ {
     pub fn require_latency(&self) -> Result<&dyn LatencyControl, ClusterError> {
         self.latency()
             .ok_or_else(|| self.unsupported("set_latency"))
+    }
+
+    /// The backend's node kill, or the error that it has none.
+    pub fn require_node_kill(&self) -> Result<&dyn NodeKill, ClusterError> {
+        self.node_kill()
+            .ok_or_else(|| self.unsupported("kill_node"))
     }
 }
 
@@ -295,6 +306,19 @@ pub trait LatencyControl: Send + Sync {
     fn set_latency(&self, delay: Duration) -> Result<(), ClusterError>;
 }
 
+/// NodeKill kills a whole node and brings it back empty: on the Kubernetes backend the
+/// node's pod is deleted through the API with no grace period, and made again. A backend
+/// offers it through [`Cluster::node_kill`]; one without it runs no `kill-pod` fault.
+pub trait NodeKill: Send + Sync {
+    /// Kills the node: every process on it dies at once, with whatever the node kept
+    /// (its volumes). Returns the names of the processes that were alive on it, which
+    /// are now killed.
+    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError>;
+    /// Makes a killed node again, under its name and address, with no process running;
+    /// [`Cluster::restart`] then starts its processes with their command lines.
+    fn restore_node(&self, node: &str) -> Result<(), ClusterError>;
+}
+
 /// An Ability is an optional part of a backend, which some faults need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -305,6 +329,8 @@ pub enum Ability {
     PacketLoss,
     /// Delaying traffic ([`LatencyControl`]).
     Latency,
+    /// Killing whole nodes ([`NodeKill`]).
+    NodeKill,
 }
 
 impl Ability {
@@ -314,6 +340,7 @@ impl Ability {
             Ability::Clocks => cluster.clocks().is_some(),
             Ability::PacketLoss => cluster.packet_loss().is_some(),
             Ability::Latency => cluster.latency().is_some(),
+            Ability::NodeKill => cluster.node_kill().is_some(),
         }
     }
 }
@@ -324,6 +351,7 @@ impl fmt::Display for Ability {
             Ability::Clocks => "setting process clocks",
             Ability::PacketLoss => "dropping packets between nodes",
             Ability::Latency => "delaying traffic between nodes",
+            Ability::NodeKill => "killing whole nodes (pods)",
         })
     }
 }

@@ -60,8 +60,8 @@ pub mod probe;
 mod rng;
 
 pub use cluster::{
-    Ability, AgentChannel, ClockControl, ClockReach, Cluster, LatencyControl, Node, PacketLoss,
-    ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
+    Ability, AgentChannel, ClockControl, ClockReach, Cluster, LatencyControl, Node, NodeKill,
+    PacketLoss, ProcessInfo, ProcessKind, ProcessSpec, ProcessState, TeardownReport,
 };
 pub use error::ClusterError;
 pub use grudge::Grudge;

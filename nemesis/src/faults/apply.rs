@@ -41,6 +41,7 @@ pub(super) async fn apply(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     match fault.kind {
         FaultKind::Partition(_) => apply_partition(ctx, fault).await,
         FaultKind::Pause(_) | FaultKind::Kill(_) => apply_to_processes(ctx, fault).await,
+        FaultKind::PodKill(_) => apply_pod_kill(ctx, fault).await,
         FaultKind::Clock(ClockFault::Reset, _) => apply_clock_reset(ctx).await,
         FaultKind::Clock(..) => apply_clock(ctx, fault).await,
         FaultKind::Loss => {
@@ -197,6 +198,91 @@ async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     (in_force, error.map_or(Ok(()), Err))
 }
 
+/// Kills the nodes (pods) of the processes the fault's target picks: everything alive on
+/// them dies. Recorded as `kill` with the `pods`, their `nodes` and the `processes` that
+/// were alive there; the heal (`start`) makes the pods again and starts those processes.
+async fn apply_pod_kill(ctx: &Ctx, fault: &PlannedFault) -> Applied {
+    let (hits, waited) = pick_targets(ctx, fault).await;
+    let mut value = json!({ "fault": fault.kind, "pods": [], "processes": [], "nodes": [] });
+    record_wait(&mut value, waited);
+    let hits = match hits {
+        Ok(hits) => hits,
+        Err(reason) => return refuse(ctx, "kill", value, reason),
+    };
+    let mut pods: Vec<String> = hits.into_iter().map(|h| h.node).collect();
+    pods.sort();
+    pods.dedup();
+    let on_pods = |p: &ProcessInfo| pods.contains(&p.node) && p.state.is_alive();
+    let victims: Vec<Hit> = match ctx.blocking(|c| Ok(c.processes())).await {
+        Ok(processes) => processes.iter().filter(|p| on_pods(p)).map(hit).collect(),
+        Err(reason) => return refuse(ctx, "kill", value, reason),
+    };
+    let mut recorded = hits_value(&victims);
+    recorded["nodes"] = json!(pods);
+    recorded["pods"] = json!(pods);
+    recorded["fault"] = json!(fault.kind);
+    record_wait(&mut recorded, waited);
+    let node = (pods.len() == 1).then(|| pods[0].clone());
+    ctx.record(
+        OpType::Invoke,
+        "kill",
+        recorded.clone(),
+        node.as_deref(),
+        None,
+    );
+    let targets = pods.clone();
+    let outcome = ctx
+        .blocking(move |c| {
+            let nodes = c.require_node_kill()?;
+            Ok(targets
+                .iter()
+                .map(|pod| (pod.clone(), nodes.kill_node(pod).map_err(|e| e.to_string())))
+                .collect::<Vec<_>>())
+        })
+        .await;
+    let outcomes = match outcome {
+        Ok(outcomes) => outcomes,
+        Err(reason) => {
+            ctx.record(
+                OpType::Info,
+                "kill",
+                recorded,
+                node.as_deref(),
+                Some(&reason),
+            );
+            return (None, Err(reason));
+        }
+    };
+    let mut killed_pods = Vec::new();
+    let mut killed = Vec::new();
+    let mut errors = Vec::new();
+    for (pod, result) in outcomes {
+        match result {
+            Ok(names) => {
+                killed.extend(names.into_iter().map(|process| Hit {
+                    process,
+                    node: pod.clone(),
+                }));
+                killed_pods.push(pod);
+            }
+            Err(e) => errors.push(format!("pod {pod}: {e}")),
+        }
+    }
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    ctx.record(
+        OpType::Info,
+        "kill",
+        recorded,
+        node.as_deref(),
+        error.as_deref(),
+    );
+    let in_force = (!killed_pods.is_empty()).then_some(InForce::PodsKilled {
+        pods: killed_pods,
+        hits: killed,
+    });
+    (in_force, error.map_or(Ok(()), Err))
+}
+
 /// Adds how long a targeted fault waited for its target to its op's value.
 fn record_wait(value: &mut Value, waited: Option<u64>) {
     if let Some(ms) = waited {
@@ -208,7 +294,10 @@ fn record_wait(value: &mut Value, waited: Option<u64>) {
 /// holder or leader target how long it waited for that target, in milliseconds.
 async fn pick_targets(ctx: &Ctx, fault: &PlannedFault) -> (Result<Vec<Hit>, String>, Option<u64>) {
     let target = match fault.kind {
-        FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::Clock(_, t) => t,
+        FaultKind::Pause(t)
+        | FaultKind::Kill(t)
+        | FaultKind::PodKill(t)
+        | FaultKind::Clock(_, t) => t,
         _ => Target::Process,
     };
     let Some(role) = Role::of(target) else {

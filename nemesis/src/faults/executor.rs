@@ -72,7 +72,14 @@ pub(super) fn single_node(hits: &[Hit]) -> Option<String> {
 pub(super) enum InForce {
     Paused(Vec<Hit>),
     Killed(Vec<Hit>),
-    Partitioned { grudge: Grudge },
+    /// Whole pods killed, and the processes that were alive on them.
+    PodsKilled {
+        pods: Vec<String>,
+        hits: Vec<Hit>,
+    },
+    Partitioned {
+        grudge: Grudge,
+    },
     Clocked(Vec<Hit>),
     Lossy,
     Delayed,
@@ -84,6 +91,13 @@ impl InForce {
         match self {
             InForce::Paused(hits) => ("resume", hits_value(hits), single_node(hits)),
             InForce::Killed(hits) => ("start", hits_value(hits), single_node(hits)),
+            InForce::PodsKilled { pods, hits } => {
+                let mut value = hits_value(hits);
+                value["pods"] = json!(pods);
+                value["nodes"] = json!(pods);
+                let node = (pods.len() == 1).then(|| pods[0].clone());
+                ("start", value, node)
+            }
             InForce::Partitioned { grudge } => {
                 ("stop-partition", json!({ "grudge": grudge }), None)
             }
@@ -114,6 +128,18 @@ impl InForce {
         match self {
             InForce::Paused(hits) => each(hits, &|p| cluster.resume(p)),
             InForce::Killed(hits) => each(hits, &|p| cluster.restart(p)),
+            InForce::PodsKilled { pods, hits } => {
+                let nodes = cluster.require_node_kill()?;
+                let mut first = Ok(());
+                for pod in pods {
+                    let r = nodes.restore_node(pod);
+                    if first.is_ok() {
+                        first = r;
+                    }
+                }
+                let started = each(hits, &|p| cluster.restart(p));
+                first.and(started)
+            }
             InForce::Partitioned { .. } => cluster.heal(),
             InForce::Clocked(hits) => {
                 let clocks = cluster.require_clocks()?;

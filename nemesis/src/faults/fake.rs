@@ -4,8 +4,8 @@
 use super::Targets;
 use crate::clock::ClockSetting;
 use crate::{
-    ClockControl, ClockReach, Cluster, ClusterError, Grudge, Node, ProcessInfo, ProcessKind,
-    ProcessSpec, ProcessState, TeardownReport,
+    ClockControl, ClockReach, Cluster, ClusterError, Grudge, Node, NodeKill, ProcessInfo,
+    ProcessKind, ProcessSpec, ProcessState, TeardownReport,
 };
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Mutex;
@@ -13,7 +13,8 @@ use std::time::Duration;
 
 /// A FakeCluster is three nodes, each with a lock server `server-nN` and an agent
 /// `agent-N`, whose faults only change what `processes` and `grudge` report. It sets
-/// clocks (every one reached) unless made [`FakeCluster::without_clocks`]; it has no
+/// clocks (every one reached) unless made [`FakeCluster::without_clocks`] and kills whole
+/// nodes (a process of a killed node cannot start until the node is back); it has no
 /// packet loss and no latency.
 pub(super) struct FakeCluster {
     nodes: Vec<Node>,
@@ -21,6 +22,7 @@ pub(super) struct FakeCluster {
     processes: Mutex<Vec<ProcessInfo>>,
     grudge: Mutex<Grudge>,
     with_clocks: bool,
+    dead_nodes: Mutex<Vec<String>>,
 }
 
 impl FakeCluster {
@@ -51,6 +53,7 @@ impl FakeCluster {
             processes: Mutex::new(processes),
             grudge: Mutex::new(Grudge::default()),
             with_clocks: true,
+            dead_nodes: Mutex::new(Vec::new()),
         }
     }
 
@@ -110,6 +113,13 @@ impl Cluster for FakeCluster {
     }
 
     fn restart(&self, name: &str) -> Result<(), ClusterError> {
+        let node = self.processes().into_iter().find(|p| p.name == name);
+        if let Some(p) = node.filter(|p| self.dead_nodes.lock().unwrap().contains(&p.node)) {
+            return Err(ClusterError::Kube {
+                operation: format!("start {name}"),
+                reason: format!("its node {} is dead", p.node),
+            });
+        }
         self.set_state(name, ProcessState::Running)
     }
 
@@ -145,6 +155,30 @@ impl Cluster for FakeCluster {
 
     fn clocks(&self) -> Option<&dyn ClockControl> {
         self.with_clocks.then_some(self as &dyn ClockControl)
+    }
+
+    fn node_kill(&self) -> Option<&dyn NodeKill> {
+        Some(self)
+    }
+}
+
+impl NodeKill for FakeCluster {
+    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError> {
+        self.dead_nodes.lock().unwrap().push(node.to_string());
+        let mut processes = self.processes.lock().unwrap();
+        let mut killed = Vec::new();
+        for p in processes.iter_mut() {
+            if p.node == node && p.state.is_alive() {
+                p.state = ProcessState::Killed;
+                killed.push(p.name.clone());
+            }
+        }
+        Ok(killed)
+    }
+
+    fn restore_node(&self, node: &str) -> Result<(), ClusterError> {
+        self.dead_nodes.lock().unwrap().retain(|n| n != node);
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `pause` | (none), `one`, `minority`, `majority`, `all`, `holder`, `leader` | SIGSTOP, later SIGCONT |
 //! | `kill` | the same | SIGKILL, later the same command line again |
+//! | `kill-pod` | the same | the node's pod deleted with no grace period, later made again and its processes started (Kubernetes backend) |
 //! | `clock-bump`, `clock-strobe`, `clock-drift` | the same | a jump, a flip back and forth, a rate; later a reset |
 //! | `clock-reset` | all | every clock back to the true time |
 //! | `partition-<shape>` | `halves`, `random-halves`, `one`, `majorities-ring`, `bridge`, `oneway` | a grudge, later healed |
@@ -18,7 +19,9 @@
 //! or an agent); `one`, `minority`, `majority` and `all` hit every lock server and agent
 //! on that many nodes (the whole machine freezes, dies or skews); `holder` hits the agent
 //! of the current lock holder; `leader` hits the lock servers on the leader's node.
-//! `clock` stands for `clock-bump,clock-strobe,clock-drift`.
+//! `clock` stands for `clock-bump,clock-strobe,clock-drift`. `kill-pod` hits the nodes of
+//! the processes its target picks: everything on such a node dies, the node's volumes go
+//! with it, and the node comes back empty under its name and address.
 //!
 //! A fault with a `holder` or `leader` target (and `isolate-holder`, `isolate-leader`)
 //! waits for its target when there is none at its planned moment (between one holder's
@@ -146,6 +149,9 @@ pub enum FaultKind {
     Pause(Target),
     /// SIGKILL, then start again later with the same command line.
     Kill(Target),
+    /// Delete the pods of the target's nodes through the API (no grace period), later
+    /// make them again and start their processes: a node lost with its volumes.
+    PodKill(Target),
     /// Cut the network as the shape says; heal later.
     Partition(PartitionShape),
     /// Skew the clocks of the targets: our agents through their injectable clock,
@@ -164,6 +170,7 @@ impl FaultKind {
             FaultKind::Clock(..) => Some(crate::Ability::Clocks),
             FaultKind::Loss => Some(crate::Ability::PacketLoss),
             FaultKind::Latency => Some(crate::Ability::Latency),
+            FaultKind::PodKill(_) => Some(crate::Ability::NodeKill),
             FaultKind::Pause(_) | FaultKind::Kill(_) | FaultKind::Partition(_) => None,
         }
     }
@@ -186,6 +193,9 @@ impl FaultKind {
         for t in Target::ALL {
             all.push(FaultKind::Kill(t));
         }
+        for t in Target::ALL {
+            all.push(FaultKind::PodKill(t));
+        }
         for s in PartitionShape::ALL {
             all.push(FaultKind::Partition(s));
         }
@@ -205,7 +215,7 @@ impl FaultKind {
     /// planned `target_wait`, rather than miss it by a moment.
     pub fn waits_for_target(self) -> bool {
         match self {
-            FaultKind::Pause(t) | FaultKind::Kill(t) => {
+            FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::PodKill(t) => {
                 matches!(t, Target::Holder | Target::Leader)
             }
             FaultKind::Clock(ClockFault::Reset, _) => false,
@@ -220,6 +230,7 @@ impl FaultKind {
         match self {
             FaultKind::Pause(t) => format!("pause{}", t.suffix()),
             FaultKind::Kill(t) => format!("kill{}", t.suffix()),
+            FaultKind::PodKill(t) => format!("kill-pod{}", t.suffix()),
             FaultKind::Partition(s) => s.fault_name().to_string(),
             FaultKind::Clock(ClockFault::Reset, _) => "clock-reset".to_string(),
             FaultKind::Clock(c, t) => format!("{}{}", c.name(), t.suffix()),
@@ -296,6 +307,8 @@ mod tests {
         for name in [
             "pause",
             "kill-majority",
+            "kill-pod",
+            "kill-pod-leader",
             "partition-oneway",
             "isolate-leader",
             "clock-drift-holder",

@@ -296,7 +296,9 @@ fn plan_details(
     rng: &mut SeededRng,
 ) {
     match fault.kind {
-        FaultKind::Pause(t) | FaultKind::Kill(t) => fault.nodes = pick_nodes(t, nodes, rng),
+        FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::PodKill(t) => {
+            fault.nodes = pick_nodes(t, nodes, rng)
+        }
         FaultKind::Partition(shape) => fault.partition = Some(plan_partition(shape, nodes, rng)),
         FaultKind::Clock(c, t) => {
             fault.nodes = pick_nodes(t, nodes, rng);

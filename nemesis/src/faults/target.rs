@@ -312,6 +312,52 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pod_kill_of_the_leader_kills_everything_on_its_node_and_the_heal_brings_the_node_back_first()
+     {
+        let cluster = Arc::new(FakeCluster::new());
+        let targets = Arc::new(FakeTargets::default());
+        targets.set_leader(Some("n3"));
+        let kill = fault(
+            FaultKind::PodKill(Target::Leader),
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+        );
+        let out = run(cluster.clone(), targets, vec![kill], None).await;
+        assert_eq!(
+            (
+                out.summary.applied,
+                out.summary.healed,
+                out.summary.heal_failures
+            ),
+            (1, 1, 0),
+            "{:?}",
+            out.summary
+        );
+        let fs: Vec<&str> = out.ops.iter().map(|o| o.f.as_str()).collect();
+        assert_eq!(fs, ["kill", "kill", "start", "start"]);
+        let struck = &out.ops[1];
+        assert!(struck.error.is_none(), "{struck:?}");
+        assert_eq!(struck.value["fault"], "kill-pod-leader");
+        assert_eq!(struck.value["pods"], serde_json::json!(["n3"]));
+        // The leader's lock server picked the pod; the agent on it died with it.
+        assert_eq!(
+            struck.value["processes"],
+            serde_json::json!(["agent-3", "server-n3"])
+        );
+        assert_eq!(struck.node.as_deref(), Some("n3"));
+        assert_eq!(out.ops[3].value["pods"], serde_json::json!(["n3"]));
+        assert!(out.ops[3].error.is_none(), "{:?}", out.ops[3]);
+        assert!(
+            cluster
+                .processes()
+                .iter()
+                .all(|p| p.state == ProcessState::Running),
+            "healed: {:?}",
+            cluster.processes()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stop_ends_the_wait_for_a_target_at_once_instead_of_after_the_bound() {
         let cluster = Arc::new(FakeCluster::new());
         let targets = Arc::new(FakeTargets::default());

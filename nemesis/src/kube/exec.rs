@@ -51,14 +51,14 @@ pub async fn run(
     }
 }
 
-/// Runs the nftables script `script` in `pod` (as an argument, so no stdin is needed).
-pub async fn nft(pods: &Api<Pod>, pod: &str, script: &str) -> Result<(), ClusterError> {
-    let command = vec![
+/// The command that runs the nftables script `script` in a pod (as an argument, so no
+/// stdin is needed).
+pub fn nft_command(script: &str) -> Vec<String> {
+    vec![
         "sh".into(),
         "-c".into(),
         "printf '%s' \"$1\" | nft -f -".into(),
         "nft-script".into(),
         script.into(),
-    ];
-    run(pods, pod, command).await.map(drop)
+    ]
 }

@@ -15,12 +15,17 @@
 //! deleted. The cluster trait is synchronous; this backend runs its API calls on a small
 //! runtime of its own and waits for them, so it may be called from any thread.
 //!
+//! Nodes have stable addresses ([`addresses`]), so a node whose pod is deleted through
+//! the API and made again (`kill-pod`, [`NodeKill`]) keeps its address in every
+//! server's and agent's configuration.
+//!
 //! Not here yet: clock faults (the agents' clock file and libfaketime inside pods),
-//! latency, pod kill through the API, and a privileged node-side daemon for pods that
-//! are not splitbrain's own.
+//! latency, and a privileged node-side daemon for pods that are not splitbrain's own.
 
+mod addresses;
 mod cleanup;
 mod exec;
+mod podkill;
 mod pods;
 mod relay;
 
@@ -30,15 +35,15 @@ pub use relay::PROXY_PORT;
 
 use crate::nft::{dropped_addrs, loss_script, other_addrs, partition_script};
 use crate::{
-    AgentChannel, Cluster, ClusterError, Grudge, Node, PacketLoss, ProcessInfo, ProcessSpec,
-    ProcessState, TeardownReport,
+    AgentChannel, Cluster, ClusterError, Grudge, Node, NodeKill, PacketLoss, ProcessInfo,
+    ProcessSpec, ProcessState, TeardownReport,
 };
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -77,10 +82,9 @@ pub struct KubeConfig {
 /// down, as a backstop for an explicit [`Cluster::teardown`].
 pub struct KubeCluster {
     cfg: KubeConfig,
+    /// The nodes with their stable addresses ([`addresses`]).
     nodes: Vec<Node>,
     resource: Node,
-    /// The Kubernetes node each pod runs on, by pod name.
-    placement: BTreeMap<String, String>,
     runtime: Option<tokio::runtime::Runtime>,
     client: Client,
     pods: Api<Pod>,
@@ -92,6 +96,24 @@ struct Inner {
     relays: Vec<JoinHandle<()>>,
     next_agent_port: u16,
     torn_down: bool,
+    /// Where each node's pod is now: its IP and the Kubernetes node it runs on.
+    pods: BTreeMap<String, PodPlace>,
+    /// The partition and the packet loss in force, put again on a pod made again.
+    grudge: Grudge,
+    loss_percent: u8,
+    /// Pods deleted by a node kill and not made again yet.
+    dead: BTreeSet<String>,
+    /// Pods made again whose scratch folder has not been sent yet.
+    fresh: BTreeSet<String>,
+    /// The pod folders brought back before each node kill, in the order of the kills.
+    salvaged: Vec<PathBuf>,
+}
+
+/// Where one node's pod runs now.
+#[derive(Clone, Debug)]
+struct PodPlace {
+    ip: Ipv4Addr,
+    host: String,
 }
 
 /// One process of the run: where it runs, how it started, what was last done to it.
@@ -175,14 +197,22 @@ impl KubeCluster {
             .map_err(|e| ClusterError::io(format!("creating {}", cfg.state_dir.display()), e))?;
         let runtime = runtime()?;
         let setup = cfg.clone();
-        let (client, nodes, placement) = runtime.block_on(async move { create(&setup).await })?;
+        let (client, places) = runtime.block_on(async move { create(&setup).await })?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
-        let (resource, nodes) = split_resource(nodes);
-        Ok(KubeCluster {
+        let nodes: Vec<Node> = (1..=cfg.nodes)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                addr: addresses::node_addr(i),
+            })
+            .collect();
+        let resource = Node {
+            name: RESOURCE_NODE.to_string(),
+            addr: addresses::RESOURCE_ADDR,
+        };
+        let cluster = KubeCluster {
             cfg,
             nodes,
             resource,
-            placement,
             runtime: Some(runtime),
             client,
             pods,
@@ -191,8 +221,18 @@ impl KubeCluster {
                 relays: Vec::new(),
                 next_agent_port: FIRST_AGENT_PORT,
                 torn_down: false,
+                pods: places,
+                grudge: Grudge::default(),
+                loss_percent: 0,
+                dead: BTreeSet::new(),
+                fresh: BTreeSet::new(),
+                salvaged: Vec::new(),
             }),
-        })
+        };
+        // Dropping the cluster on an error here deletes its namespace.
+        let all: Vec<String> = cluster.all_nodes().map(|n| n.name.clone()).collect();
+        cluster.install_addresses(&all)?;
+        Ok(cluster)
     }
 
     /// The run's namespace.
@@ -200,9 +240,54 @@ impl KubeCluster {
         &self.cfg.namespace
     }
 
-    /// The Kubernetes node each node pod runs on, by pod name.
-    pub fn placement(&self) -> &BTreeMap<String, String> {
-        &self.placement
+    /// The Kubernetes node each node pod runs on now, by pod name.
+    pub fn placement(&self) -> BTreeMap<String, String> {
+        let inner = self.lock();
+        inner
+            .pods
+            .iter()
+            .map(|(name, place)| (name.clone(), place.host.clone()))
+            .collect()
+    }
+
+    /// The nodes as their pods' IPs now: what the partition and loss rules match, since
+    /// packets between pods carry pod IPs.
+    fn pod_view(&self) -> Vec<Node> {
+        let inner = self.lock();
+        self.nodes
+            .iter()
+            .filter_map(|n| {
+                Some(Node {
+                    name: n.name.clone(),
+                    addr: inner.pods.get(&n.name)?.ip,
+                })
+            })
+            .collect()
+    }
+
+    /// Gives the pods `targets` their stable address and every pod the translation of the
+    /// stable addresses to the pod IPs as they are now.
+    fn install_addresses(&self, targets: &[String]) -> Result<(), ClusterError> {
+        let stable: BTreeMap<String, Ipv4Addr> =
+            self.all_nodes().map(|n| (n.name.clone(), n.addr)).collect();
+        let pod_ips: BTreeMap<String, Ipv4Addr> = {
+            let inner = self.lock();
+            inner
+                .pods
+                .iter()
+                .filter(|(name, _)| !inner.dead.contains(*name))
+                .map(|(name, place)| (name.clone(), place.ip))
+                .collect()
+        };
+        let commands = targets
+            .iter()
+            .filter(|pod| pod_ips.contains_key(*pod))
+            .map(|pod| {
+                let command = addresses::address_command(pod, &stable, &pod_ips);
+                (pod.clone(), command)
+            })
+            .collect();
+        self.exec_each(commands)
     }
 
     /// Runs `fut` on the backend's runtime and waits for it, from any thread (a tokio
@@ -326,12 +411,21 @@ impl KubeCluster {
 
     /// Runs one nftables script per node pod, all at once.
     fn nft_each(&self, scripts: Vec<(String, String)>) -> Result<(), ClusterError> {
+        let commands = scripts
+            .into_iter()
+            .map(|(pod, script)| (pod, exec::nft_command(&script)))
+            .collect();
+        self.exec_each(commands)
+    }
+
+    /// Runs one command per pod, all at once; the first failure is the error.
+    fn exec_each(&self, commands: Vec<(String, Vec<String>)>) -> Result<(), ClusterError> {
         let pods = self.pods.clone();
         self.wait(async move {
             let mut runs = tokio::task::JoinSet::new();
-            for (pod, script) in scripts {
+            for (pod, command) in commands {
                 let pods = pods.clone();
-                runs.spawn(async move { exec::nft(&pods, &pod, &script).await });
+                runs.spawn(async move { exec::run(&pods, &pod, command).await.map(drop) });
             }
             let mut first_error = None;
             while let Some(done) = runs.join_next().await {
@@ -344,41 +438,71 @@ impl KubeCluster {
     }
 
     /// Kills what still runs in each pod and brings the pod's copy of the run directory
-    /// back into the run directory here.
+    /// back into the run directory here, every pod at once; then puts the files saved
+    /// before node kills in front of what the pods made again wrote.
     fn copy_back(&self) -> Vec<String> {
         let dir = self.cfg.run_dir.clone();
-        let names: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
+        let (names, salvaged) = {
+            let inner = self.lock();
+            let names: Vec<String> = self
+                .all_nodes()
+                .map(|n| n.name.clone())
+                .filter(|n| !inner.dead.contains(n))
+                .collect();
+            (names, inner.salvaged.clone())
+        };
         let pods = self.pods.clone();
-        self.wait(async move {
-            let mut problems = Vec::new();
+        let mut problems = self.wait(async move {
+            let mut runs = tokio::task::JoinSet::new();
             for pod in names {
-                // Every process but pid 1 killed first, as the local backend kills at
-                // teardown, so no file changes while tar reads it.
-                let tar = vec![
-                    "sh".to_string(),
-                    "-c".into(),
-                    "kill -KILL -1 2>/dev/null; sleep 0.2; exec tar -C \"$1\" -cf - .".into(),
-                    "copy-back".into(),
-                    dir.display().to_string(),
-                ];
-                match exec::run(&pods, &pod, tar).await {
-                    Ok(archive) => {
-                        if let Err(e) = untar(&archive, &dir) {
-                            problems.push(format!("{pod}: {e}"));
-                        }
-                    }
-                    Err(e) => problems.push(format!("{pod}: {e}")),
+                let (pods, dir) = (pods.clone(), dir.clone());
+                runs.spawn(async move {
+                    let archive = kill_all_and_archive(&pods, &pod, &dir).await;
+                    archive
+                        .map_err(|e| e.to_string())
+                        .and_then(|a| untar(&a, &dir))
+                        .map_err(|e| format!("{pod}: {e}"))
+                });
+            }
+            let mut problems = Vec::new();
+            while let Some(done) = runs.join_next().await {
+                match done {
+                    Ok(Err(problem)) => problems.push(problem),
+                    Err(e) => problems.push(format!("copying a pod's files back: {e}")),
+                    Ok(Ok(())) => {}
                 }
             }
             problems
-        })
+        });
+        for saved in salvaged.iter().rev() {
+            if let Err(e) = podkill::prepend_saved(saved, &self.cfg.run_dir) {
+                problems.push(format!("{}: {e}", saved.display()));
+            }
+        }
+        podkill::remove_saved(&self.cfg.run_dir);
+        problems
     }
 }
 
+/// Kills every process of `pod` but its first (as the local backend kills at teardown,
+/// so no file changes while tar reads it) and returns its copy of `dir` as a tar archive.
+async fn kill_all_and_archive(
+    pods: &Api<Pod>,
+    pod: &str,
+    dir: &Path,
+) -> Result<Vec<u8>, ClusterError> {
+    let tar = vec![
+        "sh".to_string(),
+        "-c".into(),
+        "kill -KILL -1 2>/dev/null; sleep 0.2; exec tar -C \"$1\" -cf - .".into(),
+        "copy-back".into(),
+        dir.display().to_string(),
+    ];
+    exec::run(pods, pod, tar).await
+}
+
 /// Creates the namespace and the pods; deletes the namespace again if anything fails.
-async fn create(
-    cfg: &KubeConfig,
-) -> Result<(Client, Vec<Node>, BTreeMap<String, String>), ClusterError> {
+async fn create(cfg: &KubeConfig) -> Result<(Client, BTreeMap<String, PodPlace>), ClusterError> {
     let client = client_for(cfg.kubeconfig.as_deref()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns = pods::namespace(&cfg.namespace, &cfg.run_id, &pods::controller_identity());
@@ -390,7 +514,7 @@ async fn create(
             reason: e.to_string(),
         })?;
     match create_pods(cfg, &client).await {
-        Ok((nodes, placement)) => Ok((client, nodes, placement)),
+        Ok(places) => Ok((client, places)),
         Err(e) => {
             if let Err(cleanup) =
                 delete_namespace(&client, &cfg.namespace, NAMESPACE_DELETE_WAIT).await
@@ -405,50 +529,61 @@ async fn create(
 async fn create_pods(
     cfg: &KubeConfig,
     client: &Client,
-) -> Result<(Vec<Node>, BTreeMap<String, String>), ClusterError> {
+) -> Result<BTreeMap<String, PodPlace>, ClusterError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
     let names: Vec<String> = (1..=cfg.nodes)
         .map(|i| format!("n{i}"))
         .chain([RESOURCE_NODE.to_string()])
         .collect();
-    let mirrored = [cfg.run_dir.as_path(), cfg.state_dir.as_path()];
     for name in &names {
-        let pod = pods::node_pod(name, &cfg.run_id, &cfg.image, &mirrored);
-        pods.create(&PostParams::default(), &pod)
-            .await
-            .map_err(|e| ClusterError::Kube {
-                operation: format!("create pod {name} in {}", cfg.namespace),
-                reason: e.to_string(),
-            })?;
+        create_pod(cfg, &pods, name).await?;
     }
+    wait_running(cfg, &pods, &names).await
+}
+
+/// Creates the pod of node `name`.
+async fn create_pod(cfg: &KubeConfig, pods: &Api<Pod>, name: &str) -> Result<(), ClusterError> {
+    let mirrored = [cfg.run_dir.as_path(), cfg.state_dir.as_path()];
+    let pod = pods::node_pod(name, &cfg.run_id, &cfg.image, &mirrored);
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .map(drop)
+        .map_err(|e| ClusterError::Kube {
+            operation: format!("create pod {name} in {}", cfg.namespace),
+            reason: e.to_string(),
+        })
+}
+
+/// Waits until every pod of `names` runs and has an address; says why not when an image
+/// is missing or the pods are not running within the configured time.
+async fn wait_running(
+    cfg: &KubeConfig,
+    pods: &Api<Pod>,
+    names: &[String],
+) -> Result<BTreeMap<String, PodPlace>, ClusterError> {
     let started = Instant::now();
     loop {
-        let mut nodes = Vec::new();
-        let mut placement = BTreeMap::new();
+        let mut places = BTreeMap::new();
         let mut waiting = Vec::new();
-        for name in &names {
+        for name in names {
             let pod = pods.get(name).await.map_err(|e| ClusterError::Kube {
                 operation: format!("get pod {name}"),
                 reason: e.to_string(),
             })?;
             match running_address(&pod) {
-                Ok(addr) => {
-                    nodes.push(Node {
-                        name: name.clone(),
-                        addr,
-                    });
+                Ok(ip) => {
                     let host = pod
                         .spec
                         .as_ref()
                         .and_then(|s| s.node_name.clone())
                         .unwrap_or_default();
-                    placement.insert(name.clone(), host);
+                    places.insert(name.clone(), PodPlace { ip, host });
                 }
                 Err(why) => waiting.push(format!("{name}: {why}")),
             }
         }
         if waiting.is_empty() {
-            return Ok((nodes, placement));
+            return Ok(places);
         }
         if let Some(fatal) = waiting.iter().find(|w| {
             w.contains("ErrImageNeverPull")
@@ -502,12 +637,6 @@ fn running_address(pod: &Pod) -> Result<std::net::Ipv4Addr, String> {
         Some(_) => Err("no IPv4 address (splitbrain's partitions are by IPv4 address)".into()),
         None => Err("no address yet".into()),
     }
-}
-
-/// Splits the resource's node off the end of the list `create_pods` made.
-fn split_resource(mut nodes: Vec<Node>) -> (Node, Vec<Node>) {
-    let resource = nodes.pop().expect("the resource's pod is always made");
-    (resource, nodes)
 }
 
 /// The most of the scratch directory's archive [`KubeCluster::send_state`] sends: it
@@ -612,6 +741,10 @@ impl Cluster for KubeCluster {
         if state.is_alive() {
             self.signal(&node, name, "kill")?;
         }
+        if self.live()?.fresh.contains(&node) {
+            self.send_state(&node)?;
+            self.lock().fresh.remove(&node);
+        }
         let pid = self.start(&node, &spec)?;
         if let Some(p) = self.live()?.procs.get_mut(name) {
             p.pid = pid;
@@ -653,14 +786,14 @@ impl Cluster for KubeCluster {
     fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
         let names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
         grudge.validate(&names)?;
-        self.ensure_live()?;
+        self.live()?.grudge = grudge.clone();
+        let pods = self.pod_view();
         let scripts = self
-            .nodes
-            .iter()
+            .live_pods(&pods)
             .map(|n| {
                 (
                     n.name.clone(),
-                    partition_script(&dropped_addrs(&self.nodes, grudge, &n.name)),
+                    partition_script(&dropped_addrs(&pods, grudge, &n.name)),
                 )
             })
             .collect();
@@ -733,11 +866,17 @@ impl Cluster for KubeCluster {
     }
 
     fn describe(&self) -> serde_json::Value {
+        let pod_ips: BTreeMap<String, String> = self
+            .pod_view()
+            .into_iter()
+            .map(|n| (n.name, n.addr.to_string()))
+            .collect();
         serde_json::json!({
             "backend": "kubernetes",
             "namespace": self.cfg.namespace,
             "image": self.cfg.image,
-            "pods_on": self.placement,
+            "pods_on": self.placement(),
+            "pod_ips": pod_ips,
         })
     }
 
@@ -775,18 +914,22 @@ impl Cluster for KubeCluster {
     fn packet_loss(&self) -> Option<&dyn PacketLoss> {
         Some(self)
     }
+
+    fn node_kill(&self) -> Option<&dyn NodeKill> {
+        Some(self)
+    }
 }
 
 impl PacketLoss for KubeCluster {
     fn set_loss(&self, percent: u8) -> Result<(), ClusterError> {
-        self.ensure_live()?;
+        self.live()?.loss_percent = percent;
+        let pods = self.pod_view();
         let scripts = self
-            .nodes
-            .iter()
+            .live_pods(&pods)
             .map(|n| {
                 (
                     n.name.clone(),
-                    loss_script(&other_addrs(&self.nodes, &n.name), percent),
+                    loss_script(&other_addrs(&pods, &n.name), percent),
                 )
             })
             .collect();
@@ -795,6 +938,12 @@ impl PacketLoss for KubeCluster {
 }
 
 impl KubeCluster {
+    /// The nodes of `pods` whose pods exist now (not deleted by a node kill).
+    fn live_pods<'a>(&self, pods: &'a [Node]) -> impl Iterator<Item = &'a Node> {
+        let dead = self.lock().dead.clone();
+        pods.iter().filter(move |n| !dead.contains(&n.name))
+    }
+
     /// The node and state of a live process, or why `operation` cannot act on it.
     fn alive_process(
         &self,

@@ -1,0 +1,232 @@
+//! Node kill on the Kubernetes backend (`kill-pod`): a node's pod is deleted through the
+//! API with no grace period, then made again under the same name by the controller
+//! (not by a StatefulSet: the controller owns the pods of a run, knows when each one is
+//! gone and made again, and records both in the history). The new pod has a new IP and
+//! empty volumes, as a pod without persistent volumes does; the node keeps its stable
+//! address ([`super::addresses`]), so servers and agents need no new configuration.
+//!
+//! Every process of the pod is killed (`kill -KILL -1` from inside it) before the pod is
+//! deleted: a force-deleted pod's containers can outlive the API object for a while (the
+//! kubelet stops them when it notices), and a fault must know its victims are dead when
+//! it says it is done. The pod's copy of the run directory (its processes' logs) is
+//! brought back first, into a folder of the run directory, and put in front of what the
+//! new pod writes when the run ends.
+
+use super::{KubeCluster, RESOURCE_NODE, create_pod, kill_all_and_archive, untar, wait_running};
+use crate::{ClusterError, NodeKill, ProcessState};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::DeleteParams;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where, in the run directory, the files of killed pods wait until the run ends.
+const SAVED_DIR: &str = ".pods-before-kill";
+/// How long a deleted pod gets to leave the API.
+const POD_DELETE_WAIT: Duration = Duration::from_secs(30);
+
+impl NodeKill for KubeCluster {
+    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError> {
+        self.killable(node)?;
+        let kills = self.lock().salvaged.len() + 1;
+        let saved = self
+            .cfg
+            .run_dir
+            .join(SAVED_DIR)
+            .join(format!("{kills}-{node}"));
+        let (pods, pod, dir) = (
+            self.pods.clone(),
+            node.to_string(),
+            self.cfg.run_dir.clone(),
+        );
+        let archive = self.wait(async move {
+            let archive = kill_all_and_archive(&pods, &pod, &dir).await?;
+            delete_pod(&pods, &pod, POD_DELETE_WAIT).await?;
+            Ok::<_, ClusterError>(archive)
+        })?;
+        let mut inner = self.lock();
+        inner.dead.insert(node.to_string());
+        let mut killed = Vec::new();
+        for p in inner.procs.values_mut() {
+            if p.node == node && p.state.is_alive() {
+                p.state = ProcessState::Killed;
+                killed.push(p.spec.name.clone());
+            }
+        }
+        match untar(&archive, &saved) {
+            Ok(()) => inner.salvaged.push(saved),
+            Err(e) => tracing::warn!(pod = node, error = %e, "saving a killed pod's files"),
+        }
+        Ok(killed)
+    }
+
+    fn restore_node(&self, node: &str) -> Result<(), ClusterError> {
+        if !self.live()?.dead.contains(node) {
+            return Err(ClusterError::WrongState {
+                name: format!("pod {node}"),
+                state: "running".into(),
+                operation: "restore",
+                needed: "killed",
+            });
+        }
+        let (cfg, pods, name) = (self.cfg.clone(), self.pods.clone(), node.to_string());
+        let places = self.wait(async move {
+            create_pod(&cfg, &pods, &name).await?;
+            wait_running(&cfg, &pods, &[name]).await
+        })?;
+        let (grudge, loss) = {
+            let mut inner = self.live()?;
+            inner.pods.extend(places);
+            inner.dead.remove(node);
+            inner.fresh.insert(node.to_string());
+            (inner.grudge.clone(), inner.loss_percent)
+        };
+        // Every pod: the new one its address, the others its new pod IP.
+        let all: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
+        self.install_addresses(&all)?;
+        if !grudge.is_empty() {
+            crate::Cluster::partition(self, &grudge)?;
+        }
+        if loss > 0 {
+            crate::PacketLoss::set_loss(self, loss)?;
+        }
+        Ok(())
+    }
+}
+
+impl KubeCluster {
+    /// Ok when `node` is a lock node whose pod exists: the resource is never faulted.
+    fn killable(&self, node: &str) -> Result<(), ClusterError> {
+        if node == RESOURCE_NODE || !self.nodes.iter().any(|n| n.name == node) {
+            return Err(ClusterError::UnknownNode {
+                node: node.to_string(),
+                known: self
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            });
+        }
+        if self.live()?.dead.contains(node) {
+            return Err(ClusterError::WrongState {
+                name: format!("pod {node}"),
+                state: "killed".into(),
+                operation: "kill",
+                needed: "running",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Deletes pod `name` with no grace period and waits until the API no longer has it.
+async fn delete_pod(pods: &Api<Pod>, name: &str, wait: Duration) -> Result<(), ClusterError> {
+    let failed = |reason: String| ClusterError::Kube {
+        operation: format!("delete pod {name}"),
+        reason,
+    };
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::background()
+    };
+    match pods.delete(name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(failed(e.to_string())),
+    }
+    let started = Instant::now();
+    loop {
+        match pods.get_opt(name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) if started.elapsed() > wait => {
+                return Err(failed(format!("still there after {wait:?}")));
+            }
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+}
+
+/// Puts each file under `saved` in front of the file at the same place under `run_dir`
+/// (a log before a kill, then the log of the pod made again), or moves it there when
+/// the pod made again wrote no such file.
+pub(super) fn prepend_saved(saved: &Path, run_dir: &Path) -> std::io::Result<()> {
+    for file in files_under(saved)? {
+        let relative = file.strip_prefix(saved).expect("walked from saved");
+        let target = run_dir.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut joined = std::fs::read(&file)?;
+        match std::fs::read(&target) {
+            Ok(after) => joined.extend(after),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let partial = target.with_extension("joining");
+        std::fs::write(&partial, joined)?;
+        std::fs::rename(&partial, &target)?;
+    }
+    Ok(())
+}
+
+/// Removes the folder of saved files once they are where they belong.
+pub(super) fn remove_saved(run_dir: &Path) {
+    let dir = run_dir.join(SAVED_DIR);
+    if dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!(dir = %dir.display(), error = %e, "removing the files of killed pods");
+    }
+}
+
+/// Every regular file under `dir`, at any depth.
+fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_files_go_in_front_of_what_the_new_pod_wrote_and_alone_where_it_wrote_none() {
+        let run = tempfile::tempdir().unwrap();
+        let first = run.path().join(SAVED_DIR).join("1-n2");
+        let second = run.path().join(SAVED_DIR).join("2-n2");
+        for (dir, text) in [(&first, "before the first kill\n"), (&second, "between\n")] {
+            std::fs::create_dir_all(dir.join("logs")).unwrap();
+            std::fs::write(dir.join("logs/redis-n2.log"), text).unwrap();
+        }
+        std::fs::write(first.join("logs/agent-2.log"), "agent, once\n").unwrap();
+        std::fs::create_dir_all(run.path().join("logs")).unwrap();
+        std::fs::write(run.path().join("logs/redis-n2.log"), "after\n").unwrap();
+        // As the teardown does it: the latest kill first.
+        for saved in [&second, &first] {
+            prepend_saved(saved, run.path()).unwrap();
+        }
+        remove_saved(run.path());
+        let read = |p: &str| std::fs::read_to_string(run.path().join(p)).unwrap();
+        assert_eq!(
+            read("logs/redis-n2.log"),
+            "before the first kill\nbetween\nafter\n"
+        );
+        assert_eq!(read("logs/agent-2.log"), "agent, once\n");
+        assert!(!run.path().join(SAVED_DIR).exists());
+    }
+}
