@@ -2,7 +2,8 @@
 //! kube-apiserver, scheduler, controller manager and kubelet, containerd and runc), the
 //! image scripts/build-image makes from this very binary, loaded without a registry.
 //! The canary pair runs on pods with the verdicts it has on the local backend; a
-//! partition between pods holds pair by pair; nothing of a run is left on the cluster,
+//! partition between pods holds pair by pair; a pod killed through the API comes back
+//! under its stable address; nothing of a run is left on the cluster,
 //! after a finished run and after a SIGKILLed controller and `cleanup`. Needs root and
 //! what scripts/install-deps installs, as CI has.
 
@@ -415,12 +416,158 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A node kill: the pod deleted through the API and made again, with a new pod IP
+    // and the same stable address, which every other pod sends to the new pod.
+    let pod_ip = |c: &KubeCluster, name: &str| c.describe()["pod_ips"][name].clone();
+    let ip_before = pod_ip(&cluster, "n2");
+    let uid = |n: &str| {
+        node.ok(&[
+            "get",
+            "pod",
+            "-n",
+            &namespace,
+            n,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+    };
+    let uid_before = uid("n2");
+    let nodes_kill = cluster
+        .node_kill()
+        .expect("the Kubernetes backend kills pods");
+    assert_eq!(nodes_kill.kill_node("n2").unwrap(), ["redis-n2"]);
+    assert!(
+        node.kubectl(&["get", "pod", "-n", &namespace, "n2"])
+            .status
+            .code()
+            != Some(0),
+        "pod n2 is still there after its kill"
+    );
+    assert!(
+        cluster
+            .processes()
+            .iter()
+            .any(|p| p.name == "redis-n2" && p.state == splitbrain_nemesis::ProcessState::Killed)
+    );
+    nodes_kill.restore_node("n2").unwrap();
+    assert_ne!(uid("n2"), uid_before, "pod n2 was not made again");
+    cluster.restart("redis-n2").unwrap();
+    let started = Instant::now();
+    while !(reaches(&node, &namespace, "n1", &addr("n2"))
+        && reaches(&node, &namespace, "n2", &addr("n3")))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "n2's stable address {} (pod IP {ip_before} before, {} now) never answered",
+            addr("n2"),
+            pod_ip(&cluster, "n2")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The partition rules follow the new pod IP.
+    let alone = Grudge::between(&[vec!["n2".into()], vec!["n1".into(), "n3".into()]]);
+    cluster.partition(&alone).unwrap();
+    assert!(
+        !reaches(&node, &namespace, "n1", &addr("n2")),
+        "n1 reached the new n2 through a partition"
+    );
+    assert!(reaches(&node, &namespace, "n1", &addr("n3")));
+    cluster.heal().unwrap();
+
     let report = cluster.teardown().unwrap();
     assert_eq!(report.namespaces_deleted, 1);
     assert!(
         dirs.path().join("run/logs/redis-n1.log").is_file(),
         "the pods' logs were not brought back"
     );
+    // n2's log holds both of its redis servers: the one its killed pod ran, then the new.
+    let log = std::fs::read_to_string(dirs.path().join("run/logs/redis-n2.log")).unwrap();
+    assert_eq!(
+        log.matches("Ready to accept connections").count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+}
+
+#[test]
+fn a_pod_kill_is_recorded_with_its_pod_and_the_run_ends_with_a_verdict() {
+    common::require_root();
+    let node = Node::up();
+    let image = load_image();
+    let out = tempfile::tempdir().unwrap();
+    let kubeconfig = controller_kubeconfig(&node, out.path());
+    // One node: the pod the fault kills holds the Redis and every agent.
+    let mut args = vec![
+        "run",
+        "--lock",
+        "redis",
+        "--workload",
+        "counter",
+        "--nemesis",
+        "kill-pod",
+        "--fencing",
+        "on",
+        "--seed",
+        "7",
+        "--clients",
+        "2",
+        "--nodes",
+        "1",
+        "--time-limit",
+        "15",
+        "--nemesis-interval",
+        "3",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend(kube_flags(&kubeconfig, &image));
+    let run = common::splitbrain(&args);
+    let code = run.status.code();
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "no verdict (exit {code:?}):\n{}",
+        text(&run)
+    );
+    let dir = common::latest_run(out.path());
+    let nemesis = |f: &str| -> Vec<Value> {
+        common::history_ops(&dir)
+            .into_iter()
+            .filter(|op| op["process"] == "nemesis" && op["f"] == f && op["type"] == "info")
+            .collect()
+    };
+    let kills = nemesis("kill");
+    assert!(!kills.is_empty(), "no kill in the history");
+    for kill in &kills {
+        let value = &kill["value"];
+        assert!(kill["error"].is_null(), "{kill}");
+        assert_eq!(value["fault"], "kill-pod", "{kill}");
+        assert_eq!(value["pods"], serde_json::json!(["n1"]), "{kill}");
+        let processes: Vec<&str> = value["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(processes.contains(&"redis-n1"), "{kill}");
+        assert!(processes.iter().any(|p| p.starts_with("agent-")), "{kill}");
+    }
+    let starts = nemesis("start");
+    assert_eq!(starts.len(), kills.len(), "every killed pod is made again");
+    for start in &starts {
+        assert!(start["error"].is_null(), "{start}");
+        assert_eq!(start["value"]["pods"], serde_json::json!(["n1"]), "{start}");
+    }
+    let log = std::fs::read_to_string(dir.join("logs/redis-n1.log")).unwrap();
+    assert!(
+        log.matches("Ready to accept connections").count() > kills.len(),
+        "redis-n1.log does not hold every incarnation's start:\n{log}"
+    );
+    assert!(!dir.join(".pods-before-kill").exists());
     assert!(
         run_namespaces(&node).is_empty(),
         "{:?}",

@@ -5,7 +5,8 @@
 //! block set aside for network tests, RFC 2544), which never meets a cluster's own
 //! ranges, and each pod translates it:
 //!
-//! - its own stable address is on its loopback, so servers bind it;
+//! - its own stable address is on its loopback, so servers bind it, and the block is
+//!   routed out of its interface (a pod network need not give pods a default route);
 //! - connections it opens to another node's stable address are sent to that node's
 //!   current pod IP (`dnat` in the output hook);
 //! - connections arriving at its pod IP go to its stable address (`dnat` in the
@@ -21,6 +22,8 @@ use std::net::Ipv4Addr;
 
 /// The nftables table of the translation, apart from the partition and loss tables.
 const TABLE: &str = "ip splitbrain-addresses";
+/// The block of the stable addresses.
+const BLOCK: &str = "198.18.0.0/24";
 
 /// The stable address of node `n<index>` (1-based); the resource's is [`RESOURCE_ADDR`].
 pub fn node_addr(index: usize) -> Ipv4Addr {
@@ -43,9 +46,12 @@ pub fn address_command(
     vec![
         "sh".into(),
         "-c".into(),
-        "ip addr replace \"$1/32\" dev lo && printf '%s' \"$2\" | nft -f -".into(),
+        "ip addr replace \"$1/32\" dev lo && ip route replace \"$2\" dev eth0 && \
+         printf '%s' \"$3\" | nft -f -"
+            .into(),
         "stable-address".into(),
         own_stable.to_string(),
+        BLOCK.into(),
         address_script(own, stable, pod_ips),
     ]
 }
@@ -103,7 +109,8 @@ mod tests {
         ]);
         let command = address_command("n1", &stable, &pods);
         assert_eq!(command[4], "198.18.0.1");
-        let script = &command[5];
+        assert_eq!(command[5], "198.18.0.0/24");
+        let script = &command[6];
         assert!(script.starts_with("add table ip splitbrain-addresses\ndelete table"));
         assert!(
             script.contains("ip daddr 198.18.0.2 dnat to 10.88.0.9"),
