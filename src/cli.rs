@@ -78,6 +78,9 @@ enum Command {
     /// Signal a process pod-spawn started, by name, and wait for the effect.
     #[command(hide = true)]
     PodSignal(crate::pod::SignalArgs),
+    /// Set the clock of a process pod-spawn started, by name (Kubernetes backend).
+    #[command(hide = true)]
+    PodClock(crate::pod::ClockArgs),
 }
 
 #[derive(Args, Debug)]
@@ -274,6 +277,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::PodInit => crate::pod::init().map(|()| 0),
         Command::PodSpawn(args) => crate::pod::spawn(&args).map(|()| 0),
         Command::PodSignal(args) => crate::pod::signal(&args).map(|()| 0),
+        Command::PodClock(args) => crate::pod::clock(&args).map(|()| 0),
     }
 }
 

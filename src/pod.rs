@@ -4,7 +4,9 @@
 //! from inside the pod (see [`PROXY_PORT`]); `pod-spawn`, which starts one process of the
 //! run in its own session with its output in a log file and leaves it to `pod-init`; and
 //! `pod-signal`, which signals a started process's group by its name and waits until the
-//! kernel shows the effect. The controller runs the last two through the API's exec.
+//! kernel shows the effect; and `pod-clock`, which sets a started process's clock as the
+//! local backend does (its clock files, libfaketime's timestamp file, or its vDSO). The
+//! controller runs the last three through the API's exec.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -192,15 +194,57 @@ pub struct SignalArgs {
     signal: PodSignal,
 }
 
+/// `splitbrain pod-clock`'s arguments.
+#[derive(Args, Debug)]
+pub struct ClockArgs {
+    /// The process's start specification, as JSON (the controller's ProcessSpec).
+    #[arg(long)]
+    spec: String,
+    /// The clock setting, as JSON (splitbrain_nemesis::clock::ClockSetting).
+    #[arg(long)]
+    setting: String,
+    /// The run's scratch folder, where the clock files are.
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// The process is paused by the nemesis (it stays paused).
+    #[arg(long)]
+    paused: bool,
+    /// The process does not run (killed): only its clock files are written.
+    #[arg(long, conflicts_with = "paused")]
+    not_running: bool,
+}
+
+/// Sets the clock of a process started here and prints how it reached it, as JSON.
+pub fn clock(args: &ClockArgs) -> Result<()> {
+    let spec: splitbrain_nemesis::ProcessSpec =
+        serde_json::from_str(&args.spec).context("--spec is not a process specification")?;
+    let setting: splitbrain_nemesis::clock::ClockSetting =
+        serde_json::from_str(&args.setting).context("--setting is not a clock setting")?;
+    let target = if args.not_running {
+        None
+    } else {
+        Some((started_pid(&spec.name)? as u32, args.paused))
+    };
+    let reach =
+        splitbrain_nemesis::kube::set_clock_in_pod(&args.state_dir, &spec, target, &setting)?;
+    println!("{}", serde_json::to_string(&reach)?);
+    Ok(())
+}
+
+/// The pid pod-spawn recorded for the process `name`.
+fn started_pid(name: &str) -> Result<i32> {
+    let pid_file = Path::new(PID_DIR).join(name);
+    fs::read_to_string(&pid_file)
+        .with_context(|| format!("no process named {name} was started here"))?
+        .trim()
+        .parse()
+        .with_context(|| format!("{} holds no pid", pid_file.display()))
+}
+
 /// Signals the named process's group and waits for the effect. A process that is
 /// already gone is no error for `kill` (nothing is left to kill) and is one otherwise.
 pub fn signal(args: &SignalArgs) -> Result<()> {
-    let pid_file = Path::new(PID_DIR).join(&args.name);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .with_context(|| format!("no process named {} was started here", args.name))?
-        .trim()
-        .parse()
-        .with_context(|| format!("{} holds no pid", pid_file.display()))?;
+    let pid = started_pid(&args.name)?;
     let group = Pid::from_raw(-pid);
     let sig = match args.signal {
         PodSignal::Stop => Signal::SIGSTOP,

@@ -283,6 +283,27 @@ fn reaches(node: &Node, namespace: &str, from: &str, to_addr: &str) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("PONG")
 }
 
+/// The Unix time in seconds of the Redis at `to_addr`, asked from pod `from`.
+fn redis_time(node: &Node, namespace: &str, from: &str, to_addr: &str) -> u64 {
+    let out = node.ok(&[
+        "exec",
+        "-n",
+        namespace,
+        from,
+        "--",
+        "redis-cli",
+        "-h",
+        to_addr,
+        "-p",
+        "6390",
+        "time",
+    ]);
+    out.lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("redis-cli time printed {out:?}"))
+}
+
 #[test]
 fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     use splitbrain_nemesis::kube::{KubeCluster, KubeConfig};
@@ -416,6 +437,73 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Clocks: a server's own vDSO inside its pod, set again after a restart; an agent's
+    // clock file in its pod's scratch folder.
+    use splitbrain_nemesis::clock::{ClockSetting, unix_ms_now};
+    let clocks = cluster
+        .clocks()
+        .expect("the Kubernetes backend sets clocks");
+    let hour_ahead = ClockSetting {
+        offset_ms: 3_600_000,
+        anchor_unix_ms: unix_ms_now(),
+        ..ClockSetting::true_time()
+    };
+    let reach = clocks.set_clock("redis-n3", &hour_ahead).unwrap();
+    assert_eq!(reach, splitbrain_nemesis::ClockReach::Vdso);
+    let ahead = |from: &str| {
+        let seconds = redis_time(&node, &namespace, from, &addr("n3")) as i64;
+        seconds - (unix_ms_now() / 1000) as i64
+    };
+    assert!(
+        (3590..3610).contains(&ahead("n1")),
+        "redis-n3 is {}s ahead",
+        ahead("n1")
+    );
+    cluster.restart("redis-n3").unwrap();
+    let started = Instant::now();
+    while !reaches(&node, &namespace, "n1", &addr("n3")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-n3 never came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        (3590..3610).contains(&ahead("n1")),
+        "after a restart: {}s ahead",
+        ahead("n1")
+    );
+    clocks
+        .set_clock("redis-n3", &ClockSetting::true_time())
+        .unwrap();
+    assert!(ahead("n1").abs() < 5, "reset: {}s ahead", ahead("n1"));
+    cluster
+        .spawn(
+            "n2",
+            ProcessSpec {
+                name: "agent-sleeper".into(),
+                kind: ProcessKind::Agent,
+                program: "sleep".into(),
+                args: vec!["600".into()],
+                env: vec![],
+                log: dirs.path().join("run/logs/agent-sleeper.log"),
+            },
+        )
+        .unwrap();
+    let reach = clocks.set_clock("agent-sleeper", &hour_ahead).unwrap();
+    assert_eq!(reach, splitbrain_nemesis::ClockReach::ClockFile);
+    let clock_file = dirs.path().join("state/clocks/agent-sleeper.json");
+    let written = node.ok(&[
+        "exec",
+        "-n",
+        &namespace,
+        "n2",
+        "--",
+        "cat",
+        clock_file.to_str().unwrap(),
+    ]);
+    assert!(written.contains("3600000"), "{written}");
+
     // A node kill: the pod deleted through the API and made again, with a new pod IP
     // and the same stable address, which every other pod sends to the new pod.
     let pod_ip = |c: &KubeCluster, name: &str| c.describe()["pod_ips"][name].clone();
@@ -435,7 +523,10 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     let nodes_kill = cluster
         .node_kill()
         .expect("the Kubernetes backend kills pods");
-    assert_eq!(nodes_kill.kill_node("n2").unwrap(), ["redis-n2"]);
+    assert_eq!(
+        nodes_kill.kill_node("n2").unwrap(),
+        ["agent-sleeper", "redis-n2"]
+    );
     assert!(
         node.kubectl(&["get", "pod", "-n", &namespace, "n2"])
             .status

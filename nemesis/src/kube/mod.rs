@@ -19,17 +19,21 @@
 //! the API and made again (`kill-pod`, [`NodeKill`]) keeps its address in every
 //! server's and agent's configuration.
 //!
-//! Not here yet: clock faults (the agents' clock file and libfaketime inside pods),
-//! latency, and a privileged node-side daemon for pods that are not splitbrain's own.
+//! Clock faults are the local backend's, made inside the pods ([`clocks`]).
+//!
+//! Not here yet: latency, and a privileged node-side daemon for pods that are not
+//! splitbrain's own.
 
 mod addresses;
 mod cleanup;
+mod clocks;
 mod exec;
 mod podkill;
 mod pods;
 mod relay;
 
 pub use cleanup::{KubeCleanupReport, cleanup_leftovers};
+pub use clocks::set_clock_in_pod;
 pub use pods::{CONTAINER, CONTROLLER_ANNOTATION, IMAGE_BINARY, NODE_LABEL, RUN_LABEL};
 pub use relay::PROXY_PORT;
 
@@ -107,6 +111,8 @@ struct Inner {
     fresh: BTreeSet<String>,
     /// The pod folders brought back before each node kill, in the order of the kills.
     salvaged: Vec<PathBuf>,
+    /// The clock each process was last given, set again after a restart.
+    clocks: BTreeMap<String, crate::clock::ClockSetting>,
 }
 
 /// Where one node's pod runs now.
@@ -227,6 +233,7 @@ impl KubeCluster {
                 dead: BTreeSet::new(),
                 fresh: BTreeSet::new(),
                 salvaged: Vec::new(),
+                clocks: BTreeMap::new(),
             }),
         };
         // Dropping the cluster on an error here deletes its namespace.
@@ -703,11 +710,12 @@ impl Cluster for KubeCluster {
         &self.resource
     }
 
-    fn spawn(&self, node: &str, spec: ProcessSpec) -> Result<(), ClusterError> {
+    fn spawn(&self, node: &str, mut spec: ProcessSpec) -> Result<(), ClusterError> {
         let node = self.node(node)?.name.clone();
         if self.live()?.procs.contains_key(&spec.name) {
             return Err(ClusterError::DuplicateProcess { name: spec.name });
         }
+        self.add_clock_env(&mut spec)?;
         self.send_state(&node)?;
         let pid = self.start(&node, &spec)?;
         self.live()?.procs.insert(
@@ -750,7 +758,7 @@ impl Cluster for KubeCluster {
             p.pid = pid;
             p.state = ProcessState::Running;
         }
-        Ok(())
+        self.reapply_clock(name)
     }
 
     fn pause(&self, name: &str) -> Result<(), ClusterError> {
@@ -916,6 +924,10 @@ impl Cluster for KubeCluster {
     }
 
     fn node_kill(&self) -> Option<&dyn NodeKill> {
+        Some(self)
+    }
+
+    fn clocks(&self) -> Option<&dyn crate::ClockControl> {
         Some(self)
     }
 }

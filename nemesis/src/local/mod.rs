@@ -5,7 +5,7 @@
 //! run inside the namespaces with the host's file system and clock.
 
 mod cleanup;
-mod clocks;
+pub(crate) mod clocks;
 mod config;
 mod firewall;
 mod latency;
