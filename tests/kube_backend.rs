@@ -523,9 +523,11 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     let nodes_kill = cluster
         .node_kill()
         .expect("the Kubernetes backend kills pods");
+    let killed = nodes_kill.kill_nodes(&["n2".to_string()]);
+    assert_eq!(killed.len(), 1);
     assert_eq!(
-        nodes_kill.kill_node("n2").unwrap(),
-        ["agent-sleeper", "redis-n2"]
+        killed[0].1.as_ref().unwrap(),
+        &["agent-sleeper", "redis-n2"]
     );
     assert!(
         node.kubectl(&["get", "pod", "-n", &namespace, "n2"])
@@ -540,7 +542,7 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
             .iter()
             .any(|p| p.name == "redis-n2" && p.state == splitbrain_nemesis::ProcessState::Killed)
     );
-    nodes_kill.restore_node("n2").unwrap();
+    nodes_kill.restore_nodes(&["n2".to_string()]).unwrap();
     assert_ne!(uid("n2"), uid_before, "pod n2 was not made again");
     cluster.restart("redis-n2").unwrap();
     let started = Instant::now();

@@ -124,6 +124,19 @@ pub struct ProcessInfo {
     pub state: ProcessState,
 }
 
+impl ProcessInfo {
+    /// The snapshot of a process started from `spec` on `node`.
+    pub fn of(spec: &ProcessSpec, node: &str, pid: u32, state: ProcessState) -> ProcessInfo {
+        ProcessInfo {
+            name: spec.name.clone(),
+            node: node.to_string(),
+            kind: spec.kind,
+            pid,
+            state,
+        }
+    }
+}
+
 /// A TeardownReport says what tearing a cluster down removed and how long it took.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeardownReport {
@@ -310,13 +323,13 @@ pub trait LatencyControl: Send + Sync {
 /// node's pod is deleted through the API with no grace period, and made again. A backend
 /// offers it through [`Cluster::node_kill`]; one without it runs no `kill-pod` fault.
 pub trait NodeKill: Send + Sync {
-    /// Kills the node: every process on it dies at once, with whatever the node kept
-    /// (its volumes). Returns the names of the processes that were alive on it, which
-    /// are now killed.
-    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError>;
-    /// Makes a killed node again, under its name and address, with no process running;
-    /// [`Cluster::restart`] then starts its processes with their command lines.
-    fn restore_node(&self, node: &str) -> Result<(), ClusterError>;
+    /// Kills the nodes, all at once: every process on them dies, with whatever the node
+    /// kept (its volumes). Says for each node the processes that were alive on it and are
+    /// now killed, or why it could not be killed.
+    fn kill_nodes(&self, nodes: &[String]) -> Vec<(String, Result<Vec<String>, ClusterError>)>;
+    /// Makes killed nodes again, all at once, under their names and addresses, with no
+    /// process running; [`Cluster::restart`] then starts their processes.
+    fn restore_nodes(&self, nodes: &[String]) -> Result<(), ClusterError>;
 }
 
 /// An Ability is an optional part of a backend, which some faults need.

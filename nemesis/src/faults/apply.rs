@@ -232,13 +232,7 @@ async fn apply_pod_kill(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     );
     let targets = pods.clone();
     let outcome = ctx
-        .blocking(move |c| {
-            let nodes = c.require_node_kill()?;
-            Ok(targets
-                .iter()
-                .map(|pod| (pod.clone(), nodes.kill_node(pod).map_err(|e| e.to_string())))
-                .collect::<Vec<_>>())
-        })
+        .blocking(move |c| Ok(c.require_node_kill()?.kill_nodes(&targets)))
         .await;
     let outcomes = match outcome {
         Ok(outcomes) => outcomes,

@@ -129,16 +129,9 @@ impl InForce {
             InForce::Paused(hits) => each(hits, &|p| cluster.resume(p)),
             InForce::Killed(hits) => each(hits, &|p| cluster.restart(p)),
             InForce::PodsKilled { pods, hits } => {
-                let nodes = cluster.require_node_kill()?;
-                let mut first = Ok(());
-                for pod in pods {
-                    let r = nodes.restore_node(pod);
-                    if first.is_ok() {
-                        first = r;
-                    }
-                }
+                let restored = cluster.require_node_kill()?.restore_nodes(pods);
                 let started = each(hits, &|p| cluster.restart(p));
-                first.and(started)
+                restored.and(started)
             }
             InForce::Partitioned { .. } => cluster.heal(),
             InForce::Clocked(hits) => {

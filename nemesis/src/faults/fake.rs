@@ -163,21 +163,32 @@ impl Cluster for FakeCluster {
 }
 
 impl NodeKill for FakeCluster {
-    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError> {
-        self.dead_nodes.lock().unwrap().push(node.to_string());
+    fn kill_nodes(&self, nodes: &[String]) -> Vec<(String, Result<Vec<String>, ClusterError>)> {
+        self.dead_nodes
+            .lock()
+            .unwrap()
+            .extend(nodes.iter().cloned());
         let mut processes = self.processes.lock().unwrap();
-        let mut killed = Vec::new();
-        for p in processes.iter_mut() {
-            if p.node == node && p.state.is_alive() {
-                p.state = ProcessState::Killed;
-                killed.push(p.name.clone());
-            }
-        }
-        Ok(killed)
+        nodes
+            .iter()
+            .map(|node| {
+                let mut killed = Vec::new();
+                for p in processes.iter_mut() {
+                    if &p.node == node && p.state.is_alive() {
+                        p.state = ProcessState::Killed;
+                        killed.push(p.name.clone());
+                    }
+                }
+                (node.clone(), Ok(killed))
+            })
+            .collect()
     }
 
-    fn restore_node(&self, node: &str) -> Result<(), ClusterError> {
-        self.dead_nodes.lock().unwrap().retain(|n| n != node);
+    fn restore_nodes(&self, nodes: &[String]) -> Result<(), ClusterError> {
+        self.dead_nodes
+            .lock()
+            .unwrap()
+            .retain(|n| !nodes.contains(n));
         Ok(())
     }
 }

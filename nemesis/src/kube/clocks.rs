@@ -19,7 +19,7 @@ impl ClockControl for KubeCluster {
                 .get(process)
                 .ok_or_else(|| self.unknown(process, &inner))?;
             let found = (p.node.clone(), p.spec.clone(), p.state);
-            inner.clocks.insert(process.to_string(), setting.clone());
+            inner.clocks.insert(process.to_string(), *setting);
             found
         };
         if self.lock().dead.contains(&node) {
@@ -63,7 +63,7 @@ impl KubeCluster {
     /// Sets a restarted process's clock again when a fault had set it: a new program
     /// has a new vDSO, and a pod made again has new clock files.
     pub(super) fn reapply_clock(&self, process: &str) -> Result<(), ClusterError> {
-        let setting = self.lock().clocks.get(process).cloned();
+        let setting = self.lock().clocks.get(process).copied();
         match setting {
             Some(s) if !s.is_true_time() => self.set_clock(process, &s).map(drop),
             _ => Ok(()),

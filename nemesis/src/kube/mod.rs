@@ -762,33 +762,23 @@ impl Cluster for KubeCluster {
     }
 
     fn pause(&self, name: &str) -> Result<(), ClusterError> {
-        let (node, state) = self.alive_process(name, "pause")?;
-        if state == ProcessState::Paused {
-            return Err(ClusterError::WrongState {
-                name: name.into(),
-                state: state.to_string(),
-                operation: "pause",
-                needed: "running",
-            });
-        }
-        self.signal(&node, name, "stop")?;
-        self.set_state(name, ProcessState::Paused);
-        Ok(())
+        self.change_state(
+            name,
+            "pause",
+            ProcessState::Running,
+            "stop",
+            ProcessState::Paused,
+        )
     }
 
     fn resume(&self, name: &str) -> Result<(), ClusterError> {
-        let (node, state) = self.alive_process(name, "resume")?;
-        if state != ProcessState::Paused {
-            return Err(ClusterError::WrongState {
-                name: name.into(),
-                state: state.to_string(),
-                operation: "resume",
-                needed: "paused",
-            });
-        }
-        self.signal(&node, name, "cont")?;
-        self.set_state(name, ProcessState::Running);
-        Ok(())
+        self.change_state(
+            name,
+            "resume",
+            ProcessState::Paused,
+            "cont",
+            ProcessState::Running,
+        )
     }
 
     fn partition(&self, grudge: &Grudge) -> Result<(), ClusterError> {
@@ -816,13 +806,7 @@ impl Cluster for KubeCluster {
         self.lock()
             .procs
             .values()
-            .map(|p| ProcessInfo {
-                name: p.spec.name.clone(),
-                node: p.node.clone(),
-                kind: p.spec.kind,
-                pid: p.pid,
-                state: p.state,
-            })
+            .map(|p| ProcessInfo::of(&p.spec, &p.node, p.pid, p.state))
             .collect()
     }
 
@@ -950,6 +934,34 @@ impl PacketLoss for KubeCluster {
 }
 
 impl KubeCluster {
+    /// Sends `signal` to a process that is in state `from` and records it as `to`: a
+    /// pause of a running process, a resume of a paused one.
+    fn change_state(
+        &self,
+        name: &str,
+        operation: &'static str,
+        from: ProcessState,
+        signal: &str,
+        to: ProcessState,
+    ) -> Result<(), ClusterError> {
+        let (node, state) = self.alive_process(name, operation)?;
+        if state != from {
+            return Err(ClusterError::WrongState {
+                name: name.into(),
+                state: state.to_string(),
+                operation,
+                needed: if from == ProcessState::Paused {
+                    "paused"
+                } else {
+                    "running"
+                },
+            });
+        }
+        self.signal(&node, name, signal)?;
+        self.set_state(name, to);
+        Ok(())
+    }
+
     /// The nodes of `pods` whose pods exist now (not deleted by a node kill).
     fn live_pods<'a>(&self, pods: &'a [Node]) -> impl Iterator<Item = &'a Node> {
         let dead = self.lock().dead.clone();

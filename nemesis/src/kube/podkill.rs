@@ -26,62 +26,72 @@ const SAVED_DIR: &str = ".pods-before-kill";
 const POD_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 impl NodeKill for KubeCluster {
-    fn kill_node(&self, node: &str) -> Result<Vec<String>, ClusterError> {
-        self.killable(node)?;
-        let kills = self.lock().salvaged.len() + 1;
-        let saved = self
-            .cfg
-            .run_dir
-            .join(SAVED_DIR)
-            .join(format!("{kills}-{node}"));
-        let (pods, pod, dir) = (
-            self.pods.clone(),
-            node.to_string(),
-            self.cfg.run_dir.clone(),
-        );
-        let archive = self.wait(async move {
-            let archive = kill_all_and_archive(&pods, &pod, &dir).await?;
-            delete_pod(&pods, &pod, POD_DELETE_WAIT).await?;
-            Ok::<_, ClusterError>(archive)
-        })?;
-        let mut inner = self.lock();
-        inner.dead.insert(node.to_string());
-        let mut killed = Vec::new();
-        for p in inner.procs.values_mut() {
-            if p.node == node && p.state.is_alive() {
-                p.state = ProcessState::Killed;
-                killed.push(p.spec.name.clone());
+    fn kill_nodes(&self, nodes: &[String]) -> Vec<(String, Result<Vec<String>, ClusterError>)> {
+        let mut outcomes = Vec::new();
+        let mut killable = Vec::new();
+        for node in nodes {
+            match self.killable(node) {
+                Ok(()) => killable.push(node.clone()),
+                Err(e) => outcomes.push((node.clone(), Err(e))),
             }
         }
-        match untar(&archive, &saved) {
-            Ok(()) => inner.salvaged.push(saved),
-            Err(e) => tracing::warn!(pod = node, error = %e, "saving a killed pod's files"),
+        let (pods, dir) = (self.pods.clone(), self.cfg.run_dir.clone());
+        let archives = self.wait(async move {
+            let mut kills = tokio::task::JoinSet::new();
+            for pod in killable {
+                let (pods, dir) = (pods.clone(), dir.clone());
+                kills.spawn(async move {
+                    let killed = async {
+                        let archive = kill_all_and_archive(&pods, &pod, &dir).await?;
+                        delete_pod(&pods, &pod, POD_DELETE_WAIT).await?;
+                        Ok::<_, ClusterError>(archive)
+                    };
+                    (pod.clone(), killed.await)
+                });
+            }
+            let mut done = Vec::new();
+            while let Some(joined) = kills.join_next().await {
+                done.extend(joined.ok());
+            }
+            done.sort_by(|a, b| a.0.cmp(&b.0));
+            done
+        });
+        for (node, archive) in archives {
+            let killed = archive.map(|archive| self.mark_killed(&node, &archive));
+            outcomes.push((node, killed));
         }
-        Ok(killed)
+        outcomes
     }
 
-    fn restore_node(&self, node: &str) -> Result<(), ClusterError> {
-        if !self.live()?.dead.contains(node) {
-            return Err(ClusterError::WrongState {
-                name: format!("pod {node}"),
-                state: "running".into(),
-                operation: "restore",
-                needed: "killed",
-            });
+    fn restore_nodes(&self, nodes: &[String]) -> Result<(), ClusterError> {
+        {
+            let inner = self.live()?;
+            if let Some(node) = nodes.iter().find(|n| !inner.dead.contains(*n)) {
+                return Err(ClusterError::WrongState {
+                    name: format!("pod {node}"),
+                    state: "running".into(),
+                    operation: "restore",
+                    needed: "killed",
+                });
+            }
         }
-        let (cfg, pods, name) = (self.cfg.clone(), self.pods.clone(), node.to_string());
+        let (cfg, pods, names) = (self.cfg.clone(), self.pods.clone(), nodes.to_vec());
         let places = self.wait(async move {
-            create_pod(&cfg, &pods, &name).await?;
-            wait_running(&cfg, &pods, &[name]).await
+            for name in &names {
+                create_pod(&cfg, &pods, name).await?;
+            }
+            wait_running(&cfg, &pods, &names).await
         })?;
         let (grudge, loss) = {
             let mut inner = self.live()?;
             inner.pods.extend(places);
-            inner.dead.remove(node);
-            inner.fresh.insert(node.to_string());
+            for node in nodes {
+                inner.dead.remove(node);
+                inner.fresh.insert(node.clone());
+            }
             (inner.grudge.clone(), inner.loss_percent)
         };
-        // Every pod: the new one its address, the others its new pod IP.
+        // Every pod: the new ones their addresses, the others their new pod IPs.
         let all: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
         self.install_addresses(&all)?;
         if !grudge.is_empty() {
@@ -95,6 +105,30 @@ impl NodeKill for KubeCluster {
 }
 
 impl KubeCluster {
+    /// Records that `node`'s pod is gone with its processes, whose names it returns, and
+    /// saves the files its pod had (`archive`) until the run ends.
+    fn mark_killed(&self, node: &str, archive: &[u8]) -> Vec<String> {
+        let mut inner = self.lock();
+        inner.dead.insert(node.to_string());
+        let mut killed = Vec::new();
+        for p in inner.procs.values_mut() {
+            if p.node == node && p.state.is_alive() {
+                p.state = ProcessState::Killed;
+                killed.push(p.spec.name.clone());
+            }
+        }
+        let saved = self
+            .cfg
+            .run_dir
+            .join(SAVED_DIR)
+            .join(format!("{}-{node}", inner.salvaged.len() + 1));
+        match untar(archive, &saved) {
+            Ok(()) => inner.salvaged.push(saved),
+            Err(e) => tracing::warn!(pod = node, error = %e, "saving a killed pod's files"),
+        }
+        killed
+    }
+
     /// Ok when `node` is a lock node whose pod exists: the resource is never faulted.
     fn killable(&self, node: &str) -> Result<(), ClusterError> {
         if node == RESOURCE_NODE || !self.nodes.iter().any(|n| n.name == node) {

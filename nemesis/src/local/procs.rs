@@ -122,13 +122,7 @@ impl ProcessTable {
             .values_mut()
             .map(|p| {
                 p.refresh();
-                ProcessInfo {
-                    name: p.spec.name.clone(),
-                    node: p.node.clone(),
-                    kind: p.spec.kind,
-                    pid: p.pid,
-                    state: p.state,
-                }
+                ProcessInfo::of(&p.spec, &p.node, p.pid, p.state)
             })
             .collect()
     }
