@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 
 /// Where the pid of each started process is kept, by process name.
 const PID_DIR: &str = "/run/splitbrain-pod/pids";
+/// The loopback port of the pod's latency proxy.
+pub const LATENCY_PORT: u16 = splitbrain_nemesis::kube::LATENCY_PORT;
+/// Where the controller writes the latency in force, in milliseconds.
+pub const LATENCY_FILE: &str = splitbrain_nemesis::kube::LATENCY_FILE;
 /// How long `pod-signal` waits for a process to stop or die.
 const SIGNAL_WAIT: Duration = Duration::from_secs(10);
 
@@ -42,6 +46,7 @@ pub fn init() -> Result<()> {
             std::thread::spawn(move || proxy(conn));
         }
     });
+    start_latency_proxy()?;
     extern "C" fn stop(_: nix::libc::c_int) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { nix::libc::_exit(0) }
@@ -59,6 +64,45 @@ pub fn init() -> Result<()> {
             Err(e) => bail!("pod-init: waitpid: {e}"),
         }
     }
+}
+
+/// Serves the latency proxy (`splitbrain_nemesis::latency_proxy`) on the pod's
+/// loopback, at [`LATENCY_PORT`], with the delay in [`LATENCY_FILE`] (none while it is
+/// missing), which it reads every few milliseconds. Connections reach it only once the
+/// controller has put the redirect rule in the pod.
+fn start_latency_proxy() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", LATENCY_PORT))
+        .with_context(|| format!("listening on 127.0.0.1:{LATENCY_PORT}"))?;
+    listener.set_nonblocking(true)?;
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let watched = delay_ms.clone();
+    std::thread::spawn(move || {
+        loop {
+            let ms = fs::read_to_string(LATENCY_FILE)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            watched.store(ms, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the latency proxy's runtime")?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            // Never stopped: it ends with the pod.
+            let (_keep, stopped) = tokio::sync::watch::channel(false);
+            splitbrain_nemesis::latency_proxy::serve(listener, delay_ms, stopped).await;
+        });
+    });
+    Ok(())
 }
 
 /// Serves one controller connection: the `connect` line, the answer, then the relay.

@@ -304,6 +304,19 @@ fn redis_time(node: &Node, namespace: &str, from: &str, to_addr: &str) -> u64 {
         .unwrap_or_else(|| panic!("redis-cli time printed {out:?}"))
 }
 
+/// How long a PING from pod `from` to the Redis at `to_addr` takes, in milliseconds,
+/// timed inside the pod (a connection of its own, through its latency redirect).
+fn ping_ms(node: &Node, namespace: &str, from: &str, to_addr: &str) -> u64 {
+    let script = "a=$(date +%s%N); redis-cli -h \"$1\" -p 6390 ping >/dev/null; b=$(date +%s%N); \
+                  echo $(( (b - a) / 1000000 ))";
+    let out = node.ok(&[
+        "exec", "-n", namespace, from, "--", "sh", "-c", script, "ping-ms", to_addr,
+    ]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the timed PING printed {out:?}"))
+}
+
 #[test]
 fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     use splitbrain_nemesis::kube::{KubeCluster, KubeConfig};
@@ -436,6 +449,22 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // Latency: each pod's proxy holds every chunk back, both ways, then lets go again.
+    let latency = cluster
+        .latency()
+        .expect("the Kubernetes backend adds latency");
+    latency.prepare_latency().unwrap();
+    let quick = ping_ms(&node, &namespace, "n1", &addr("n2"));
+    latency.set_latency(Duration::from_millis(300)).unwrap();
+    let slow = ping_ms(&node, &namespace, "n1", &addr("n2"));
+    assert!(slow >= 600, "a PING took {slow} ms with 300 ms each way");
+    latency.set_latency(Duration::ZERO).unwrap();
+    let again = ping_ms(&node, &namespace, "n1", &addr("n2"));
+    assert!(
+        again < slow / 2,
+        "{again} ms after the latency ended ({quick} ms before)"
+    );
 
     // Clocks: a server's own vDSO inside its pod, set again after a restart; an agent's
     // clock file in its pod's scratch folder.

@@ -54,6 +54,7 @@ mod error;
 pub mod faults;
 mod grudge;
 pub mod kube;
+pub mod latency_proxy;
 pub mod local;
 mod nft;
 pub mod probe;

@@ -19,21 +19,23 @@
 //! the API and made again (`kill-pod`, [`NodeKill`]) keeps its address in every
 //! server's and agent's configuration.
 //!
-//! Clock faults are the local backend's, made inside the pods ([`clocks`]).
+//! Clock faults are the local backend's, made inside the pods ([`clocks`]), and so is
+//! latency: each pod's `pod-init` runs the latency proxy ([`latency`]).
 //!
-//! Not here yet: latency, and a privileged node-side daemon for pods that are not
-//! splitbrain's own.
+//! Not here yet: a privileged node-side daemon for pods that are not splitbrain's own.
 
 mod addresses;
 mod cleanup;
 mod clocks;
 mod exec;
+mod latency;
 mod podkill;
 mod pods;
 mod relay;
 
 pub use cleanup::{KubeCleanupReport, cleanup_leftovers};
 pub use clocks::set_clock_in_pod;
+pub use latency::{LATENCY_FILE, LATENCY_PORT};
 pub use pods::{CONTAINER, CONTROLLER_ANNOTATION, IMAGE_BINARY, NODE_LABEL, RUN_LABEL};
 pub use relay::PROXY_PORT;
 
@@ -113,6 +115,8 @@ struct Inner {
     salvaged: Vec<PathBuf>,
     /// The clock each process was last given, set again after a restart.
     clocks: BTreeMap<String, crate::clock::ClockSetting>,
+    /// The latency in force, in milliseconds, once the redirect rules are in the pods.
+    latency_ms: Option<u64>,
 }
 
 /// Where one node's pod runs now.
@@ -234,6 +238,7 @@ impl KubeCluster {
                 fresh: BTreeSet::new(),
                 salvaged: Vec::new(),
                 clocks: BTreeMap::new(),
+                latency_ms: None,
             }),
         };
         // Dropping the cluster on an error here deletes its namespace.
@@ -912,6 +917,10 @@ impl Cluster for KubeCluster {
     }
 
     fn clocks(&self) -> Option<&dyn crate::ClockControl> {
+        Some(self)
+    }
+
+    fn latency(&self) -> Option<&dyn crate::LatencyControl> {
         Some(self)
     }
 }

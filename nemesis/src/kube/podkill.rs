@@ -100,7 +100,7 @@ impl NodeKill for KubeCluster {
         if loss > 0 {
             crate::PacketLoss::set_loss(self, loss)?;
         }
-        Ok(())
+        self.restore_latency(nodes)
     }
 }
 
