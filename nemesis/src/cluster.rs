@@ -364,7 +364,7 @@ impl fmt::Display for Ability {
             Ability::Clocks => "setting process clocks",
             Ability::PacketLoss => "dropping packets between nodes",
             Ability::Latency => "delaying traffic between nodes",
-            Ability::NodeKill => "killing whole nodes (pods)",
+            Ability::NodeKill => "killing whole nodes (kill-pod needs --backend kubernetes)",
         })
     }
 }
