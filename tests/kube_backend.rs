@@ -3,7 +3,7 @@
 //! image scripts/build-image makes from this very binary, loaded without a registry.
 //! The canary pair runs on pods with the verdicts it has on the local backend; a
 //! partition between pods holds pair by pair; a pod killed through the API comes back
-//! under its stable address; nothing of a run is left on the cluster,
+//! under its stable address; latency and clocks reach into pods; ZooKeeper runs there; nothing of a run is left on the cluster,
 //! after a finished run and after a SIGKILLed controller and `cleanup`. Needs root and
 //! what scripts/install-deps installs, as CI has.
 
@@ -690,6 +690,41 @@ fn a_pod_kill_is_recorded_with_its_pod_and_the_run_ends_with_a_verdict() {
         "redis-n1.log does not hold every incarnation's start:\n{log}"
     );
     assert!(!dir.join(".pods-before-kill").exists());
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+}
+
+#[test]
+fn zookeeper_runs_on_pods_and_an_unfenced_holder_pause_there_loses_updates() {
+    common::require_root();
+    let node = Node::up();
+    let image = load_image();
+    let out = tempfile::tempdir().unwrap();
+    let kubeconfig = controller_kubeconfig(&node, out.path());
+    let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
+    let lock = args
+        .iter()
+        .position(|a| *a == "redis")
+        .expect("the canary's lock");
+    args[lock] = "zookeeper";
+    args.extend(kube_flags(&kubeconfig, &image));
+    let run = common::splitbrain(&args);
+    assert_exit(&run, 1);
+    let dir = common::latest_run(out.path());
+    assert_lost_updates(&results(&dir));
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        info["extra"]["backend"]["backend"], "kubernetes",
+        "{info:#}"
+    );
+    assert!(
+        dir.join("logs/zookeeper-n1.log").is_file(),
+        "no ZooKeeper log came back"
+    );
     assert!(
         run_namespaces(&node).is_empty(),
         "{:?}",

@@ -24,6 +24,37 @@ fn an_unknown_lock_name_is_refused_with_every_lock_listed() {
 }
 
 #[test]
+fn a_lock_the_kubernetes_image_lacks_is_refused_naming_the_locks_it_runs() {
+    let out = tempfile::tempdir().unwrap();
+    for (lock, why) in [
+        ("hazelcast", "its plug-in is not in the image"),
+        ("k8s-lease", "its servers kubernetes are not in the image"),
+    ] {
+        // Refused before any cluster is asked for: the kubeconfig is never read.
+        let result = splitbrain(&[
+            "run",
+            "--backend",
+            "kubernetes",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+            "--image",
+            "splitbrain.local/splitbrain:any",
+            "--lock",
+            lock,
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert_exit(&result, 254);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(why), "{lock}: {stderr}");
+        assert!(
+            stderr.contains("it runs --lock redis, etcd, zookeeper, redlock, redis-sentinel"),
+            "{lock}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_agent_without_its_lock_servers_names_the_flag_to_add() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("agent.sock");

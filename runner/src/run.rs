@@ -557,6 +557,7 @@ const IMAGE_SERVER_SETS: &[ServerSet] = &[
     ServerSet::RedisSentinel,
     ServerSet::Redlock,
     ServerSet::Etcd,
+    ServerSet::Zookeeper,
 ];
 
 /// Refuses a lock the Kubernetes backend cannot run yet: one whose servers are not in the
@@ -583,7 +584,8 @@ fn refuse_locks_the_image_lacks(cfg: &RunConfig) -> Result<(), RunError> {
             .map(|k| k.name())
             .collect();
         return Err(RunError::Config(format!(
-            "--backend kubernetes cannot run --lock {} yet (its {} not in the image); it runs              --lock {}",
+            "--backend kubernetes cannot run --lock {} yet (its {} not in the image); it \
+             runs --lock {}",
             cfg.lock.name(),
             if system.is_plugin() {
                 "plug-in is".to_string()
@@ -733,7 +735,9 @@ fn print_plan(progress: &Progress, mix: &FaultMix, plan: &[PlannedFault]) {
 /// them when the fault starts (the history's `pause`/`kill` ops name them).
 fn target_words(fault: &PlannedFault) -> Option<String> {
     use splitbrain_nemesis::faults::{FaultKind, Target};
-    let (FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::Clock(_, t)) = fault.kind else {
+    let (FaultKind::Pause(t) | FaultKind::Kill(t) | FaultKind::PodKill(t) | FaultKind::Clock(_, t)) =
+        fault.kind
+    else {
         return None;
     };
     Some(match t {
