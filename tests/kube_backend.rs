@@ -731,3 +731,46 @@ fn zookeeper_runs_on_pods_and_an_unfenced_holder_pause_there_loses_updates() {
         run_namespaces(&node)
     );
 }
+
+#[test]
+fn the_lock_libraries_plug_ins_run_in_the_pods_from_the_image() {
+    common::require_root();
+    let node = Node::up();
+    // scripts/build-image adds the plug-ins install-deps built: kazoo in its venv on the
+    // image's Python, Hazelcast's members from the Maven jars.
+    let image = load_image();
+    let out = tempfile::tempdir().unwrap();
+    let kubeconfig = controller_kubeconfig(&node, out.path());
+    for lock in ["kazoo", "hazelcast"] {
+        let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
+        let at = args
+            .iter()
+            .position(|a| *a == "redis")
+            .expect("the canary's lock");
+        args[at] = lock;
+        args.extend(kube_flags(&kubeconfig, &image));
+        let run = common::splitbrain(&args);
+        // Whatever the verdict, the lock granted: the plug-in ran in the pods.
+        let code = run.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{lock}: exit {code:?}:\n{}",
+            text(&run)
+        );
+        let dir = common::latest_run(out.path());
+        let granted = common::history_ops(&dir)
+            .iter()
+            .filter(|op| op["f"] == "acquire" && op["type"] == "ok")
+            .count();
+        assert!(
+            granted > 0,
+            "{lock}: no acquire was granted:\n{}",
+            text(&run)
+        );
+    }
+    assert!(
+        run_namespaces(&node).is_empty(),
+        "{:?}",
+        run_namespaces(&node)
+    );
+}

@@ -26,12 +26,20 @@ fn an_unknown_lock_name_is_refused_with_every_lock_listed() {
 #[test]
 fn a_lock_the_kubernetes_image_lacks_is_refused_naming_the_locks_it_runs() {
     let out = tempfile::tempdir().unwrap();
-    for (lock, why) in [
-        ("hazelcast", "its plug-in is not in the image"),
-        ("k8s-lease", "its servers kubernetes are not in the image"),
+    for (lock, extra, why) in [
+        (
+            "external",
+            vec!["--plugin-command", "/usr/local/bin/my-lock"],
+            "a plug-in command is a program on this machine, not in the image",
+        ),
+        (
+            "k8s-lease",
+            vec![],
+            "its servers kubernetes are not in the image",
+        ),
     ] {
         // Refused before any cluster is asked for: the kubeconfig is never read.
-        let result = splitbrain(&[
+        let mut args = vec![
             "run",
             "--backend",
             "kubernetes",
@@ -43,14 +51,20 @@ fn a_lock_the_kubernetes_image_lacks_is_refused_naming_the_locks_it_runs() {
             lock,
             "--out",
             out.path().to_str().unwrap(),
-        ]);
+        ];
+        args.extend(extra);
+        let result = splitbrain(&args);
         assert_exit(&result, 254);
         let stderr = String::from_utf8_lossy(&result.stderr);
         assert!(stderr.contains(why), "{lock}: {stderr}");
-        assert!(
-            stderr.contains("it runs --lock redis, etcd, zookeeper, redlock, redis-sentinel"),
-            "{lock}: {stderr}"
-        );
+        let runs = stderr.split("it runs --lock ").nth(1).unwrap_or_default();
+        for runnable in ["redis,", "zookeeper,", "hazelcast,", "kazoo,", "redsync,"] {
+            assert!(
+                runs.contains(runnable),
+                "{lock}: {runnable} missing from {stderr}"
+            );
+        }
+        assert!(!runs.contains("k8s-"), "{lock}: {stderr}");
     }
 }
 

@@ -6,7 +6,7 @@ use crate::{ClusterError, Grudge};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A Node is one machine of the cluster: a name (`n1`, ..., `resource`) and its address
@@ -220,6 +220,19 @@ pub trait Cluster: Send + Sync {
     /// binary on the local backend, the image's copy on the Kubernetes one.
     fn splitbrain_program(&self) -> Result<PathBuf, ClusterError> {
         std::env::current_exe().map_err(|e| ClusterError::io("/proc/self/exe", e))
+    }
+
+    /// Whether `path` exists as `node` sees it: here on the local backend, in the node's
+    /// pod (its image) on the Kubernetes one.
+    fn has_file(&self, node: &str, path: &Path) -> Result<bool, ClusterError> {
+        let _ = node;
+        Ok(path.exists())
+    }
+
+    /// The contents of file `path` as `node` sees it (a log a server writes there).
+    fn read_file(&self, node: &str, path: &Path) -> Result<Vec<u8>, ClusterError> {
+        let _ = node;
+        std::fs::read(path).map_err(|e| ClusterError::io(format!("reading {}", path.display()), e))
     }
 
     /// How the controller reaches the agent `name` on `node`: what the agent is told to

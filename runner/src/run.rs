@@ -81,6 +81,12 @@ pub async fn run(cfg: RunConfig, progress: &Progress) -> Result<RunOutcome, RunE
     let state = state_dir(&cfg.backend, &run_id);
     progress.phase("cluster up");
     let cluster = cluster_up(&cfg, &run_id, &state, &dir).await?;
+    if let Err(e) = require_plugin_on_nodes(&cfg, cluster.as_ref()) {
+        if let Err(down) = cluster.teardown() {
+            tracing::error!(error = %down, "tearing down a cluster that lacks the plug-in");
+        }
+        return Err(e);
+    }
     let run_state = RunState {
         started_at,
         ..RunState::default()
@@ -551,18 +557,28 @@ pub fn check_config(cfg: &RunConfig) -> Result<FaultMix, RunError> {
     Ok(faults)
 }
 
-/// The lock servers whose programs the image holds (image/packages.txt).
+/// The lock servers the image holds: the programs of image/packages.txt, and Hazelcast's
+/// members, which run from the plug-ins' cache that scripts/build-image adds.
 const IMAGE_SERVER_SETS: &[ServerSet] = &[
     ServerSet::Redis,
     ServerSet::RedisSentinel,
     ServerSet::Redlock,
     ServerSet::Etcd,
     ServerSet::Zookeeper,
+    ServerSet::Hazelcast,
+    ServerSet::HazelcastNoCp,
 ];
 
-/// Refuses a lock the Kubernetes backend cannot run yet: one whose servers are not in the
-/// image, or whose client is a plug-in (plug-ins are built into this machine's cache,
-/// not into the image).
+/// True for the locks the Kubernetes backend can run: servers in the image, and a client
+/// that is splitbrain's own or a plug-in of scripts/build-plugins (a user's plug-in
+/// command is a program on this machine, which the pods do not have).
+fn runs_on_kubernetes(kind: LockKind) -> bool {
+    let system = kind.system();
+    system.client != Client::UserPlugin
+        && system.servers.iter().all(|s| IMAGE_SERVER_SETS.contains(s))
+}
+
+/// Refuses a lock the Kubernetes backend cannot run yet, naming the ones it runs.
 fn refuse_locks_the_image_lacks(cfg: &RunConfig) -> Result<(), RunError> {
     let system = cfg.lock.system();
     let sets = crate::lock_servers::server_sets(cfg.lock, plugin_servers(cfg));
@@ -571,31 +587,45 @@ fn refuse_locks_the_image_lacks(cfg: &RunConfig) -> Result<(), RunError> {
         .filter(|s| !IMAGE_SERVER_SETS.contains(s))
         .map(|s| s.name())
         .collect();
-    if system.is_plugin() || !missing.is_empty() {
+    let user_plugin = system.client == Client::UserPlugin;
+    if user_plugin || !missing.is_empty() {
         let runs: Vec<String> = LockKind::all()
             .iter()
-            .filter(|k| {
-                !k.system().is_plugin()
-                    && k.system()
-                        .servers
-                        .iter()
-                        .all(|s| IMAGE_SERVER_SETS.contains(s))
-            })
+            .filter(|k| runs_on_kubernetes(**k))
             .map(|k| k.name())
             .collect();
         return Err(RunError::Config(format!(
-            "--backend kubernetes cannot run --lock {} yet (its {} not in the image); it \
-             runs --lock {}",
+            "--backend kubernetes cannot run --lock {} yet ({}); it runs --lock {}",
             cfg.lock.name(),
-            if system.is_plugin() {
-                "plug-in is".to_string()
+            if user_plugin {
+                "a plug-in command is a program on this machine, not in the image".to_string()
             } else {
-                format!("servers {} are", missing.join(", "))
+                format!("its servers {} are not in the image", missing.join(", "))
             },
             runs.join(", ")
         )));
     }
     Ok(())
+}
+
+/// Fails, naming what to do, when the lock's plug-in is not where the nodes look for it:
+/// on the Kubernetes backend, an image built before scripts/build-plugins, or with
+/// `--no-plugins`.
+fn require_plugin_on_nodes(cfg: &RunConfig, cluster: &dyn Cluster) -> Result<(), RunError> {
+    let Client::Plugin { program } = cfg.lock.system().client else {
+        return Ok(());
+    };
+    let path = crate::build_cache::plugins_bin_dir().join(program);
+    let node = &cluster.nodes()[0].name;
+    if cluster.has_file(node, &path)? {
+        return Ok(());
+    }
+    Err(RunError::Config(format!(
+        "--lock {}: the nodes have no {}; build the plug-ins (scripts/build-plugins) and \
+         then the image again (scripts/build-image adds them), and load it",
+        cfg.lock.name(),
+        path.display()
+    )))
 }
 
 /// The servers a user's plug-in asked for (none for every other lock).

@@ -877,6 +877,27 @@ impl Cluster for KubeCluster {
         })
     }
 
+    fn has_file(&self, node: &str, path: &Path) -> Result<bool, ClusterError> {
+        let pod = self.node(node)?.name.clone();
+        let command = vec![
+            "sh".to_string(),
+            "-c".into(),
+            "if test -e \"$1\"; then echo yes; else echo no; fi".into(),
+            "has-file".into(),
+            path.display().to_string(),
+        ];
+        let pods = self.pods.clone();
+        let out = self.wait(async move { exec::run(&pods, &pod, command).await })?;
+        Ok(out.starts_with(b"yes"))
+    }
+
+    fn read_file(&self, node: &str, path: &Path) -> Result<Vec<u8>, ClusterError> {
+        let pod = self.node(node)?.name.clone();
+        let command = vec!["cat".to_string(), path.display().to_string()];
+        let pods = self.pods.clone();
+        self.wait(async move { exec::run(&pods, &pod, command).await })
+    }
+
     fn splitbrain_program(&self) -> Result<PathBuf, ClusterError> {
         Ok(PathBuf::from(IMAGE_BINARY))
     }

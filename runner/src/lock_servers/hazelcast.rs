@@ -67,9 +67,9 @@ pub fn start(
                 log: log.clone(),
             },
         )?;
-        logs.push((name.clone(), log));
+        logs.push((name.clone(), node.name.clone(), log));
     }
-    wait_ready(&logs)?;
+    wait_ready(cluster, &logs)?;
     Ok(LockServers {
         agent_args: vec!["--hazelcast".into(), list],
         ready_addrs: addrs,
@@ -115,11 +115,13 @@ fn member_args(
     ]
 }
 
-/// Waits until every member's log holds [`READY_LINE`].
-fn wait_ready(logs: &[(String, PathBuf)]) -> Result<(), RunError> {
+/// Waits until every member's log (name, node, path) holds [`READY_LINE`], read where
+/// the member runs.
+fn wait_ready(cluster: &dyn Cluster, logs: &[(String, String, PathBuf)]) -> Result<(), RunError> {
     until_ready("hazelcast", READY_LIMIT + READY_LIMIT, || {
-        for (name, log) in logs {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
+        for (name, node, log) in logs {
+            let bytes = cluster.read_file(node, log).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
             if !text.contains(READY_LINE) {
                 let last = text.lines().last().unwrap_or("(nothing yet)").to_string();
                 return Err(format!(
