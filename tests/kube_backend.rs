@@ -669,6 +669,7 @@ fn a_pod_kill_is_recorded_with_its_pod_and_the_run_ends_with_a_verdict() {
         assert!(kill["error"].is_null(), "{kill}");
         assert_eq!(value["fault"], "kill-pod", "{kill}");
         assert_eq!(value["pods"], serde_json::json!(["n1"]), "{kill}");
+        assert_eq!(value["hosts"]["n1"], "splitbrain-node", "{kill}");
         let processes: Vec<&str> = value["processes"]
             .as_array()
             .unwrap()

@@ -199,8 +199,9 @@ async fn apply_to_processes(ctx: &Ctx, fault: &PlannedFault) -> Applied {
 }
 
 /// Kills the nodes (pods) of the processes the fault's target picks: everything alive on
-/// them dies. Recorded as `kill` with the `pods`, their `nodes` and the `processes` that
-/// were alive there; the heal (`start`) makes the pods again and starts those processes.
+/// them dies. Recorded as `kill` with the `pods`, their `nodes`, the machines they ran on
+/// (`hosts`, the Kubernetes node of each pod) and the `processes` that were alive there;
+/// the heal (`start`) makes the pods again and starts those processes.
 async fn apply_pod_kill(ctx: &Ctx, fault: &PlannedFault) -> Applied {
     let (hits, waited) = pick_targets(ctx, fault).await;
     let mut value = json!({ "fault": fault.kind, "pods": [], "processes": [], "nodes": [] });
@@ -217,9 +218,21 @@ async fn apply_pod_kill(ctx: &Ctx, fault: &PlannedFault) -> Applied {
         Ok(processes) => processes.iter().filter(|p| on_pods(p)).map(hit).collect(),
         Err(reason) => return refuse(ctx, "kill", value, reason),
     };
+    // Where the pods ran, when the backend says (the Kubernetes node of each pod).
+    let placement = ctx
+        .blocking(|c| Ok(c.describe()["pods_on"].clone()))
+        .await
+        .unwrap_or(Value::Null);
     let mut recorded = hits_value(&victims);
     recorded["nodes"] = json!(pods);
     recorded["pods"] = json!(pods);
+    if let Some(on) = placement.as_object() {
+        let hosts: serde_json::Map<String, Value> = pods
+            .iter()
+            .filter_map(|p| Some((p.clone(), on.get(p)?.clone())))
+            .collect();
+        recorded["hosts"] = Value::Object(hosts);
+    }
     recorded["fault"] = json!(fault.kind);
     record_wait(&mut recorded, waited);
     let node = (pods.len() == 1).then(|| pods[0].clone());
