@@ -171,27 +171,41 @@ async fn client_for(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
 /// Deletes namespace `name` and waits until it is gone (its pods with it).
 async fn delete_namespace(client: &Client, name: &str, wait: Duration) -> Result<(), ClusterError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
+    delete_and_wait(&namespaces, "namespace", name, wait).await
+}
+
+/// Deletes the object `name` (a `kind` such as namespace or pod) with no grace period
+/// and waits until the API no longer has it; one already gone is no error.
+async fn delete_and_wait<K>(
+    api: &Api<K>,
+    kind: &str,
+    name: &str,
+    wait: Duration,
+) -> Result<(), ClusterError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let failed = |reason: String| ClusterError::Kube {
-        operation: format!("delete namespace {name}"),
+        operation: format!("delete {kind} {name}"),
         reason,
     };
     let params = DeleteParams {
         grace_period_seconds: Some(0),
         ..DeleteParams::background()
     };
-    match namespaces.delete(name, &params).await {
+    match api.delete(name, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
         Err(e) => return Err(failed(e.to_string())),
     }
     let started = Instant::now();
     loop {
-        match namespaces.get_opt(name).await {
+        match api.get_opt(name).await {
             Ok(None) => return Ok(()),
             Ok(Some(_)) if started.elapsed() > wait => {
                 return Err(failed(format!("still there after {wait:?}")));
             }
-            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(e) => return Err(failed(e.to_string())),
         }
     }

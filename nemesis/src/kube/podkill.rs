@@ -12,13 +12,13 @@
 //! brought back first, into a folder of the run directory, and put in front of what the
 //! new pod writes when the run ends.
 
-use super::{KubeCluster, RESOURCE_NODE, create_pod, kill_all_and_archive, untar, wait_running};
+use super::{
+    KubeCluster, RESOURCE_NODE, create_pod, delete_and_wait, kill_all_and_archive, untar,
+    wait_running,
+};
 use crate::{ClusterError, NodeKill, ProcessState};
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
-use kube::api::DeleteParams;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where, in the run directory, the files of killed pods wait until the run ends.
 const SAVED_DIR: &str = ".pods-before-kill";
@@ -43,7 +43,7 @@ impl NodeKill for KubeCluster {
                 kills.spawn(async move {
                     let killed = async {
                         let archive = kill_all_and_archive(&pods, &pod, &dir).await?;
-                        delete_pod(&pods, &pod, POD_DELETE_WAIT).await?;
+                        delete_and_wait(&pods, "pod", &pod, POD_DELETE_WAIT).await?;
                         Ok::<_, ClusterError>(archive)
                     };
                     (pod.clone(), killed.await)
@@ -151,34 +151,6 @@ impl KubeCluster {
             });
         }
         Ok(())
-    }
-}
-
-/// Deletes pod `name` with no grace period and waits until the API no longer has it.
-async fn delete_pod(pods: &Api<Pod>, name: &str, wait: Duration) -> Result<(), ClusterError> {
-    let failed = |reason: String| ClusterError::Kube {
-        operation: format!("delete pod {name}"),
-        reason,
-    };
-    let params = DeleteParams {
-        grace_period_seconds: Some(0),
-        ..DeleteParams::background()
-    };
-    match pods.delete(name, &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
-        Err(e) => return Err(failed(e.to_string())),
-    }
-    let started = Instant::now();
-    loop {
-        match pods.get_opt(name).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(_)) if started.elapsed() > wait => {
-                return Err(failed(format!("still there after {wait:?}")));
-            }
-            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => return Err(failed(e.to_string())),
-        }
     }
 }
 
