@@ -209,24 +209,29 @@ class KazooPlugin:
         """None when the grant's lock node still exists and belongs to its session, else
         the reply: not-holder when it is gone or another's, indeterminate when the read
         could not tell. A session the client has not yet learned is expired shows here:
-        the ensemble has already deleted its node."""
+        the ensemble has already deleted its node. What the read taught the client about
+        its grant is also said as a lost notice, since kazoo's own connection thread may
+        learn it only later, or never once the session is dropped."""
         answer_by = self.config.budget.answer_by(start)
         read = call_by(answer_by, lambda: grant.session.client.get(grant.node_path), req.op)
         if read is None:
             return self._unknown(req, grant.session, f"timeout: reading {grant.node_path} unanswered")
         if isinstance(read.error, NoNodeError):
-            self._discard(grant)
+            self._lose(grant, "lock node gone")
             return refusal(req.id, True, NOT_HOLDER, "lock node gone")
         if isinstance(read.error, SessionExpiredError):
             # The ensemble ended the session (or the plug-in closed it): its ephemeral
             # lock node is gone with it.
-            self._discard(grant)
-            return refusal(req.id, True, NOT_HOLDER, f"zookeeper session ended ({describe(read.error)})")
+            why = f"zookeeper session ended ({describe(read.error)})"
+            self._lose(grant, why)
+            return refusal(req.id, True, NOT_HOLDER, why)
         if read.failed:
-            return self._unknown(req, grant.session, f"reading {grant.node_path}: {describe(read.error)}")
+            why = f"reading {grant.node_path}: {describe(read.error)}"
+            self._report_lost(grant, f"kazoo connection lost: {why}")
+            return self._unknown(req, grant.session, why)
         data, stat = read.value
         if stat.ephemeralOwner != grant.owner_session_id or data != req.holder.encode():
-            self._discard(grant)
+            self._lose(grant, "lock node belongs to another session")
             return refusal(req.id, True, NOT_HOLDER, "lock node belongs to another session")
         return None
 
@@ -263,9 +268,14 @@ class KazooPlugin:
             return None, refusal(req.id, True, NOT_HOLDER, "its zookeeper session was closed")
         current = grant.session.session_id()
         if current is not None and current != grant.owner_session_id:
-            self._discard(grant)
+            self._lose(grant, "its zookeeper session expired")
             return None, refusal(req.id, True, NOT_HOLDER, "its zookeeper session expired")
         return grant, None
+
+    def _lose(self, grant: Grant, detail: str) -> None:
+        """A grant its client found gone: said once, then forgotten."""
+        self._report_lost(grant, detail)
+        self._discard(grant)
 
     def _discard(self, grant: Grant) -> None:
         with self.guard:
@@ -320,14 +330,21 @@ class KazooPlugin:
             return
         detail = "kazoo connection SUSPENDED" if state == KazooState.SUSPENDED else "kazoo session LOST"
         with self.guard:
-            newly_lost = [g for g in self.grants.values() if g.session is session and not g.lost]
-            for g in newly_lost:
-                g.lost = True
-        for g in newly_lost:
-            log.warning("%s: grant of %s on %s may be lost", detail, g.holder, g.key)
-            if self.config.events:
-                token = g.czxid if self.config.fencing else None
-                self.emit(protocol.lost_event(g.key, g.holder, token, detail))
+            grants = [g for g in self.grants.values() if g.session is session]
+        for g in grants:
+            self._report_lost(g, detail)
+
+    def _report_lost(self, grant: Grant, detail: str) -> None:
+        """Says, once per grant, that its client learned the grant may be gone: from a
+        connection state (kazoo's thread) or from a request's read (the request's)."""
+        with self.guard:
+            if grant.lost:
+                return
+            grant.lost = True
+        log.warning("%s: grant of %s on %s may be lost", detail, grant.holder, grant.key)
+        if self.config.events:
+            token = grant.czxid if self.config.fencing else None
+            self.emit(protocol.lost_event(grant.key, grant.holder, token, detail))
 
 
 def remove_contender_nodes(client: Any, lock: Any) -> list[str]:

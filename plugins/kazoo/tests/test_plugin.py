@@ -218,6 +218,36 @@ def test_suspended_and_lost_emit_one_lost_event_per_grant(ensemble):
                          "detail": "kazoo connection SUSPENDED"}]
 
 
+def test_a_release_that_finds_the_node_gone_says_so_once_before_kazoo_does(ensemble):
+    # The resumed holder's release can reach the ensemble before kazoo's connection
+    # thread notices the session ended; the notice then comes from the release's read.
+    a = Agent(ensemble)
+    token = a.acquire("a1")["token"]
+    ensemble.nodes.pop(f"{lock_path(KEY)}/{lock_nodes(ensemble)[0]}")
+    assert a.request("release", "a1")["error"] == "not-holder"
+    a.client.change_state(KazooState.SUSPENDED)
+    assert a.events == [{"event": "lost", "key": KEY, "holder": "a1", "token": token,
+                         "detail": "lock node gone"}]
+
+
+def test_a_read_that_loses_the_connection_says_the_grant_may_be_lost(ensemble):
+    a = Agent(ensemble)
+    a.acquire("a1")
+    node = f"{lock_path(KEY)}/{lock_nodes(ensemble)[0]}"
+    a.client.faults["get"] = fail_once(ConnectionLoss())
+    reply = a.request("renew", "a1")
+    assert (reply["ok"], reply["definite"]) == (False, False)
+    assert [e["detail"] for e in a.events] == [f"kazoo connection lost: reading {node}: ConnectionLoss"]
+
+
+def test_a_release_that_times_out_says_nothing_was_lost(ensemble):
+    a = Agent(ensemble, op_timeout_ms=300)
+    a.acquire("a1")
+    a.client.faults["get"] = block_until(threading.Event())
+    assert a.request("release", "a1")["definite"] is False
+    assert a.events == []
+
+
 def test_no_events_unless_the_agent_asks(ensemble):
     a = Agent(ensemble, events=False)
     a.acquire("a1")
