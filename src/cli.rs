@@ -69,15 +69,13 @@ enum Command {
     /// Run the protected resource on a node (started by `splitbrain run`).
     #[command(hide = true)]
     Resource(splitbrain_workloads::resource::ResourceArgs),
-    /// A node pod's first process (Kubernetes backend): reaps what pod-spawn starts.
+    /// A node pod's first process (Kubernetes backend): reaps what pod-spawn starts and
+    /// serves the controller's connections and signals.
     #[command(hide = true)]
     PodInit,
     /// Start one process of a run inside a node pod (Kubernetes backend).
     #[command(hide = true)]
     PodSpawn(crate::pod::SpawnArgs),
-    /// Signal a process pod-spawn started, by name, and wait for the effect.
-    #[command(hide = true)]
-    PodSignal(crate::pod::SignalArgs),
     /// Set the clock of a process pod-spawn started, by name (Kubernetes backend).
     #[command(hide = true)]
     PodClock(crate::pod::ClockArgs),
@@ -276,7 +274,6 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Resource(args) => serve(splitbrain_workloads::resource::serve(args)),
         Command::PodInit => crate::pod::init().map(|()| 0),
         Command::PodSpawn(args) => crate::pod::spawn(&args).map(|()| 0),
-        Command::PodSignal(args) => crate::pod::signal(&args).map(|()| 0),
         Command::PodClock(args) => crate::pod::clock(&args).map(|()| 0),
     }
 }

@@ -1,12 +1,12 @@
 //! What splitbrain runs inside a node pod of the Kubernetes backend (see
 //! `splitbrain_nemesis::kube`): `pod-init`, the pod's first process, which keeps the pod
 //! alive, reaps the processes started in it, and serves the controller's connections
-//! from inside the pod (see [`PROXY_PORT`]); `pod-spawn`, which starts one process of the
-//! run in its own session with its output in a log file and leaves it to `pod-init`; and
-//! `pod-signal`, which signals a started process's group by its name and waits until the
-//! kernel shows the effect; and `pod-clock`, which sets a started process's clock as the
-//! local backend does (its clock files, libfaketime's timestamp file, or its vDSO). The
-//! controller runs the last three through the API's exec.
+//! and signals (see [`PROXY_PORT`]); `pod-spawn`, which starts one process of the run in
+//! its own session with its output in a log file and leaves it to `pod-init`; and
+//! `pod-clock`, which sets a started process's clock as the local backend does (its
+//! clock files, libfaketime's timestamp file, or its vDSO). The controller runs the last
+//! two through the API's exec; a signal goes to pod-init's port instead, since an exec
+//! takes a new process in the container and lands hundreds of milliseconds late.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -25,14 +25,20 @@ const PID_DIR: &str = "/run/splitbrain-pod/pids";
 pub const LATENCY_PORT: u16 = splitbrain_nemesis::kube::LATENCY_PORT;
 /// Where the controller writes the latency in force, in milliseconds.
 pub const LATENCY_FILE: &str = splitbrain_nemesis::kube::LATENCY_FILE;
-/// How long `pod-signal` waits for a process to stop or die.
+/// How long a signal waits for a process to stop or die.
 const SIGNAL_WAIT: Duration = Duration::from_secs(10);
 
 /// The loopback port where `pod-init` takes the controller's connections, which arrive
-/// through the API's port-forward. Each starts with one line, `connect ADDR TIMEOUT_MS`;
-/// pod-init connects to ADDR from inside the pod (so the pod's partition rules apply, as
-/// they do to its own processes), answers `ok` or `error WHY`, and then relays bytes both
-/// ways until either side closes. Kept in step with `splitbrain_nemesis::kube`.
+/// through the API's port-forward. Each starts with one line:
+/// - `connect ADDR TIMEOUT_MS`: pod-init connects to ADDR from inside the pod (so the
+///   pod's partition rules apply, as they do to its own processes), answers `ok` or
+///   `error WHY`, and then relays bytes both ways until either side closes;
+/// - `signal NAME stop|cont|kill`: pod-init signals the group of the process pod-spawn
+///   started as NAME, waits until the kernel shows the effect and answers `ok` or
+///   `error WHY`; more `signal` lines may follow on the same connection;
+/// - `signals`: answered `ok`, a connection for the `signal` lines that follow.
+///
+/// Kept in step with `splitbrain_nemesis::kube`.
 pub const PROXY_PORT: u16 = splitbrain_nemesis::kube::PROXY_PORT;
 
 /// `splitbrain pod-init`: sleeps as the pod's pid 1, reaping every orphan (the processes
@@ -105,12 +111,26 @@ fn start_latency_proxy() -> Result<()> {
     Ok(())
 }
 
-/// Serves one controller connection: the `connect` line, the answer, then the relay.
+/// What a controller connection asks for in its first line.
+#[derive(Debug, PartialEq)]
+enum ProxyRequest {
+    Connect(std::net::SocketAddr, Duration),
+    Signal(String, PodSignal),
+    /// A connection for the signals that follow.
+    Signals,
+}
+
+/// Serves one controller connection: its first line, the answer, then for a connect the
+/// relay.
 fn proxy(mut conn: std::net::TcpStream) {
     use std::io::Write;
-    let target = match read_connect_line(&conn) {
-        Ok((addr, timeout)) => std::net::TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| format!("connect {addr}: {e}")),
+    let target = match read_request_line(&conn) {
+        Ok(ProxyRequest::Connect(addr, timeout)) => {
+            std::net::TcpStream::connect_timeout(&addr, timeout)
+                .map_err(|e| format!("connect {addr}: {e}"))
+        }
+        Ok(ProxyRequest::Signal(name, sig)) => return serve_signals(conn, Some((name, sig))),
+        Ok(ProxyRequest::Signals) => return serve_signals(conn, None),
         Err(e) => Err(e),
     };
     let target = match target {
@@ -136,10 +156,33 @@ fn proxy(mut conn: std::net::TcpStream) {
     let _ = up.join();
 }
 
-/// Reads `connect ADDR TIMEOUT_MS\n` byte by byte, so nothing after it is consumed.
-fn read_connect_line(
-    mut conn: &std::net::TcpStream,
-) -> Result<(std::net::SocketAddr, Duration), String> {
+/// Answers the first line (a signal, sent, or `signals`, an opening) and goes on with
+/// each further `signal` line of the connection until it closes: the controller keeps
+/// one connection per pod, so a pause costs a line each way rather than a new
+/// port-forward.
+fn serve_signals(mut conn: std::net::TcpStream, mut next: Option<(String, PodSignal)>) {
+    use std::io::Write;
+    loop {
+        let answered = match next.take().map(|(name, sig)| signal_started(&name, sig)) {
+            None | Some(Ok(())) => writeln!(conn, "ok"),
+            Some(Err(e)) => writeln!(conn, "error {}", format!("{e:#}").replace('\n', " ")),
+        };
+        if answered.is_err() {
+            return;
+        }
+        match read_request_line(&conn) {
+            Ok(ProxyRequest::Signal(name, sig)) => next = Some((name, sig)),
+            Ok(_) => {
+                let _ = writeln!(conn, "error a signal connection takes only `signal` lines");
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Reads the first line byte by byte, so nothing after it is consumed.
+fn read_request_line(mut conn: &std::net::TcpStream) -> Result<ProxyRequest, String> {
     use std::io::Read;
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -147,22 +190,33 @@ fn read_connect_line(
         match conn.read(&mut byte) {
             Ok(1) if byte[0] == b'\n' => break,
             Ok(1) => line.push(byte[0]),
-            _ => return Err("the connection closed before its connect line".into()),
+            _ => return Err("the connection closed before its first line".into()),
         }
     }
-    parse_connect_line(&String::from_utf8_lossy(&line))
+    parse_request_line(&String::from_utf8_lossy(&line))
 }
 
-/// `connect ADDR TIMEOUT_MS`, as the controller writes it.
-fn parse_connect_line(line: &str) -> Result<(std::net::SocketAddr, Duration), String> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next(), words.next(), words.next()) {
-        (Some("connect"), Some(addr), Some(ms), None) => {
+/// `connect ADDR TIMEOUT_MS` or `signal NAME stop|cont|kill`, as the controller writes
+/// them.
+fn parse_request_line(line: &str) -> Result<ProxyRequest, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["connect", addr, ms] => {
             let addr = addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
             let ms: u64 = ms.parse().map_err(|_| format!("bad timeout {ms:?}"))?;
-            Ok((addr, Duration::from_millis(ms.max(1))))
+            Ok(ProxyRequest::Connect(
+                addr,
+                Duration::from_millis(ms.max(1)),
+            ))
         }
-        _ => Err(format!("expected `connect ADDR TIMEOUT_MS`, got {line:?}")),
+        ["signals"] => Ok(ProxyRequest::Signals),
+        ["signal", name, sig] => {
+            let sig = PodSignal::from_str(sig, false).map_err(|_| format!("bad signal {sig:?}"))?;
+            Ok(ProxyRequest::Signal(name.to_string(), sig))
+        }
+        _ => Err(format!(
+            "expected `connect ADDR TIMEOUT_MS` or `signal NAME stop|cont|kill`, got {line:?}"
+        )),
     }
 }
 
@@ -216,26 +270,15 @@ pub fn spawn(args: &SpawnArgs) -> Result<()> {
     Ok(())
 }
 
-/// The signals `pod-signal` sends.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PodSignal {
+/// The signals pod-init sends for the controller.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum PodSignal {
     /// SIGSTOP, then wait until every process of the group is stopped.
     Stop,
     /// SIGCONT.
     Cont,
     /// SIGKILL, then wait until the process is gone.
     Kill,
-}
-
-/// `splitbrain pod-signal`'s arguments.
-#[derive(Args, Debug)]
-pub struct SignalArgs {
-    /// The process's name, as given to pod-spawn.
-    #[arg(long)]
-    name: String,
-    /// What to send.
-    #[arg(long, value_enum)]
-    signal: PodSignal,
 }
 
 /// `splitbrain pod-clock`'s arguments.
@@ -285,23 +328,24 @@ fn started_pid(name: &str) -> Result<i32> {
         .with_context(|| format!("{} holds no pid", pid_file.display()))
 }
 
-/// Signals the named process's group and waits for the effect. A process that is
-/// already gone is no error for `kill` (nothing is left to kill) and is one otherwise.
-pub fn signal(args: &SignalArgs) -> Result<()> {
-    let pid = started_pid(&args.name)?;
+/// Signals the group of the process started as `name` and waits for the effect. A
+/// process that is already gone is no error for `kill` (nothing is left to kill) and is
+/// one otherwise.
+fn signal_started(name: &str, which: PodSignal) -> Result<()> {
+    let pid = started_pid(name)?;
     let group = Pid::from_raw(-pid);
-    let sig = match args.signal {
+    let sig = match which {
         PodSignal::Stop => Signal::SIGSTOP,
         PodSignal::Cont => Signal::SIGCONT,
         PodSignal::Kill => Signal::SIGKILL,
     };
     if let Err(e) = signal::kill(group, sig) {
-        if matches!(args.signal, PodSignal::Kill) && e == nix::errno::Errno::ESRCH {
+        if which == PodSignal::Kill && e == nix::errno::Errno::ESRCH {
             return Ok(());
         }
-        bail!("{} (pid {pid}): {sig}: {e}", args.name);
+        bail!("{name} (pid {pid}): {sig}: {e}");
     }
-    let done = |state: Option<char>| match args.signal {
+    let done = |state: Option<char>| match which {
         PodSignal::Stop => matches!(state, Some('T') | Some('t')),
         PodSignal::Cont => true,
         PodSignal::Kill => matches!(state, None | Some('Z') | Some('X')),
@@ -309,12 +353,9 @@ pub fn signal(args: &SignalArgs) -> Result<()> {
     let start = Instant::now();
     while !done(process_state(pid)) {
         if start.elapsed() > SIGNAL_WAIT {
-            bail!(
-                "{} (pid {pid}): no effect of {sig} after {SIGNAL_WAIT:?}",
-                args.name
-            );
+            bail!("{name} (pid {pid}): no effect of {sig} after {SIGNAL_WAIT:?}");
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     Ok(())
 }
@@ -331,15 +372,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_connect_line_gives_the_address_and_timeout_and_anything_else_is_refused() {
-        let (addr, timeout) = parse_connect_line("connect 10.1.2.3:6379 700").unwrap();
+    fn a_first_line_is_a_connect_or_a_signal_and_anything_else_is_refused() {
         assert_eq!(
-            (addr.to_string(), timeout),
-            ("10.1.2.3:6379".into(), Duration::from_millis(700))
+            parse_request_line("connect 10.1.2.3:6379 700"),
+            Ok(ProxyRequest::Connect(
+                "10.1.2.3:6379".parse().unwrap(),
+                Duration::from_millis(700)
+            ))
         );
-        assert!(parse_connect_line("connect 10.1.2.3 700").is_err());
-        assert!(parse_connect_line("connect 10.1.2.3:1 x").is_err());
-        assert!(parse_connect_line("open 10.1.2.3:1 7").is_err());
+        assert_eq!(
+            parse_request_line("signal agent-2 stop"),
+            Ok(ProxyRequest::Signal("agent-2".into(), PodSignal::Stop))
+        );
+        assert_eq!(parse_request_line("signals"), Ok(ProxyRequest::Signals));
+        assert!(parse_request_line("connect 10.1.2.3 700").is_err());
+        assert!(parse_request_line("connect 10.1.2.3:1 x").is_err());
+        assert!(parse_request_line("open 10.1.2.3:1 7").is_err());
+        assert!(parse_request_line("signal agent-2 hup").is_err());
+        assert!(parse_request_line("signal agent-2").is_err());
     }
 
     #[test]
@@ -382,6 +432,35 @@ mod tests {
             .read_line(&mut answer)
             .unwrap();
         assert!(answer.starts_with("error connect"), "{answer}");
+    }
+
+    #[test]
+    fn signals_to_processes_never_started_are_refused_naming_them_on_one_connection() {
+        use std::io::{BufRead, Write};
+        let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let front_addr = front.local_addr().unwrap();
+        std::thread::spawn(move || proxy(front.accept().unwrap().0));
+        let mut client = std::net::TcpStream::connect(front_addr).unwrap();
+        writeln!(client, "signals").unwrap();
+        let mut reader = std::io::BufReader::new(client.try_clone().unwrap());
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        assert_eq!(answer, "ok\n");
+        writeln!(client, "signal no-such-process-here stop").unwrap();
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("error no process named no-such-process-here"),
+            "{answer}"
+        );
+        // The connection takes further signals.
+        writeln!(client, "signal another-one cont").unwrap();
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("error no process named another-one"),
+            "{answer}"
+        );
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! kubeconfig, as a Jepsen node is a machine. The processes of a node (lock servers,
 //! agents, the resource) run inside its pod, started with the API's exec by the image's
 //! `splitbrain pod-spawn` and reaped by `splitbrain pod-init`, the pod's first process;
-//! pause, resume and kill are `splitbrain pod-signal` on the process's group, inside the
-//! pod. Partitions and packet loss are the local backend's nftables scripts
-//! ([`crate::nft`]), run in each node pod's network namespace (the pods have NET_ADMIN).
+//! pause, resume and kill are signals to the process's group that pod-init sends when
+//! the controller asks through the API's port-forward ([`relay::Signals`]). Partitions
+//! and packet loss are the local backend's nftables scripts ([`crate::nft`]), run in
+//! each node pod's network namespace (the pods have NET_ADMIN).
 //! The controller stays outside the cluster and reaches agents and servers through the
 //! API's port-forward ([`relay`]), so no partition ever cuts it off.
 //!
@@ -51,7 +52,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -94,6 +95,8 @@ pub struct KubeCluster {
     runtime: Option<tokio::runtime::Runtime>,
     client: Client,
     pods: Api<Pod>,
+    /// The channels to each pod's pod-init that signals go through.
+    signals: Arc<relay::Signals>,
     inner: Mutex<Inner>,
 }
 
@@ -240,6 +243,7 @@ impl KubeCluster {
             runtime: Some(runtime),
             client,
             pods,
+            signals: Arc::default(),
             inner: Mutex::new(Inner {
                 procs: BTreeMap::new(),
                 relays: Vec::new(),
@@ -258,6 +262,7 @@ impl KubeCluster {
         // Dropping the cluster on an error here deletes its namespace.
         let all: Vec<String> = cluster.all_nodes().map(|n| n.name.clone()).collect();
         cluster.install_addresses(&all)?;
+        cluster.open_signal_channels(&all);
         Ok(cluster)
     }
 
@@ -422,17 +427,20 @@ impl KubeCluster {
 
     /// Sends `signal` (stop, cont, kill) to a process's group in its pod and waits for it.
     fn signal(&self, node: &str, name: &str, signal: &str) -> Result<(), ClusterError> {
-        let command = vec![
-            IMAGE_BINARY.to_string(),
-            "pod-signal".into(),
-            "--name".into(),
-            name.into(),
-            "--signal".into(),
-            signal.into(),
-        ];
-        let (pods, pod) = (self.pods.clone(), node.to_string());
-        self.wait(async move { exec::run(&pods, &pod, command).await })
-            .map(drop)
+        let (pods, pod, name, signal) = (
+            self.pods.clone(),
+            node.to_string(),
+            name.to_string(),
+            signal.to_string(),
+        );
+        let signals = self.signals.clone();
+        self.wait(async move { signals.send(&pods, &pod, &name, &signal).await })
+    }
+
+    /// Opens the signal channels to the pods `nodes` ([`relay::Signals`]).
+    fn open_signal_channels(&self, nodes: &[String]) {
+        let (pods, signals, nodes) = (self.pods.clone(), self.signals.clone(), nodes.to_vec());
+        self.wait(async move { signals.open(&pods, &nodes).await });
     }
 
     /// Runs one nftables script per node pod, all at once.

@@ -94,6 +94,7 @@ impl NodeKill for KubeCluster {
         // Every pod: the new ones their addresses, the others their new pod IPs.
         let all: Vec<String> = self.all_nodes().map(|n| n.name.clone()).collect();
         self.install_addresses(&all)?;
+        self.open_signal_channels(nodes);
         if !grudge.is_empty() {
             crate::Cluster::partition(self, &grudge)?;
         }

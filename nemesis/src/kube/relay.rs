@@ -8,14 +8,15 @@
 //! Every connection goes to one port of the pod, [`PROXY_PORT`], where the pod's first
 //! process (`splitbrain pod-init`) opens the connection asked for from inside the pod:
 //! a probe of a server from node n1 is then subject to n1's partition rules, as on the
-//! local backend. Two uses: [`agent_relay`] serves an agent's channel as a Unix socket
+//! local backend. Three uses: [`agent_relay`] serves an agent's channel as a Unix socket
 //! on this machine, which the controller's agent client connects to as on the local
 //! backend; [`open`] is one TCP connection from inside a pod, for the controller's
-//! probes of servers.
+//! probes of servers; [`Signals`] asks pod-init to pause, resume or kill a process.
 
 use crate::ClusterError;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,9 @@ use tokio::task::JoinHandle;
 /// connections: a `connect ADDR TIMEOUT_MS` line, then `ok` or `error WHY`, then the
 /// bytes of a connection it opened to ADDR from inside the pod.
 pub const PROXY_PORT: u16 = 7199;
+/// The longest a signal waits for pod-init's answer (pod-init itself waits up to 10 s
+/// for a stop or a kill to show).
+const SIGNAL_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often [`agent_relay`] asks whether the agent listens yet.
 const AGENT_POLL: Duration = Duration::from_millis(100);
 
@@ -38,8 +42,113 @@ async fn connect_from(
     to: SocketAddr,
     timeout: Duration,
 ) -> Result<(tokio::io::DuplexStream, kube::api::Portforwarder), ClusterError> {
+    let line = format!("connect {to} {}", timeout.as_millis().max(1));
+    ask(pods, pod, &line, &format!("connect from pod {pod} to {to}")).await
+}
+
+/// The controller's signal channels: one connection per pod to its proxy, opened by
+/// the first signal to the pod and kept, so a pause costs a line each way (a new
+/// port-forward takes tens of milliseconds, an exec more, and a pause of the lock's
+/// holder must land inside its critical section). A channel that broke (its pod was
+/// deleted and made again) is opened anew and the signal sent again: stop, cont and
+/// kill may be repeated.
+#[derive(Default)]
+pub struct Signals {
+    open: tokio::sync::Mutex<HashMap<String, SignalChannel>>,
+}
+
+struct SignalChannel {
+    stream: tokio::io::DuplexStream,
+    _forwarder: kube::api::Portforwarder,
+}
+
+impl Signals {
+    /// Opens (again) the channel to each of `pods_named`, all at once, before their
+    /// first signal: after a pod is made, so that the first pause lands as fast as the
+    /// rest. A pod whose channel does not open gets one at its first signal.
+    pub async fn open(&self, pods: &Api<Pod>, pods_named: &[String]) {
+        let mut asks = tokio::task::JoinSet::new();
+        for pod in pods_named {
+            let (pods, pod) = (pods.clone(), pod.clone());
+            asks.spawn(async move {
+                let operation = format!("open a signal channel to pod {pod}");
+                let asked = ask(&pods, &pod, "signals", &operation);
+                let asked = tokio::time::timeout(SIGNAL_TIMEOUT, asked).await;
+                (pod, asked)
+            });
+        }
+        let opened = asks.join_all().await;
+        let mut open = self.open.lock().await;
+        for (pod, asked) in opened {
+            match asked {
+                Ok(Ok((stream, forwarder))) => {
+                    let channel = SignalChannel {
+                        stream,
+                        _forwarder: forwarder,
+                    };
+                    open.insert(pod, channel);
+                }
+                Ok(Err(e)) => tracing::debug!(%pod, error = %e, "no signal channel yet"),
+                Err(_) => tracing::debug!(%pod, "no signal channel yet: no answer"),
+            }
+        }
+    }
+
+    /// Signals the group of the process started as `name` in `pod` (`stop`, `cont` or
+    /// `kill`); pod-init answers once the kernel shows the effect.
+    pub async fn send(
+        &self,
+        pods: &Api<Pod>,
+        pod: &str,
+        name: &str,
+        signal: &str,
+    ) -> Result<(), ClusterError> {
+        let line = format!("signal {name} {signal}");
+        let operation = format!("{signal} {name} in pod {pod}");
+        let failed = |reason: String| ClusterError::Kube {
+            operation: operation.clone(),
+            reason,
+        };
+        let mut open = self.open.lock().await;
+        if let Some(channel) = open.get_mut(pod) {
+            let asked = tokio::time::timeout(SIGNAL_TIMEOUT, async {
+                send_line(&mut channel.stream, &line).await?;
+                read_answer(&mut channel.stream).await
+            })
+            .await;
+            match asked {
+                Ok(Ok(answer)) => return interpret(&answer).map_err(failed),
+                // Broken or stuck: a new channel below.
+                Ok(Err(_)) | Err(_) => drop(open.remove(pod)),
+            }
+        }
+        let asked = tokio::time::timeout(SIGNAL_TIMEOUT, ask(pods, pod, &line, &operation)).await;
+        let (stream, forwarder) = asked.map_err(|_| {
+            failed(format!(
+                "no answer from the pod's proxy within {SIGNAL_TIMEOUT:?}"
+            ))
+        })??;
+        open.insert(
+            pod.to_string(),
+            SignalChannel {
+                stream,
+                _forwarder: forwarder,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Sends `line` to the proxy of `pod` through a new port-forward and reads its answer:
+/// the stream, past the answer, when it is `ok`, the error it names otherwise.
+async fn ask(
+    pods: &Api<Pod>,
+    pod: &str,
+    line: &str,
+    operation: &str,
+) -> Result<(tokio::io::DuplexStream, kube::api::Portforwarder), ClusterError> {
     let failed = |reason: String| ClusterError::Kube {
-        operation: format!("connect from pod {pod} to {to}"),
+        operation: operation.to_string(),
         reason,
     };
     let mut forwarder = pods
@@ -49,12 +158,22 @@ async fn connect_from(
     let mut stream = forwarder
         .take_stream(PROXY_PORT)
         .expect("the port was asked for");
-    let line = format!("connect {to} {}\n", timeout.as_millis().max(1));
+    send_line(&mut stream, line).await.map_err(failed)?;
+    let answer = read_answer(&mut stream).await.map_err(failed)?;
+    interpret(&answer).map_err(failed)?;
+    Ok((stream, forwarder))
+}
+
+async fn send_line(stream: &mut tokio::io::DuplexStream, line: &str) -> Result<(), String> {
     stream
-        .write_all(line.as_bytes())
+        .write_all(format!("{line}\n").as_bytes())
         .await
-        .map_err(|e| failed(format!("sending to the pod's proxy: {e}")))?;
-    // The answer byte by byte, so no byte of the connection after it is taken.
+        .map_err(|e| format!("sending to the pod's proxy: {e}"))
+}
+
+/// The proxy's answer line, read byte by byte, so no byte of the connection after it
+/// is taken.
+async fn read_answer(stream: &mut tokio::io::DuplexStream) -> Result<String, String> {
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
     loop {
@@ -62,17 +181,21 @@ async fn connect_from(
             Ok(1) if byte[0] == b'\n' => break,
             Ok(1) if answer.len() < 4096 => answer.push(byte[0]),
             Ok(_) | Err(_) => {
-                return Err(failed(
+                return Err(
                     "the pod's proxy (splitbrain pod-init) closed without an answer".into(),
-                ));
+                );
             }
         }
     }
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// `ok`, or the reason an `error WHY` answer gives.
+fn interpret(answer: &str) -> Result<(), String> {
     match answer.strip_prefix("error ") {
-        Some(why) => Err(failed(why.to_string())),
-        None if answer == "ok" => Ok((stream, forwarder)),
-        None => Err(failed(format!("the pod's proxy answered {answer:?}"))),
+        Some(why) => Err(why.to_string()),
+        None if answer == "ok" => Ok(()),
+        None => Err(format!("the pod's proxy answered {answer:?}")),
     }
 }
 
