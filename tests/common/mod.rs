@@ -165,6 +165,7 @@ pub struct LockRun<'a> {
     pub time_limit: &'a str,
     pub ttl_ms: &'a str,
     pub nemesis_interval: &'a str,
+    pub op_timeout_ms: &'a str,
 }
 
 impl<'a> LockRun<'a> {
@@ -177,6 +178,7 @@ impl<'a> LockRun<'a> {
             time_limit: "15",
             ttl_ms: "2000",
             nemesis_interval: "0.5",
+            op_timeout_ms: "5000",
         }
     }
 
@@ -204,6 +206,8 @@ impl<'a> LockRun<'a> {
             "100",
             "--nemesis-interval",
             self.nemesis_interval,
+            "--op-timeout-ms",
+            self.op_timeout_ms,
             "--out",
             out.to_str().unwrap(),
         ])
