@@ -79,6 +79,10 @@ enum Command {
     /// Set the clock of a process pod-spawn started, by name (Kubernetes backend).
     #[command(hide = true)]
     PodClock(crate::pod::ClockArgs),
+    /// The privileged daemon on each Kubernetes node of a run: runs the controller's
+    /// network commands in the node pods' network namespaces.
+    #[command(hide = true)]
+    NodeDaemon,
 }
 
 #[derive(Args, Debug)]
@@ -275,6 +279,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::PodInit => crate::pod::init().map(|()| 0),
         Command::PodSpawn(args) => crate::pod::spawn(&args).map(|()| 0),
         Command::PodClock(args) => crate::pod::clock(&args).map(|()| 0),
+        Command::NodeDaemon => crate::node_daemon::serve().map(|()| 0),
     }
 }
 
@@ -413,6 +418,10 @@ fn backend(name: BackendName, kube: KubeArgs) -> Result<splitbrain_runner::Backe
             Ok(splitbrain_runner::Backend::Local)
         }
         BackendName::Kubernetes => {
+            if let Some(namespace) = &kube.namespace {
+                splitbrain_nemesis::kube::check_namespace_length(namespace)
+                    .map_err(RunError::Config)?;
+            }
             let image = kube.image.ok_or_else(|| {
                 RunError::Config(
                     "--backend kubernetes needs --image: the node pods' image, on the \

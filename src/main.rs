@@ -9,6 +9,7 @@ mod exit;
 mod gen_history;
 #[cfg(test)]
 mod malformed_input;
+mod node_daemon;
 mod pod;
 mod suite;
 

@@ -112,9 +112,25 @@ fn kube_flags<'a>(kubeconfig: &'a Path, image: &'a str) -> Vec<&'a str> {
 }
 
 fn run_canary(kubeconfig: &Path, image: &str, out: &Path, fencing: &str) -> Output {
+    common::splitbrain(&canary_on_pods(kubeconfig, image, out, "redis", fencing))
+}
+
+/// The canary's arguments with `lock` for its lock, on the Kubernetes backend.
+fn canary_on_pods<'a>(
+    kubeconfig: &'a Path,
+    image: &'a str,
+    out: &'a Path,
+    lock: &'a str,
+    fencing: &'a str,
+) -> Vec<&'a str> {
     let mut args = common::canary_args(out.to_str().unwrap(), fencing);
+    let at = args
+        .iter()
+        .position(|a| *a == "redis")
+        .expect("the canary's lock");
+    args[at] = lock;
     args.extend(kube_flags(kubeconfig, image));
-    common::splitbrain(&args)
+    args
 }
 
 /// The run directories under `out`, newest last.
@@ -207,8 +223,7 @@ fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
     let image = load_image();
     let out = tempfile::tempdir().unwrap();
     let kubeconfig = controller_kubeconfig(&node, out.path());
-    let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
-    args.extend(kube_flags(&kubeconfig, &image));
+    let args = canary_on_pods(&kubeconfig, &image, out.path(), "redis", "off");
     let mut controller = Command::new(bin())
         .args(&args)
         .stdout(Stdio::null())
@@ -230,11 +245,12 @@ fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
     }
     controller.kill().unwrap();
     controller.wait().unwrap();
+    // The killed run's namespace and its node daemons' are left.
     let left = run_namespaces(&node);
     assert_eq!(
         left.len(),
-        1,
-        "the killed run's namespace should be there: {left:?}"
+        2,
+        "the killed run's namespaces should be there: {left:?}"
     );
 
     let kubeconfig = kubeconfig.to_str().unwrap();
@@ -247,7 +263,13 @@ fn cleanup_deletes_the_namespace_a_sigkilled_controller_left() {
     ]);
     assert_exit(&cleanup, 0);
     let said = String::from_utf8_lossy(&cleanup.stdout).to_string();
-    assert!(said.contains("deleted namespace splitbrain-"), "{said}");
+    for ns in &left {
+        let name = ns.trim_start_matches("namespace/");
+        assert!(
+            said.contains(&format!("deleted namespace {name} ")),
+            "{said}"
+        );
+    }
     assert!(
         run_namespaces(&node).is_empty(),
         "{:?}",
@@ -281,6 +303,38 @@ fn reaches(node: &Node, namespace: &str, from: &str, to_addr: &str) -> bool {
         "ping",
     ]);
     String::from_utf8_lossy(&out.stdout).contains("PONG")
+}
+
+/// Asserts that the run's node pods run under PodSecurity `baseline` without a
+/// capability to change their network, and that one privileged node daemon per
+/// Kubernetes node runs beside them, in the daemons' namespace.
+fn assert_least_privilege(node: &Node, namespace: &str) {
+    let enforced = node.ok(&[
+        "get",
+        "namespace",
+        namespace,
+        "-o",
+        "jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}",
+    ]);
+    assert_eq!(enforced, "baseline");
+    let nft = node.kubectl(&[
+        "exec", "-n", namespace, "n1", "--", "nft", "list", "ruleset",
+    ]);
+    assert!(
+        !nft.status.success() && text(&nft).contains("Operation not permitted"),
+        "a node pod could read its nftables rules: {}",
+        text(&nft)
+    );
+    let daemons = splitbrain_nemesis::kube::daemon_namespace(namespace);
+    let phases = node.ok(&[
+        "get",
+        "pods",
+        "-n",
+        &daemons,
+        "-o",
+        "jsonpath={range .items[*]}{.spec.nodeName}={.status.phase} {end}",
+    ]);
+    assert_eq!(phases.trim(), "splitbrain-node=Running", "{daemons}");
 }
 
 /// The Unix time in seconds of the Redis at `to_addr`, asked from pod `from`.
@@ -385,6 +439,11 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // The node pods hold no privilege: their namespace admits only PodSecurity
+    // baseline pods, and inside one, changing the network is refused. The partition
+    // below is the node daemon's work, from the Kubernetes node.
+    assert_least_privilege(&node, &namespace);
 
     let grudge = Grudge::between(&[vec!["n1".into(), "n2".into()], vec!["n3".into()]]);
     cluster.partition(&grudge).unwrap();
@@ -597,7 +656,8 @@ fn a_partition_between_pods_holds_pair_by_pair_and_heals() {
     cluster.heal().unwrap();
 
     let report = cluster.teardown().unwrap();
-    assert_eq!(report.namespaces_deleted, 1);
+    // The run's namespace and its node daemons'.
+    assert_eq!(report.namespaces_deleted, 2);
     assert!(
         dirs.path().join("run/logs/redis-n1.log").is_file(),
         "the pods' logs were not brought back"
@@ -705,13 +765,7 @@ fn zookeeper_runs_on_pods_and_an_unfenced_holder_pause_there_loses_updates() {
     let image = load_image();
     let out = tempfile::tempdir().unwrap();
     let kubeconfig = controller_kubeconfig(&node, out.path());
-    let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
-    let lock = args
-        .iter()
-        .position(|a| *a == "redis")
-        .expect("the canary's lock");
-    args[lock] = "zookeeper";
-    args.extend(kube_flags(&kubeconfig, &image));
+    let args = canary_on_pods(&kubeconfig, &image, out.path(), "zookeeper", "off");
     let run = common::splitbrain(&args);
     assert_exit(&run, 1);
     let dir = common::latest_run(out.path());
@@ -743,13 +797,7 @@ fn the_lock_libraries_plug_ins_run_in_the_pods_from_the_image() {
     let out = tempfile::tempdir().unwrap();
     let kubeconfig = controller_kubeconfig(&node, out.path());
     for lock in ["kazoo", "hazelcast"] {
-        let mut args = common::canary_args(out.path().to_str().unwrap(), "off");
-        let at = args
-            .iter()
-            .position(|a| *a == "redis")
-            .expect("the canary's lock");
-        args[at] = lock;
-        args.extend(kube_flags(&kubeconfig, &image));
+        let args = canary_on_pods(&kubeconfig, &image, out.path(), lock, "off");
         let run = common::splitbrain(&args);
         // Whatever the verdict, the lock granted: the plug-in ran in the pods.
         let code = run.status.code();

@@ -6,8 +6,8 @@
 //! pause, resume and kill are signals to the process's group that pod-init sends when
 //! the controller asks through the API's port-forward ([`relay::Signals`]). Partitions
 //! and packet loss are the local backend's nftables scripts ([`crate::nft`]), run in
-//! each node pod's network namespace (the pods have NET_ADMIN).
-//! The controller stays outside the cluster and reaches agents and servers through the
+//! each node pod's network namespace by the node daemon on its Kubernetes node
+//! ([`daemon`]), so the node pods need no privilege. The controller stays outside the cluster and reaches agents and servers through the
 //! API's port-forward ([`relay`]), so no partition ever cuts it off.
 //!
 //! A pod mirrors the run's directories at the same paths as on the controller's machine,
@@ -22,12 +22,11 @@
 //!
 //! Clock faults are the local backend's, made inside the pods ([`clocks`]), and so is
 //! latency: each pod's `pod-init` runs the latency proxy ([`latency`]).
-//!
-//! Not here yet: a privileged node-side daemon for pods that are not splitbrain's own.
 
 mod addresses;
 mod cleanup;
 mod clocks;
+mod daemon;
 mod exec;
 mod latency;
 mod podkill;
@@ -36,6 +35,7 @@ mod relay;
 
 pub use cleanup::{KubeCleanupReport, cleanup_leftovers};
 pub use clocks::set_clock_in_pod;
+pub use daemon::{DAEMON_PORT, check_namespace_length, daemon_namespace};
 pub use latency::{LATENCY_FILE, LATENCY_PORT};
 pub use pods::{CONTAINER, CONTROLLER_ANNOTATION, IMAGE_BINARY, NODE_LABEL, RUN_LABEL};
 pub use relay::PROXY_PORT;
@@ -97,6 +97,8 @@ pub struct KubeCluster {
     pods: Api<Pod>,
     /// The channels to each pod's pod-init that signals go through.
     signals: Arc<relay::Signals>,
+    /// The node daemons, which run the network commands in the pods.
+    daemons: Arc<daemon::Daemons>,
     inner: Mutex<Inner>,
 }
 
@@ -127,6 +129,8 @@ struct Inner {
 struct PodPlace {
     ip: Ipv4Addr,
     host: String,
+    /// The pod's UID, by which the node daemon finds it.
+    uid: String,
 }
 
 /// One process of the run: where it runs, how it started, what was last done to it.
@@ -224,7 +228,7 @@ impl KubeCluster {
             .map_err(|e| ClusterError::io(format!("creating {}", cfg.state_dir.display()), e))?;
         let runtime = runtime()?;
         let setup = cfg.clone();
-        let (client, places) = runtime.block_on(async move { create(&setup).await })?;
+        let (client, places, daemons) = runtime.block_on(async move { create(&setup).await })?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
         let nodes: Vec<Node> = (1..=cfg.nodes)
             .map(|i| Node {
@@ -244,6 +248,7 @@ impl KubeCluster {
             client,
             pods,
             signals: Arc::default(),
+            daemons: Arc::new(daemons),
             inner: Mutex::new(Inner {
                 procs: BTreeMap::new(),
                 relays: Vec::new(),
@@ -318,7 +323,7 @@ impl KubeCluster {
                 (pod.clone(), command)
             })
             .collect();
-        self.exec_each(commands)
+        self.in_netns_each(commands)
     }
 
     /// Runs `fut` on the backend's runtime and waits for it, from any thread (a tokio
@@ -449,7 +454,7 @@ impl KubeCluster {
             .into_iter()
             .map(|(pod, script)| (pod, exec::nft_command(&script)))
             .collect();
-        self.exec_each(commands)
+        self.in_netns_each(commands)
     }
 
     /// Runs one command per pod, all at once; the first failure is the error.
@@ -461,13 +466,33 @@ impl KubeCluster {
                 let pods = pods.clone();
                 runs.spawn(async move { exec::run(&pods, &pod, command).await.map(drop) });
             }
-            let mut first_error = None;
-            while let Some(done) = runs.join_next().await {
-                if let Ok(Err(e)) = done {
-                    first_error.get_or_insert(e);
-                }
+            first_error(runs).await
+        })
+    }
+
+    /// Runs one command per node pod in its network namespace, through the node daemon
+    /// on its Kubernetes node ([`daemon`]), all at once; the first failure is the error.
+    fn in_netns_each(&self, commands: Vec<(String, Vec<String>)>) -> Result<(), ClusterError> {
+        let places = self.lock().pods.clone();
+        let mut targets = Vec::new();
+        for (pod, argv) in commands {
+            let Some(place) = places.get(&pod) else {
+                self.node(&pod)?;
+                continue; // a pod killed and not made again has no rules to change
+            };
+            targets.push((pod, place.host.clone(), place.uid.clone(), argv));
+        }
+        let daemons = self.daemons.clone();
+        self.wait(async move {
+            let mut runs = tokio::task::JoinSet::new();
+            for (pod, host, uid, argv) in targets {
+                let daemons = daemons.clone();
+                runs.spawn(async move {
+                    let what = format!("in pod {pod}: {}", argv.join(" "));
+                    daemons.run_in_pod_netns(&host, &uid, &argv, &what).await
+                });
             }
-            first_error.map_or(Ok(()), Err)
+            first_error(runs).await
         })
     }
 
@@ -535,34 +560,83 @@ async fn kill_all_and_archive(
     exec::run(pods, pod, tar).await
 }
 
-/// Creates the namespace and the pods; deletes the namespace again if anything fails.
-async fn create(cfg: &KubeConfig) -> Result<(Client, BTreeMap<String, PodPlace>), ClusterError> {
+/// Waits for every task of `runs`; the first error among them is the result.
+async fn first_error(
+    mut runs: tokio::task::JoinSet<Result<(), ClusterError>>,
+) -> Result<(), ClusterError> {
+    let mut first = None;
+    while let Some(done) = runs.join_next().await {
+        if let Ok(Err(e)) = done {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// The objects [`create`] makes: the client, where each node pod runs, the daemons.
+type Created = (Client, BTreeMap<String, PodPlace>, daemon::Daemons);
+
+/// Creates the namespaces, the node pods and the node daemons; deletes the namespaces
+/// again if anything fails.
+async fn create(cfg: &KubeConfig) -> Result<Created, ClusterError> {
+    check_namespace_length(&cfg.namespace).map_err(|reason| ClusterError::Kube {
+        operation: format!("create namespace {}", cfg.namespace),
+        reason,
+    })?;
     let client = client_for(cfg.kubeconfig.as_deref()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns = pods::namespace(&cfg.namespace, &cfg.run_id, &pods::controller_identity());
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .map_err(|e| ClusterError::Kube {
-            operation: format!("create namespace {}", cfg.namespace),
-            reason: e.to_string(),
-        })?;
-    match create_pods(cfg, &client).await {
-        Ok(places) => Ok((client, places)),
+    let controller = pods::controller_identity();
+    // The node pods run with no privilege; the daemons beside them with all of it.
+    let run = pods::namespace(&cfg.namespace, &cfg.run_id, &controller, "baseline");
+    let daemons_ns = daemon_namespace(&cfg.namespace);
+    let daemons_of = pods::namespace(&daemons_ns, &cfg.run_id, &controller, "privileged");
+    for ns in [&run, &daemons_of] {
+        let created = namespaces.create(&PostParams::default(), ns).await;
+        if let Err(e) = created {
+            let name = ns.metadata.name.clone().unwrap_or_default();
+            delete_namespaces_after_failure(&client, cfg).await;
+            return Err(ClusterError::Kube {
+                operation: format!("create namespace {name}"),
+                reason: e.to_string(),
+            });
+        }
+    }
+    let daemons = daemon::Daemons::new(
+        Api::namespaced(client.clone(), &daemons_ns),
+        &cfg.run_id,
+        &cfg.image,
+    );
+    match create_pods(cfg, &client, &daemons).await {
+        Ok(places) => Ok((client, places, daemons)),
         Err(e) => {
-            if let Err(cleanup) =
-                delete_namespace(&client, &cfg.namespace, NAMESPACE_DELETE_WAIT).await
-            {
-                tracing::error!(error = %cleanup, "deleting the namespace of a failed start");
-            }
+            delete_namespaces_after_failure(&client, cfg).await;
             Err(e)
         }
     }
 }
 
+/// Deletes the run's namespaces after a failed start, logging what could not be.
+async fn delete_namespaces_after_failure(client: &Client, cfg: &KubeConfig) {
+    if let Err(cleanup) = delete_run_namespaces(client, &cfg.namespace).await {
+        tracing::error!(error = %cleanup, "deleting the namespaces of a failed start");
+    }
+}
+
+/// Deletes the run's namespace and its daemons' namespace, both at once, and waits until
+/// they are gone.
+async fn delete_run_namespaces(client: &Client, namespace: &str) -> Result<(), ClusterError> {
+    let daemons = daemon_namespace(namespace);
+    let (run, daemons) = tokio::join!(
+        delete_namespace(client, namespace, NAMESPACE_DELETE_WAIT),
+        delete_namespace(client, &daemons, NAMESPACE_DELETE_WAIT)
+    );
+    run.and(daemons)
+}
+
 async fn create_pods(
     cfg: &KubeConfig,
     client: &Client,
+    daemons: &daemon::Daemons,
 ) -> Result<BTreeMap<String, PodPlace>, ClusterError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &cfg.namespace);
     let names: Vec<String> = (1..=cfg.nodes)
@@ -572,7 +646,24 @@ async fn create_pods(
     for name in &names {
         create_pod(cfg, &pods, name).await?;
     }
-    wait_running(cfg, &pods, &names).await
+    let places = wait_running(cfg, &pods, &names, "node pods").await?;
+    start_daemons(cfg, daemons, &places).await?;
+    Ok(places)
+}
+
+/// Starts a node daemon on each Kubernetes node of `places` that has none yet and waits
+/// until they run.
+async fn start_daemons(
+    cfg: &KubeConfig,
+    daemons: &daemon::Daemons,
+    places: &BTreeMap<String, PodPlace>,
+) -> Result<(), ClusterError> {
+    let hosts: BTreeSet<String> = places.values().map(|p| p.host.clone()).collect();
+    let created = daemons.create_on(&hosts).await?;
+    let names: Vec<String> = created.iter().map(|(name, _)| name.clone()).collect();
+    wait_running(cfg, daemons.api(), &names, "node daemons").await?;
+    daemons.record(created).await;
+    Ok(())
 }
 
 /// Creates the pod of node `name`.
@@ -594,6 +685,7 @@ async fn wait_running(
     cfg: &KubeConfig,
     pods: &Api<Pod>,
     names: &[String],
+    what: &str,
 ) -> Result<BTreeMap<String, PodPlace>, ClusterError> {
     let started = Instant::now();
     loop {
@@ -611,7 +703,8 @@ async fn wait_running(
                         .as_ref()
                         .and_then(|s| s.node_name.clone())
                         .unwrap_or_default();
-                    places.insert(name.clone(), PodPlace { ip, host });
+                    let uid = pod.metadata.uid.clone().unwrap_or_default();
+                    places.insert(name.clone(), PodPlace { ip, host, uid });
                 }
                 Err(why) => waiting.push(format!("{name}: {why}")),
             }
@@ -625,7 +718,7 @@ async fn wait_running(
                 || w.contains("ErrImagePull")
         }) {
             return Err(ClusterError::Kube {
-                operation: format!("start the node pods of {}", cfg.namespace),
+                operation: format!("start the {what} of {}", cfg.namespace),
                 reason: format!(
                     "{fatal}: the image {} is not on the cluster's nodes; build it with \
                      scripts/build-image and load it (scripts/kube-node load-image, or kind \
@@ -636,7 +729,7 @@ async fn wait_running(
         }
         if started.elapsed() > cfg.ready_timeout {
             return Err(ClusterError::Kube {
-                operation: format!("start the node pods of {}", cfg.namespace),
+                operation: format!("start the {what} of {}", cfg.namespace),
                 reason: format!(
                     "not running after {:?}: {}",
                     cfg.ready_timeout,
@@ -678,14 +771,25 @@ fn running_address(pod: &Pod) -> Result<std::net::Ipv4Addr, String> {
 const MAX_STATE_ARCHIVE: usize = 90 * 1024;
 
 /// The contents of `dir` as a tar archive, without sockets, made with the system's tar.
+/// The agents' relays bind their sockets in `dir` while it is read, which changes the
+/// folder under tar: GNU tar then exits 1 ("file changed as we read it") with a complete
+/// archive of every file it read, so that status, with the warning silenced and nothing
+/// else said, is success.
 fn tar_of(dir: &Path) -> Result<Vec<u8>, ClusterError> {
     let out = std::process::Command::new("tar")
         .arg("-C")
         .arg(dir)
-        .args(["--exclude=*.sock", "-cf", "-", "."])
+        .args([
+            "--exclude=*.sock",
+            "--warning=no-file-changed",
+            "-cf",
+            "-",
+            ".",
+        ])
         .output()
         .map_err(|e| ClusterError::io(format!("tar of {}", dir.display()), e))?;
-    if !out.status.success() {
+    let only_changed = out.status.code() == Some(1) && out.stderr.is_empty();
+    if !out.status.success() && !only_changed {
         return Err(ClusterError::Command {
             command: format!("tar -C {} -cf - .", dir.display()),
             status: out.status.to_string(),
@@ -871,13 +975,11 @@ impl Cluster for KubeCluster {
         }
         let client = self.client.clone();
         let namespace = self.cfg.namespace.clone();
-        self.wait(
-            async move { delete_namespace(&client, &namespace, NAMESPACE_DELETE_WAIT).await },
-        )?;
+        self.wait(async move { delete_run_namespaces(&client, &namespace).await })?;
         let state_removed = std::fs::remove_dir_all(&self.cfg.state_dir).is_ok();
         Ok(TeardownReport {
             processes_killed: alive,
-            namespaces_deleted: 1,
+            namespaces_deleted: 2,
             state_removed,
             elapsed_ms: started.elapsed().as_millis() as u64,
             first_call: true,
@@ -1065,5 +1167,38 @@ impl Drop for KubeCluster {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scratch_archive_is_made_while_sockets_come_and_go_in_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("redis-n1.conf"), "port 6379\n").unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (dir, stop) = (dir.path().to_path_buf(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let socket = dir.join(format!("agent-{}.sock", i % 8));
+                    let _ = std::fs::remove_file(&socket);
+                    let _ = std::os::unix::net::UnixListener::bind(&socket);
+                    i += 1;
+                }
+            })
+        };
+        for _ in 0..50 {
+            let archive = tar_of(dir.path()).expect("an archive despite the churn");
+            let scratch = tempfile::tempdir().unwrap();
+            untar(&archive, scratch.path()).unwrap();
+            assert!(scratch.path().join("redis-n1.conf").is_file());
+            assert!(!scratch.path().join("agent-0.sock").exists());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
     }
 }

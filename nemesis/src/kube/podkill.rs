@@ -13,8 +13,8 @@
 //! new pod writes when the run ends.
 
 use super::{
-    KubeCluster, RESOURCE_NODE, create_pod, delete_and_wait, kill_all_and_archive, untar,
-    wait_running,
+    KubeCluster, RESOURCE_NODE, create_pod, delete_and_wait, kill_all_and_archive, start_daemons,
+    untar, wait_running,
 };
 use crate::{ClusterError, NodeKill, ProcessState};
 use std::path::{Path, PathBuf};
@@ -76,11 +76,15 @@ impl NodeKill for KubeCluster {
             }
         }
         let (cfg, pods, names) = (self.cfg.clone(), self.pods.clone(), nodes.to_vec());
+        let daemons = self.daemons.clone();
         let places = self.wait(async move {
             for name in &names {
                 create_pod(&cfg, &pods, name).await?;
             }
-            wait_running(&cfg, &pods, &names).await
+            let places = wait_running(&cfg, &pods, &names, "node pods").await?;
+            // A pod made again may land on a Kubernetes node without a daemon yet.
+            start_daemons(&cfg, &daemons, &places).await?;
+            Ok::<_, ClusterError>(places)
         })?;
         let (grudge, loss) = {
             let mut inner = self.live()?;

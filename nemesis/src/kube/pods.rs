@@ -1,6 +1,7 @@
-//! The objects a run creates on the cluster: its namespace, labelled and annotated so
-//! `splitbrain cleanup --backend kubernetes` finds it and knows whether its controller
-//! still lives, and one pod per node.
+//! The objects a run creates on the cluster: its namespaces (its own and its node
+//! daemons', [`super::daemon`]), labelled and annotated so `splitbrain cleanup --backend
+//! kubernetes` finds them and knows whether their controller still lives, and one pod
+//! per node.
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use serde_json::json;
@@ -17,14 +18,19 @@ pub const CONTAINER: &str = "node";
 /// Where the image holds the splitbrain binary.
 pub const IMAGE_BINARY: &str = "/usr/local/bin/splitbrain";
 
-/// The run's namespace.
-pub fn namespace(name: &str, run_id: &str, controller: &str) -> Namespace {
+/// A namespace of the run (its own, or its node daemons'), whose pods the API admits
+/// only under the Pod Security Standard `pod_security` (`baseline`, `privileged`).
+pub fn namespace(name: &str, run_id: &str, controller: &str, pod_security: &str) -> Namespace {
     serde_json::from_value(json!({
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": name,
-            "labels": { RUN_LABEL: run_id, "app.kubernetes.io/managed-by": "splitbrain" },
+            "labels": {
+                RUN_LABEL: run_id,
+                "app.kubernetes.io/managed-by": "splitbrain",
+                "pod-security.kubernetes.io/enforce": pod_security,
+            },
             "annotations": { CONTROLLER_ANNOTATION: controller },
         },
     }))
@@ -33,10 +39,11 @@ pub fn namespace(name: &str, run_id: &str, controller: &str) -> Namespace {
 
 /// The pod of node `node`: the image's `splitbrain pod-init` as its first process, the
 /// run's directories mirrored at the same paths as on the controller's machine (empty
-/// volumes, so the paths in processes' command lines mean the same there), NET_ADMIN for
-/// the nftables rules of partitions and loss, spread over the cluster's nodes where it
-/// can be (a preferred anti-affinity, so a one-node cluster runs them all), and never
-/// restarted by the kubelet: a process's death is the nemesis's to decide.
+/// volumes, so the paths in processes' command lines mean the same there), no capability
+/// beyond the container runtime's defaults (the node daemons change its network rules),
+/// spread over the cluster's nodes where it can be (a preferred anti-affinity, so a
+/// one-node cluster runs them all), and never restarted by the kubelet: a process's death
+/// is the nemesis's to decide.
 pub fn node_pod(node: &str, run_id: &str, image: &str, mirrored: &[&Path]) -> Pod {
     let mounts: Vec<_> = mirrored
         .iter()
@@ -71,7 +78,6 @@ pub fn node_pod(node: &str, run_id: &str, image: &str, mirrored: &[&Path]) -> Po
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": [IMAGE_BINARY, "pod-init"],
-                "securityContext": { "capabilities": { "add": ["NET_ADMIN"] } },
                 "volumeMounts": mounts,
             }],
             "volumes": volumes,

@@ -28,9 +28,9 @@ use tokio::task::JoinHandle;
 /// connections: a `connect ADDR TIMEOUT_MS` line, then `ok` or `error WHY`, then the
 /// bytes of a connection it opened to ADDR from inside the pod.
 pub const PROXY_PORT: u16 = 7199;
-/// The longest a signal waits for pod-init's answer (pod-init itself waits up to 10 s
-/// for a stop or a kill to show).
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest a request on a kept channel waits for its answer (pod-init itself waits
+/// up to 10 s for a stop or a kill to show).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often [`agent_relay`] asks whether the agent listens yet.
 const AGENT_POLL: Duration = Duration::from_millis(100);
 
@@ -43,37 +43,47 @@ async fn connect_from(
     timeout: Duration,
 ) -> Result<(tokio::io::DuplexStream, kube::api::Portforwarder), ClusterError> {
     let line = format!("connect {to} {}", timeout.as_millis().max(1));
-    ask(pods, pod, &line, &format!("connect from pod {pod} to {to}")).await
+    let operation = format!("connect from pod {pod} to {to}");
+    ask(pods, pod, PROXY_PORT, &line, &operation).await
 }
 
-/// The controller's signal channels: one connection per pod to its proxy, opened by
-/// the first signal to the pod and kept, so a pause costs a line each way (a new
-/// port-forward takes tens of milliseconds, an exec more, and a pause of the lock's
-/// holder must land inside its critical section). A channel that broke (its pod was
-/// deleted and made again) is opened anew and the signal sent again: stop, cont and
-/// kill may be repeated.
-#[derive(Default)]
-pub struct Signals {
-    open: tokio::sync::Mutex<HashMap<String, SignalChannel>>,
+/// Connections kept open to one port of pods, by pod name, each taking request lines
+/// and giving one answer line (`ok` or `error WHY`) per request: opened by the first
+/// request to a pod (or by [`KeptChannels::open`]) and kept, so a request costs a line
+/// each way where a new port-forward takes tens of milliseconds and an exec more. A
+/// channel that broke (its pod was deleted and made again) is opened anew and the
+/// request sent again, so requests must be safe to repeat.
+pub struct KeptChannels {
+    port: u16,
+    open: tokio::sync::Mutex<HashMap<String, Channel>>,
 }
 
-struct SignalChannel {
+struct Channel {
     stream: tokio::io::DuplexStream,
     _forwarder: kube::api::Portforwarder,
 }
 
-impl Signals {
-    /// Opens (again) the channel to each of `pods_named`, all at once, before their
-    /// first signal: after a pod is made, so that the first pause lands as fast as the
-    /// rest. A pod whose channel does not open gets one at its first signal.
-    pub async fn open(&self, pods: &Api<Pod>, pods_named: &[String]) {
+impl KeptChannels {
+    /// Channels to `port` of the pods.
+    pub fn new(port: u16) -> KeptChannels {
+        KeptChannels {
+            port,
+            open: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// Opens (again) the channel to each of `pods_named`, all at once, with
+    /// `opening_line` as its first request. A pod whose channel does not open gets one
+    /// at its first request.
+    pub async fn open(&self, pods: &Api<Pod>, pods_named: &[String], opening_line: &str) {
         let mut asks = tokio::task::JoinSet::new();
         for pod in pods_named {
-            let (pods, pod) = (pods.clone(), pod.clone());
+            let (pods, pod, port) = (pods.clone(), pod.clone(), self.port);
+            let line = opening_line.to_string();
             asks.spawn(async move {
-                let operation = format!("open a signal channel to pod {pod}");
-                let asked = ask(&pods, &pod, "signals", &operation);
-                let asked = tokio::time::timeout(SIGNAL_TIMEOUT, asked).await;
+                let operation = format!("open a channel to port {port} of pod {pod}");
+                let asked = ask(&pods, &pod, port, &line, &operation);
+                let asked = tokio::time::timeout(REQUEST_TIMEOUT, asked).await;
                 (pod, asked)
             });
         }
@@ -82,37 +92,35 @@ impl Signals {
         for (pod, asked) in opened {
             match asked {
                 Ok(Ok((stream, forwarder))) => {
-                    let channel = SignalChannel {
+                    let channel = Channel {
                         stream,
                         _forwarder: forwarder,
                     };
                     open.insert(pod, channel);
                 }
-                Ok(Err(e)) => tracing::debug!(%pod, error = %e, "no signal channel yet"),
-                Err(_) => tracing::debug!(%pod, "no signal channel yet: no answer"),
+                Ok(Err(e)) => tracing::debug!(%pod, error = %e, "no channel yet"),
+                Err(_) => tracing::debug!(%pod, "no channel yet: no answer"),
             }
         }
     }
 
-    /// Signals the group of the process started as `name` in `pod` (`stop`, `cont` or
-    /// `kill`); pod-init answers once the kernel shows the effect.
-    pub async fn send(
+    /// Sends the request `line` to `pod` and waits for its answer; `operation` names the
+    /// request in an error.
+    pub async fn ask(
         &self,
         pods: &Api<Pod>,
         pod: &str,
-        name: &str,
-        signal: &str,
+        line: &str,
+        operation: &str,
     ) -> Result<(), ClusterError> {
-        let line = format!("signal {name} {signal}");
-        let operation = format!("{signal} {name} in pod {pod}");
         let failed = |reason: String| ClusterError::Kube {
-            operation: operation.clone(),
+            operation: operation.to_string(),
             reason,
         };
         let mut open = self.open.lock().await;
         if let Some(channel) = open.get_mut(pod) {
-            let asked = tokio::time::timeout(SIGNAL_TIMEOUT, async {
-                send_line(&mut channel.stream, &line).await?;
+            let asked = tokio::time::timeout(REQUEST_TIMEOUT, async {
+                send_line(&mut channel.stream, line).await?;
                 read_answer(&mut channel.stream).await
             })
             .await;
@@ -122,28 +130,57 @@ impl Signals {
                 Ok(Err(_)) | Err(_) => drop(open.remove(pod)),
             }
         }
-        let asked = tokio::time::timeout(SIGNAL_TIMEOUT, ask(pods, pod, &line, &operation)).await;
-        let (stream, forwarder) = asked.map_err(|_| {
-            failed(format!(
-                "no answer from the pod's proxy within {SIGNAL_TIMEOUT:?}"
-            ))
-        })??;
-        open.insert(
-            pod.to_string(),
-            SignalChannel {
-                stream,
-                _forwarder: forwarder,
-            },
-        );
+        let asked = ask(pods, pod, self.port, line, operation);
+        let (stream, forwarder) = tokio::time::timeout(REQUEST_TIMEOUT, asked)
+            .await
+            .map_err(|_| failed(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
+        let channel = Channel {
+            stream,
+            _forwarder: forwarder,
+        };
+        open.insert(pod.to_string(), channel);
         Ok(())
     }
 }
 
-/// Sends `line` to the proxy of `pod` through a new port-forward and reads its answer:
-/// the stream, past the answer, when it is `ok`, the error it names otherwise.
+/// The controller's signal channels to each pod's pod-init: a pause of the lock's
+/// holder must land inside its critical section, which lasts tens of milliseconds.
+pub struct Signals(KeptChannels);
+
+impl Default for Signals {
+    fn default() -> Signals {
+        Signals(KeptChannels::new(PROXY_PORT))
+    }
+}
+
+impl Signals {
+    /// Opens (again) the channel to each of `pods_named` before their first signal:
+    /// after a pod is made, so that the first pause lands as fast as the rest.
+    pub async fn open(&self, pods: &Api<Pod>, pods_named: &[String]) {
+        self.0.open(pods, pods_named, "signals").await;
+    }
+
+    /// Signals the group of the process started as `name` in `pod` (`stop`, `cont` or
+    /// `kill`, each safe to repeat); pod-init answers once the kernel shows the effect.
+    pub async fn send(
+        &self,
+        pods: &Api<Pod>,
+        pod: &str,
+        name: &str,
+        signal: &str,
+    ) -> Result<(), ClusterError> {
+        let line = format!("signal {name} {signal}");
+        let operation = format!("{signal} {name} in pod {pod}");
+        self.0.ask(pods, pod, &line, &operation).await
+    }
+}
+
+/// Sends `line` to `port` of `pod` through a new port-forward and reads its answer: the
+/// stream, past the answer, when it is `ok`, the error it names otherwise.
 async fn ask(
     pods: &Api<Pod>,
     pod: &str,
+    port: u16,
     line: &str,
     operation: &str,
 ) -> Result<(tokio::io::DuplexStream, kube::api::Portforwarder), ClusterError> {
@@ -152,12 +189,10 @@ async fn ask(
         reason,
     };
     let mut forwarder = pods
-        .portforward(pod, &[PROXY_PORT])
+        .portforward(pod, &[port])
         .await
         .map_err(|e| failed(e.to_string()))?;
-    let mut stream = forwarder
-        .take_stream(PROXY_PORT)
-        .expect("the port was asked for");
+    let mut stream = forwarder.take_stream(port).expect("the port was asked for");
     send_line(&mut stream, line).await.map_err(failed)?;
     let answer = read_answer(&mut stream).await.map_err(failed)?;
     interpret(&answer).map_err(failed)?;
@@ -195,7 +230,7 @@ fn interpret(answer: &str) -> Result<(), String> {
     match answer.strip_prefix("error ") {
         Some(why) => Err(why.to_string()),
         None if answer == "ok" => Ok(()),
-        None => Err(format!("the pod's proxy answered {answer:?}")),
+        None => Err(format!("the pod answered {answer:?}")),
     }
 }
 
