@@ -10,6 +10,13 @@
 //! accepted while the other also led. Holds that overlap with no accepted work on one
 //! side (a deposed leader fenced off by the resource) are safe and counted only.
 //!
+//! The controller's times bound an accepted `lead` only loosely: a leader paused after
+//! the resource accepted its work, before it answered, completes its `lead` long after.
+//! So where the resource log has both terms' writes (both terms have tokens), the
+//! resource's order decides: a split brain is the earlier leader (the lower token)
+//! having work accepted after the later leader's first accepted work. Work the resource
+//! took from the earlier leader before any of the later one's is a clean handover there.
+//!
 //! From the tokens: two terms of different processes granted the same fencing token
 //! (in the history's `acquire` replies), or accepted writes of different processes with
 //! the same token in `resource.jsonl`, mean the lock handed one token to two leaders,
@@ -111,8 +118,12 @@ fn acting_in(
         .collect()
 }
 
-/// Finds overlapping terms in which both leaders acted.
-pub fn split_brains(history: &History) -> (usize, Vec<Overlap>, Vec<SplitBrain>) {
+/// Finds overlapping terms in which both leaders acted; with the resource log, as the
+/// resource ordered their work when it can tell.
+pub fn split_brains(
+    history: &History,
+    resource: Option<&[ResourceEntry]>,
+) -> (usize, Vec<Overlap>, Vec<SplitBrain>) {
     let holds = exclusive::holds(history);
     let overlaps = exclusive::overlaps(&holds);
     let acts = actions(history);
@@ -121,7 +132,11 @@ pub fn split_brains(history: &History) -> (usize, Vec<Overlap>, Vec<SplitBrain>)
         .filter_map(|o| {
             let first = acting_in(&o.first, &acts, o.start_ns, o.end_ns);
             let second = acting_in(&o.second, &acts, o.start_ns, o.end_ns);
-            (!first.is_empty() && !second.is_empty()).then(|| SplitBrain {
+            let both_acted = !first.is_empty() && !second.is_empty();
+            let interleaved = resource
+                .and_then(|log| interleaved_at_resource(o, log))
+                .unwrap_or(true);
+            (both_acted && interleaved).then(|| SplitBrain {
                 overlap: o.clone(),
                 first_actions: first,
                 second_actions: second,
@@ -129,6 +144,30 @@ pub fn split_brains(history: &History) -> (usize, Vec<Overlap>, Vec<SplitBrain>)
         })
         .collect();
     (holds.len(), overlaps, found)
+}
+
+/// Whether the resource accepted work of the overlap's earlier leader (the lower token)
+/// after the later leader's first accepted work; None when the log cannot tell (a term
+/// without a token, the same token on both sides, or no accepted write of one of them
+/// in the log).
+fn interleaved_at_resource(overlap: &Overlap, log: &[ResourceEntry]) -> Option<bool> {
+    let (a, b) = (&overlap.first, &overlap.second);
+    let (ta, tb) = (a.token?, b.token?);
+    if ta == tb {
+        return None;
+    }
+    let (earlier, later) = if ta < tb { (a, b) } else { (b, a) };
+    let earlier_last = accepted_seqs(log, earlier).max()?;
+    let later_first = accepted_seqs(log, later).min()?;
+    Some(earlier_last > later_first)
+}
+
+/// The seqs of the resource's accepted writes by `hold`'s process with its token.
+fn accepted_seqs<'a>(log: &'a [ResourceEntry], hold: &'a Hold) -> impl Iterator<Item = u64> + 'a {
+    log.iter()
+        .filter(|e| e.op == ResourceAction::Write && e.accepted != Some(false))
+        .filter(move |e| e.process == hold.process && e.token == hold.token)
+        .map(|e| e.seq)
 }
 
 /// Tokens granted to, or written with by, more than one process.
@@ -172,7 +211,7 @@ pub fn shared_tokens(history: &History, resource: Option<&[ResourceEntry]>) -> V
 /// split brains. Any finding is a violation, fenced or not: fencing turns a deposed
 /// leader's work into a rejected (`fail`) `lead`, which is not counted as acting.
 pub fn check(history: &History, resource: Option<&[ResourceEntry]>) -> CheckerResult {
-    let (terms, overlaps, found) = split_brains(history);
+    let (terms, overlaps, found) = split_brains(history, resource);
     let shared = shared_tokens(history, resource);
     let mut evidence: Vec<Evidence> = found.iter().map(split_evidence).collect();
     evidence.extend(shared.iter().map(token_evidence));
@@ -320,6 +359,41 @@ mod tests {
         let r = check(&paused_leader(OpType::Fail), None);
         assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
         assert_eq!(r.stats["overlapping_terms"], 1);
+    }
+
+    fn write(seq: u64, process: u64, token: u64, accepted: bool) -> ResourceEntry {
+        ResourceEntry {
+            seq,
+            process,
+            token: Some(token),
+            op: ResourceAction::Write,
+            value: Value::from(seq),
+            accepted: Some(accepted),
+            max_token: None,
+        }
+    }
+
+    #[test]
+    fn work_the_resource_took_before_the_new_leaders_is_a_clean_handover() {
+        // Process 0's late `lead` completed after process 1's, but the resource had
+        // accepted it first (seq 0): the leader was paused after its work was done.
+        let log = vec![write(0, 0, 1, true), write(1, 1, 2, true)];
+        let r = check(&paused_leader(OpType::Ok), Some(&log));
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+        assert_eq!(r.stats["overlapping_terms"], 1);
+    }
+
+    #[test]
+    fn work_the_resource_took_from_the_old_leader_after_the_new_ones_is_a_split_brain() {
+        let log = vec![write(0, 1, 2, true), write(1, 0, 1, true)];
+        let r = check(&paused_leader(OpType::Ok), Some(&log));
+        assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
+        assert_eq!(r.stats["split_brains"], 1);
+        // A log that cannot tell (no accepted write of the old leader's term in it, which
+        // its accepted `lead` contradicts) leaves the controller's times to decide.
+        let silent = vec![write(0, 1, 2, true), write(1, 0, 1, false)];
+        let r = check(&paused_leader(OpType::Ok), Some(&silent));
+        assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
     }
 
     #[test]
