@@ -3,7 +3,9 @@
 //! grants nothing is trivially exclusive.
 //!
 //! It counts, in each fault's window and outside any, how many acquires were tried and
-//! how many were granted, and it flags a *stuck* lock: a stretch of at least
+//! how many were granted (a leader's renewals count too: a renewal the lock grants is
+//! the lock serving its holder, and one it refuses a refusal), and it flags a *stuck*
+//! lock: a stretch of at least
 //! [`stuck_after`] (10 TTLs, at least 5 s) in which clients kept asking (at least
 //! [`MIN_ATTEMPTS`] acquires), nothing was granted, and no fault was in force or had
 //! healed less than [`recovery`] (5 TTLs, at least 5 s) before. The recovery allowance
@@ -36,7 +38,8 @@ pub fn recovery(ttl_ms: u64) -> u64 {
     (ttl_ms.saturating_mul(5) * 1_000_000).max(5 * SECOND_NS)
 }
 
-/// An Attempt is one finished acquire: when it completed and whether it was granted.
+/// An Attempt is one finished acquire or renewal: when it completed and whether it was
+/// granted.
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
     at_ns: u64,
@@ -106,17 +109,27 @@ pub fn check(history: &History, ttl_ms: u64) -> CheckerResult {
     )
 }
 
-/// Every finished client acquire, in history order.
+/// Every finished client acquire and renewal, in history order; a renewal the lock
+/// says it does not support is no attempt.
 fn attempts(history: &History) -> Vec<Attempt> {
     history
         .ops
         .iter()
-        .filter(|o| o.is_client() && o.f == "acquire" && o.kind != OpType::Invoke)
+        .filter(|o| o.is_client() && o.kind != OpType::Invoke)
+        .filter(|o| o.f == "acquire" || (o.f == "renew" && !unsupported(o)))
         .map(|o: &Op| Attempt {
             at_ns: o.time_ns,
             granted: o.kind == OpType::Ok,
         })
         .collect()
+}
+
+fn unsupported(op: &Op) -> bool {
+    op.kind == OpType::Fail
+        && op
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unsupported"))
 }
 
 /// The intervals in which one of the `applied` faults was in force or had healed less
@@ -359,6 +372,35 @@ mod tests {
         let windows = r.stats["fault_windows"].as_array().unwrap();
         assert_eq!(windows.len(), 1);
         assert_eq!(windows[0]["acquires"]["granted"], 0);
+    }
+
+    #[test]
+    fn a_leader_that_keeps_renewing_keeps_the_lock_available() {
+        // Process 1 wins at once and renews every 250 ms for 30 s; process 0's
+        // acquires are all refused meanwhile. Counting acquires alone, that is stuck.
+        let mut h = history(30, |_| false, &[]);
+        let mut ops = std::mem::take(&mut h.ops);
+        let leader = Process::Client(1);
+        let (invoke, ok) = (OpType::Invoke, OpType::Ok);
+        ops.push(Op::new(0, 1, leader, invoke, "acquire", Value::Null));
+        ops.push(Op::new(0, 2, leader, ok, "acquire", Value::Null));
+        for t in (1..120).map(|i| i * S / 4 + 500) {
+            ops.push(Op::new(0, t, leader, invoke, "renew", Value::Null));
+            ops.push(Op::new(0, t + 100, leader, ok, "renew", Value::Null));
+        }
+        ops.sort_by_key(|o| o.time_ns);
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.index = i as u64;
+        }
+        let r = check(&History::new(ops.clone()), 500);
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+        // The same renewals refused as unsupported are no grants: stuck.
+        for op in ops.iter_mut().filter(|o| o.f == "renew" && o.kind == ok) {
+            op.kind = OpType::Fail;
+            op.error = Some("renew unsupported by this lock".into());
+        }
+        let r = check(&History::new(ops), 500);
+        assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
     }
 
     #[test]

@@ -188,7 +188,8 @@ const RUN_CHECKERS: &[RunChecker] = &[
     RunChecker {
         name: availability::NAME,
         check: |run, w| {
-            (w == Workload::Counter).then(|| availability::check(&run.history, run.info.ttl_ms))
+            w.takes_a_lock()
+                .then(|| availability::check(&run.history, run.info.ttl_ms))
         },
     },
     RunChecker {

@@ -241,7 +241,8 @@ async fn run_on_cluster(
         progress.println(format!("nemesis: cannot prepare latency: {e}"));
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx);
+    let (healed_tx, healed_rx) = watch::channel(false);
+    let clients = spawn_clients(cfg, &services, &recorder, &board, &stop_rx, &healed_rx);
     let targets: Arc<dyn Targets> = Arc::new(RunTargets {
         board: board.clone(),
         cluster: cluster.clone(),
@@ -258,10 +259,14 @@ async fn run_on_cluster(
     ));
     watch_workload(cfg, &watched, &recorder, progress).await;
     let _ = stop_tx.send(true);
+    let nemesis = nemesis.await;
+    // Every fault is healed: a holder resumed only now can still say it lost its lock,
+    // and the clients ask their agents for that before they end.
+    let _ = healed_tx.send(true);
     for c in clients {
         let _ = c.await;
     }
-    if let (Ok(summary), Ok(mut faults)) = (nemesis.await, run_state.faults.lock()) {
+    if let (Ok(summary), Ok(mut faults)) = (nemesis, run_state.faults.lock()) {
         *faults = Some(fault_tally(&summary));
     }
     recorder
@@ -276,6 +281,7 @@ fn spawn_clients(
     recorder: &Arc<Recorder>,
     board: &Arc<HolderBoard>,
     stop: &watch::Receiver<bool>,
+    healed: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     services
         .agents
@@ -291,6 +297,7 @@ fn spawn_clients(
                 agent_socket: agent.socket.clone(),
                 node: agent.node.clone(),
                 agent_name: agent.name.clone(),
+                final_notices: Some(healed.clone()),
             };
             let (recorder, board, stop) = (recorder.clone(), board.clone(), stop.clone());
             match cfg.workload {
@@ -341,6 +348,7 @@ fn counter_config(cfg: &RunConfig, s: SlotConfig) -> CounterClientConfig {
         agent_socket: s.agent_socket,
         node: s.node,
         agent_name: s.agent_name,
+        final_notices: s.final_notices,
     }
 }
 

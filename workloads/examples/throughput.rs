@@ -154,6 +154,7 @@ async fn measure(opts: &Opts, dir: &Path, recorded: bool) -> (f64, Vec<ClientSum
                 agent_socket: dir.join(format!("agent-{slot}.sock")),
                 node: format!("n{slot}"),
                 agent_name: format!("agent-{slot}"),
+                final_notices: None,
             };
             tokio::spawn(run_client(
                 cfg,

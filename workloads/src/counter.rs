@@ -60,6 +60,8 @@ pub struct CounterClientConfig {
     pub node: String,
     /// The agent's name, as the [`HolderBoard`] and the nemesis know it.
     pub agent_name: String,
+    /// See [`SlotConfig::final_notices`].
+    pub final_notices: Option<watch::Receiver<bool>>,
 }
 
 /// A ClientSummary is what one slot did, for progress and the run's summary.
@@ -110,6 +112,7 @@ impl CounterClientConfig {
             agent_socket: self.agent_socket.clone(),
             node: self.node.clone(),
             agent_name: self.agent_name.clone(),
+            final_notices: self.final_notices.clone(),
         }
     }
 }
@@ -143,9 +146,12 @@ pub async fn run_client(
         held: None,
         summary,
     };
-    match slot.run().await {
-        Ok(()) | Err(Halt::Stopped) => {}
-        Err(Halt::Fatal(e)) => slot.summary.error = Some(e),
+    let ran = match slot.run().await {
+        Ok(()) | Err(Halt::Stopped) => slot.driver.collect_final_notices().await,
+        fatal => fatal,
+    };
+    if let Err(Halt::Fatal(e)) = ran {
+        slot.summary.error = Some(e);
     }
     slot.summary.last_process = slot.driver.process;
     slot.summary.infos = slot.driver.infos;

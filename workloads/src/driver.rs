@@ -31,6 +31,11 @@ pub struct SlotConfig {
     pub node: String,
     /// The agent's name, as the nemesis knows it.
     pub agent_name: String,
+    /// Turns true once the run is over and the nemesis has healed every fault; the
+    /// slot then asks its agent for what the lock client said since the last reply (a
+    /// holder resumed at the end learns only then that it lost its lock). None: the
+    /// slot ends at stop without asking.
+    pub final_notices: Option<watch::Receiver<bool>>,
 }
 
 /// A Halt is why a slot stopped early.
@@ -164,6 +169,41 @@ impl Driver {
             self.process += self.cfg.clients as u64;
         }
         Ok(reply)
+    }
+
+    /// Once [`SlotConfig::final_notices`] turns true, asks the agent for the lock
+    /// client's notices since its last reply and records them, on the slot's own
+    /// connection, so the notices of a reply that came too late are kept too. Bounded
+    /// by `op_timeout`; an agent that cannot be reached by then gives none.
+    pub(crate) async fn collect_final_notices(&mut self) -> Result<(), Halt> {
+        let Some(mut healed) = self.cfg.final_notices.clone() else {
+            return Ok(());
+        };
+        let _ = healed.wait_for(|h| *h).await;
+        let timeout = self.cfg.op_timeout;
+        let asked = tokio::time::timeout(timeout, self.ask_for_notices(timeout)).await;
+        match asked {
+            Ok(Some(reply)) if reply.outcome == Outcome::Ok => self.record_notices(&reply),
+            Ok(Some(reply)) => {
+                tracing::debug!(slot = self.cfg.slot, error = ?reply.error, "no final notices");
+                Ok(())
+            }
+            Ok(None) | Err(_) => {
+                tracing::debug!(
+                    slot = self.cfg.slot,
+                    "agent not reachable for final notices"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn ask_for_notices(&mut self, timeout: Duration) -> Option<AgentReply> {
+        if self.client.as_ref().is_none_or(AgentClient::is_broken) {
+            self.client = AgentClient::connect(&self.cfg.agent_socket).await.ok();
+        }
+        let request = AgentRequest::new(self.process, Command::Notices);
+        Some(self.client.as_mut()?.call(request, timeout).await)
     }
 
     /// Records the lock client's notices that came with `reply`, before its completion:

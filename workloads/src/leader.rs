@@ -89,10 +89,15 @@ pub async fn run_client(
         board,
         can_renew: true,
     };
-    if let Err(Halt::Fatal(e)) = candidate.run().await {
+    let ran = candidate.run().await;
+    candidate.board.clear(&candidate.cfg.slot.agent_name);
+    let ran = match ran {
+        Ok(()) | Err(Halt::Stopped) => candidate.driver.collect_final_notices().await,
+        fatal => fatal,
+    };
+    if let Err(Halt::Fatal(e)) = ran {
         candidate.summary.error = Some(e);
     }
-    candidate.board.clear(&candidate.cfg.slot.agent_name);
     candidate.summary.infos = candidate.driver.infos;
     candidate.summary
 }

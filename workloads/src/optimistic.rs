@@ -78,7 +78,11 @@ pub async fn run_client(
     };
     match Driver::new(cfg.slot, recorder, stop) {
         Ok(mut driver) => {
-            if let Err(Halt::Fatal(e)) = drive(&mut driver, cfg.think, &mut summary).await {
+            let ran = match drive(&mut driver, cfg.think, &mut summary).await {
+                Ok(()) | Err(Halt::Stopped) => driver.collect_final_notices().await,
+                fatal => fatal,
+            };
+            if let Err(Halt::Fatal(e)) = ran {
                 summary.error = Some(e);
             }
             summary.infos = driver.infos;

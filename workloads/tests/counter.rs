@@ -27,6 +27,7 @@ fn config(slot: usize, clients: usize, socket: &Path) -> CounterClientConfig {
         agent_socket: socket.to_path_buf(),
         node: format!("n{}", slot + 1),
         agent_name: format!("agent-{slot}"),
+        final_notices: None,
     }
 }
 

@@ -14,6 +14,8 @@
 //! <- {"id":5,"type":"ok","value":7}
 //! -> {"id":6,"process":3,"op":"cas","key":"splitbrain-counter","from":7,"to":8}
 //! <- {"id":6,"type":"ok","value":false}
+//! -> {"id":7,"process":3,"op":"notices"}
+//! <- {"id":7,"type":"ok","notices":[{"process":0,"holder":"n1-4711-1","detail":"connection LOST","age_ms":812}]}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -62,10 +64,15 @@ pub enum Command {
         /// The value to set.
         to: i64,
     },
+    /// Touch nothing; the reply carries the lock client's notices since the previous
+    /// reply. The controller sends it once the nemesis has healed, so what a client
+    /// learned after the last op of the run is not lost.
+    Notices,
 }
 
 impl Command {
-    /// The history's `f` for this command: `acquire`, `read`, `write` or `release`.
+    /// The history's `f` for this command: `acquire`, `read`, `write`, `release`,
+    /// `renew`, `cas` or `notices`.
     pub fn f(&self) -> &'static str {
         match self {
             Command::Acquire { .. } => "acquire",
@@ -75,6 +82,7 @@ impl Command {
             Command::Renew { .. } => "renew",
             Command::CasRead { .. } => "read",
             Command::Cas { .. } => "cas",
+            Command::Notices => "notices",
         }
     }
 }
@@ -251,5 +259,17 @@ mod tests {
         );
         assert_eq!(read.command.f(), "read");
         assert_eq!(Command::Renew { ttl_ms: 5 }.f(), "renew");
+    }
+
+    #[test]
+    fn the_notices_request_is_an_op_with_no_fields() {
+        let req = AgentRequest::new(4, Command::Notices);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"id":0,"process":4,"op":"notices"})
+        );
+        let back: AgentRequest =
+            serde_json::from_str(r#"{"id":9,"process":4,"op":"notices"}"#).unwrap();
+        assert_eq!(back.command, Command::Notices);
     }
 }

@@ -486,7 +486,7 @@ fn bad_request(line: &str, e: &serde_json::Error) -> AgentReply {
     AgentReply::fail(
         id,
         format!(
-            "bad request: {e} (expected {{\"id\":N,\"process\":P,\"op\":\"acquire|read|write|release\",...}})"
+            "bad request: {e} (expected {{\"id\":N,\"process\":P,\"op\":\"acquire|read|write|release|renew|cas-read|cas|notices\",...}})"
         ),
     )
 }
@@ -494,7 +494,21 @@ fn bad_request(line: &str, e: &serde_json::Error) -> AgentReply {
 impl AgentState {
     async fn handle(&mut self, req: AgentRequest) -> AgentReply {
         let id = req.id;
-        let process = req.process;
+        let reply = match req.command {
+            // Asked for by the controller once the run is over: it touches neither the
+            // lock nor which process the agent serves; the notices are the answer.
+            Command::Notices => AgentReply::ok(id, Value::Null, None),
+            command => self.execute(id, req.process, command).await,
+        };
+        AgentReply {
+            notices: self.notices(),
+            ..reply
+        }
+    }
+
+    /// Runs one command for `process`, first forgetting the previous process's guard
+    /// if `process` is a new one.
+    async fn execute(&mut self, id: u64, process: u64, command: Command) -> AgentReply {
         if self.current.as_ref().map(|c| c.process) != Some(process) {
             tracing::debug!(process, node = %self.node, "serving a new process");
             // A new process id: the previous process was retired; its guard is
@@ -505,8 +519,8 @@ impl AgentState {
                 lease_expires_ms: None,
             });
         }
-        let f = req.command.f();
-        let reply = match req.command {
+        let f = command.f();
+        let reply = match command {
             Command::Acquire { key, ttl_ms } => self.acquire(id, process, &key, ttl_ms).await,
             Command::Read => self.read(id, process).await,
             Command::Write { value } => self.write(id, process, value).await,
@@ -514,12 +528,10 @@ impl AgentState {
             Command::Renew { ttl_ms } => self.renew(id, process, ttl_ms).await,
             Command::CasRead { key } => self.cas_read(id, &key).await,
             Command::Cas { key, from, to } => self.cas(id, &key, from, to).await,
+            Command::Notices => AgentReply::ok(id, Value::Null, None),
         };
         tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
-        AgentReply {
-            notices: self.notices(),
-            ..reply
-        }
+        reply
     }
 
     /// The lock client's notices since the previous reply, each with the process its
