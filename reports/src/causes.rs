@@ -3,7 +3,8 @@
 //! The damage (lost updates and stale writes the resource accepted) comes first, one
 //! sentence per cause: which process wrote, on which node, when it took the lock and
 //! when its TTL ran out, the fault that was in force between its read and its write,
-//! who took the lock meanwhile, and what the write overwrote. Lost updates with the same
+//! who took the lock meanwhile, what the write overwrote, and when the writer's lock
+//! client said on its own that it had lost the lock. Lost updates with the same
 //! writer and the same fault are one cause, counted, with the first and the last.
 //! Everything else a checker flagged follows, a line per checker.
 
@@ -108,6 +109,30 @@ fn taken_meanwhile(history: &History, writer: Process, from: u64, to: u64) -> Op
             && o.time_ns > from
             && o.time_ns < to
     })
+}
+
+/// When the lock client of `process` said on its own that it had lost a grant made at
+/// or after `granted_ns`: the first such lost notice, timed when its agent learned it.
+fn told_lost(history: &History, process: u64, granted_ns: u64) -> Option<u64> {
+    history
+        .ops
+        .iter()
+        .filter(|o| o.process == Process::Notice && o.f == "lost")
+        .filter(|o| o.value.get("process").and_then(|p| p.as_u64()) == Some(process))
+        .map(|o| {
+            let age_ms = o.value.get("age_ms").and_then(|a| a.as_u64()).unwrap_or(0);
+            o.time_ns.saturating_sub(age_ms.saturating_mul(1_000_000))
+        })
+        .find(|&t| t >= granted_ns)
+}
+
+/// "1.20 s before" or "0.31 s after": where `t` stands against `reference`.
+fn before_or_after(t: u64, reference: u64) -> String {
+    if t <= reference {
+        format!("{} before", secs(reference - t))
+    } else {
+        format!("{} after", secs(t - reference))
+    }
 }
 
 /// A lost update as the checker reports it.
@@ -232,6 +257,16 @@ fn lost_update_sentence(
             first.write_seq,
             join(&first.overwritten)
         ));
+        if let Some(told) = story
+            .granted_ns
+            .and_then(|g| told_lost(&run.history, process, g))
+        {
+            s.push_str(&format!(
+                "; its lock client said it had lost the lock at {}, {} that write",
+                secs(told),
+                before_or_after(told, story.write_ns)
+            ));
+        }
     } else {
         s.push_str(&format!(
             "; its write at seq {} overwrote seq {}",

@@ -236,6 +236,28 @@ fn the_page_opens_with_the_damage_told_as_cause_and_effect() {
 }
 
 #[test]
+fn the_cause_says_when_the_writers_lock_client_knew_it_had_lost_the_lock() {
+    let dir = Scratch::with_fixture("told-lost");
+    // Process 0's client says, 870 ms before the record (at 3.08 s), that it lost its
+    // grant: after its write was accepted at 3.05 s.
+    let notice = r#"{"index": 26, "time_ns": 3950000000, "process": "notice", "type": "info", "f": "lost", "node": "n1", "value": {"process": 0, "holder": "n1-1-1", "detail": "session expired", "age_ms": 870, "agent_slot": 0}}"#;
+    let history = dir.0.join("history.jsonl");
+    let mut text = std::fs::read_to_string(&history).unwrap();
+    text.push_str(notice);
+    text.push('\n');
+    std::fs::write(&history, text).unwrap();
+    let html = report(&dir.0);
+    let start = html.find("<h2>What happened</h2>").unwrap();
+    let section = &html[start..start + html[start..].find("</ol>").unwrap()];
+    assert!(
+        section.contains(
+            "its lock client said it had lost the lock at 3.08 s, 0.03 s after that write"
+        ),
+        "{section}"
+    );
+}
+
+#[test]
 fn a_long_list_of_one_kind_is_folded_under_its_count_first_and_last() {
     let dir = Scratch::with_fixture("folded");
     check_run_dir(&dir.0).unwrap();
