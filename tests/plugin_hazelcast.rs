@@ -10,6 +10,7 @@
 mod common;
 
 use common::*;
+use serde_json::Value;
 
 /// Each plug-in is a JVM: a little more workload time than the Go plug-ins get. The TTL
 /// is Hazelcast's shortest CP session TTL (whole seconds, above a heartbeat of at least
@@ -29,8 +30,19 @@ fn hazelcasts_fenced_lock_without_faults_is_valid() {
     require_root();
     let out = tempfile::tempdir().unwrap();
     assert_exit(&run(out.path(), "hazelcast", "none", "on"), 0);
-    let r = results(&latest_run(out.path()));
+    let run_dir = latest_run(out.path());
+    let r = results(&run_dir);
     assert_eq!(r["valid"], true, "{r:#}");
+    // The workload starts once every client has answered `ready`: no op meets a client
+    // still starting (the plug-in answers such an op "busy").
+    let busy: Vec<Value> = history_ops(&run_dir)
+        .into_iter()
+        .filter(|o| o["error"].as_str().is_some_and(|e| e.contains("busy")))
+        .collect();
+    assert!(
+        busy.is_empty(),
+        "ops met a client still starting: {busy:#?}"
+    );
 }
 
 #[test]

@@ -220,7 +220,9 @@ async fn run_on_cluster(
     let services = services::start(cluster.as_ref(), cfg, dir, state)?;
     let started_at = &run_state.started_at;
     write_run_info(cfg, cluster.as_ref(), &services, &plan, started_at, dir)?;
-    crate::ready::wait_for_services(cluster.clone(), &services).await?;
+    for line in crate::ready::wait_for_services(cluster.clone(), &services).await? {
+        progress.println(line);
+    }
     progress.phase("workload");
     let _ = run_state.workload_started.set(Instant::now());
     let recorder = Arc::new(

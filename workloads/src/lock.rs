@@ -166,6 +166,16 @@ pub trait Lock: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// Waits up to `within` for the client to say it can take requests: a plug-in whose
+    /// library connects in the background (a Hazelcast client) answers `ready` once it
+    /// has. The runner asks before the workload starts, so the first ops measure the
+    /// lock and not a client still starting. The default is a client that is ready once
+    /// prepared.
+    fn ready(&self, within: Duration) -> LockFuture<'_, ()> {
+        let _ = within;
+        Box::pin(async { Ok(()) })
+    }
+
     /// The notices the client gave since the last call, oldest first. The default is a
     /// client that gives none.
     fn take_notices(&self) -> Vec<LockNotice> {

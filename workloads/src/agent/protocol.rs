@@ -14,8 +14,10 @@
 //! <- {"id":5,"type":"ok","value":7}
 //! -> {"id":6,"process":3,"op":"cas","key":"splitbrain-counter","from":7,"to":8}
 //! <- {"id":6,"type":"ok","value":false}
-//! -> {"id":7,"process":3,"op":"notices"}
-//! <- {"id":7,"type":"ok","notices":[{"process":0,"holder":"n1-4711-1","detail":"connection LOST","age_ms":812}]}
+//! -> {"id":7,"process":0,"op":"ready","within_ms":20000}
+//! <- {"id":7,"type":"ok"}
+//! -> {"id":8,"process":3,"op":"notices"}
+//! <- {"id":8,"type":"ok","notices":[{"process":0,"holder":"n1-4711-1","detail":"connection LOST","age_ms":812}]}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +66,12 @@ pub enum Command {
         /// The value to set.
         to: i64,
     },
+    /// Wait up to `within_ms` for the lock client to say it can take requests (see
+    /// [`crate::lock::Lock::ready`]); the runner asks before the workload starts.
+    Ready {
+        /// The bound on the wait, in milliseconds.
+        within_ms: u64,
+    },
     /// Touch nothing; the reply carries the lock client's notices since the previous
     /// reply. The controller sends it once the nemesis has healed, so what a client
     /// learned after the last op of the run is not lost.
@@ -71,8 +79,14 @@ pub enum Command {
 }
 
 impl Command {
+    /// False for the runner's questions about the agent itself (`ready`, `notices`),
+    /// which leave alone the process the agent serves and its guard.
+    pub fn acts_for_a_process(&self) -> bool {
+        !matches!(self, Command::Ready { .. } | Command::Notices)
+    }
+
     /// The history's `f` for this command: `acquire`, `read`, `write`, `release`,
-    /// `renew`, `cas` or `notices`.
+    /// `renew`, `cas`, `ready` or `notices`.
     pub fn f(&self) -> &'static str {
         match self {
             Command::Acquire { .. } => "acquire",
@@ -82,6 +96,7 @@ impl Command {
             Command::Renew { .. } => "renew",
             Command::CasRead { .. } => "read",
             Command::Cas { .. } => "cas",
+            Command::Ready { .. } => "ready",
             Command::Notices => "notices",
         }
     }
@@ -262,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn the_notices_request_is_an_op_with_no_fields() {
+    fn the_runners_questions_to_the_agent_act_for_no_process() {
         let req = AgentRequest::new(4, Command::Notices);
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
@@ -271,5 +286,11 @@ mod tests {
         let back: AgentRequest =
             serde_json::from_str(r#"{"id":9,"process":4,"op":"notices"}"#).unwrap();
         assert_eq!(back.command, Command::Notices);
+        assert!(!back.command.acts_for_a_process());
+        let ready: AgentRequest =
+            serde_json::from_str(r#"{"id":1,"process":0,"op":"ready","within_ms":50}"#).unwrap();
+        assert_eq!(ready.command, Command::Ready { within_ms: 50 });
+        assert!(!ready.command.acts_for_a_process());
+        assert!(Command::Read.acts_for_a_process());
     }
 }

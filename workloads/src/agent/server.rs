@@ -486,7 +486,7 @@ fn bad_request(line: &str, e: &serde_json::Error) -> AgentReply {
     AgentReply::fail(
         id,
         format!(
-            "bad request: {e} (expected {{\"id\":N,\"process\":P,\"op\":\"acquire|read|write|release|renew|cas-read|cas|notices\",...}})"
+            "bad request: {e} (expected {{\"id\":N,\"process\":P,\"op\":\"acquire|read|write|release|renew|cas-read|cas|ready|notices\",...}})"
         ),
     )
 }
@@ -494,12 +494,7 @@ fn bad_request(line: &str, e: &serde_json::Error) -> AgentReply {
 impl AgentState {
     async fn handle(&mut self, req: AgentRequest) -> AgentReply {
         let id = req.id;
-        let reply = match req.command {
-            // Asked for by the controller once the run is over: it touches neither the
-            // lock nor which process the agent serves; the notices are the answer.
-            Command::Notices => AgentReply::ok(id, Value::Null, None),
-            command => self.execute(id, req.process, command).await,
-        };
+        let reply = self.execute(id, req.process, req.command).await;
         AgentReply {
             notices: self.notices(),
             ..reply
@@ -507,9 +502,10 @@ impl AgentState {
     }
 
     /// Runs one command for `process`, first forgetting the previous process's guard
-    /// if `process` is a new one.
+    /// if `process` is a new one and the command acts for it.
     async fn execute(&mut self, id: u64, process: u64, command: Command) -> AgentReply {
-        if self.current.as_ref().map(|c| c.process) != Some(process) {
+        if command.acts_for_a_process() && self.current.as_ref().map(|c| c.process) != Some(process)
+        {
             tracing::debug!(process, node = %self.node, "serving a new process");
             // A new process id: the previous process was retired; its guard is
             // forgotten (the lock may still be held until its TTL runs out).
@@ -528,10 +524,29 @@ impl AgentState {
             Command::Renew { ttl_ms } => self.renew(id, process, ttl_ms).await,
             Command::CasRead { key } => self.cas_read(id, &key).await,
             Command::Cas { key, from, to } => self.cas(id, &key, from, to).await,
+            Command::Ready { within_ms } => self.ready(id, within_ms).await,
+            // The notices every reply carries are the answer.
             Command::Notices => AgentReply::ok(id, Value::Null, None),
         };
         tracing::debug!(id, process, f, outcome = ?reply.outcome, error = ?reply.error, "done");
         reply
+    }
+
+    /// Whether the lock client said within `within_ms` that it can take requests: ok, or
+    /// a failure saying why not (the run goes on either way).
+    async fn ready(&self, id: u64, within_ms: u64) -> AgentReply {
+        let started = std::time::Instant::now();
+        match self.lock.ready(Duration::from_millis(within_ms)).await {
+            Ok(()) => {
+                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(node = %self.node, after_ms = ms, "the lock client is ready");
+                AgentReply::ok(id, ms.into(), None)
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.node, error = %e, "the lock client did not say it is ready");
+                AgentReply::fail(id, e.to_string())
+            }
+        }
     }
 
     /// The lock client's notices since the previous reply, each with the process its

@@ -42,6 +42,10 @@
 //!   `unsupported` (the plug-in has no such op); any other definite error is recorded as
 //!   a rejection with the plug-in's text. A refusal may carry a `detail` string, kept
 //!   in the history's error beside the error name.
+//! - `ready` (no fields) is asked once before the workload starts, with a bound of its
+//!   own: a plug-in whose client connects in the background answers it once the client
+//!   can take requests; one without it answers `unsupported` at once, as for any op it
+//!   does not know.
 //! - Notices: the agent sets `SPLITBRAIN_EVENTS=lost`, and the plug-in may then write,
 //!   unprompted and at any time, a line without an `id` saying its client learned on its
 //!   own that a grant is lost:
@@ -207,7 +211,17 @@ impl ExternalLock {
     }
 
     /// Sends one request and returns the reply's fields; every failure is classified.
-    async fn call(&self, op: &str, mut fields: Map<String, Value>) -> Result<Reply, LockError> {
+    async fn call(&self, op: &str, fields: Map<String, Value>) -> Result<Reply, LockError> {
+        self.call_within(op, fields, self.cfg.op_timeout).await
+    }
+
+    /// [`ExternalLock::call`] with its own bound instead of the op timeout.
+    async fn call_within(
+        &self,
+        op: &str,
+        mut fields: Map<String, Value>,
+        bound: Duration,
+    ) -> Result<Reply, LockError> {
         let mut slot = self.plugin.lock().await;
         // A plug-in that exited since the last request never saw this one: start anew.
         if let Some(p) = slot.as_mut()
@@ -224,7 +238,6 @@ impl ExternalLock {
         fields.insert("id".into(), id.into());
         fields.insert("op".into(), op.into());
         let pid = plugin.pid;
-        let bound = self.cfg.op_timeout;
         let result = tokio::time::timeout(bound, exchange(plugin, &fields)).await;
         let answer = match result {
             Err(_) => Err(LockError::Timeout {
@@ -628,6 +641,16 @@ impl Lock for ExternalLock {
                 *slot = Some(self.spawn()?);
             }
             Ok(())
+        })
+    }
+
+    /// Asks the plug-in `ready`; one that has no such op (`unsupported`) is ready.
+    fn ready(&self, within: Duration) -> LockFuture<'_, ()> {
+        Box::pin(async move {
+            match self.call_within("ready", Map::new(), within).await {
+                Ok(_) | Err(LockError::Unsupported { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
         })
     }
 

@@ -33,6 +33,9 @@ for line in sys.stdin:
             out = {"id": rid, "ok": True, "token": token}
         else:
             out = {"id": rid, "ok": False, "definite": True, "error": "held"}
+    elif op == "ready" and mode == "slow-ready":
+        import time; time.sleep(0.5)
+        out = {"id": rid, "ok": True}
     elif op == "release":
         if owner == req["holder"]:
             owner = None
@@ -79,6 +82,34 @@ async fn a_well_behaved_plugin_grants_refuses_and_releases() {
     let again = lock.release(&guard).await.unwrap_err();
     assert!(matches!(again, LockError::NotHolder { .. }), "{again}");
     assert_eq!(lock.starts(), 1, "a well-behaved plug-in is started once");
+}
+
+#[tokio::test]
+async fn a_plugin_without_ready_is_ready_and_one_with_it_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fake_lock(&dir, "normal");
+    plain.ready(Duration::from_secs(5)).await.unwrap();
+    assert!(plain.acquire("k", TTL).await.is_ok());
+    assert_eq!(
+        plain.starts(),
+        1,
+        "answering unsupported is no misbehaviour"
+    );
+
+    let slow = fake_lock(&dir, "slow-ready");
+    let asked = std::time::Instant::now();
+    slow.ready(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        asked.elapsed() >= Duration::from_millis(500),
+        "waited for the answer"
+    );
+
+    let impatient = fake_lock(&dir, "slow-ready");
+    let err = impatient
+        .ready(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LockError::Timeout { .. }), "{err}");
 }
 
 /// Takes the lock once (works), then makes the second acquire hit the misbehaviour and

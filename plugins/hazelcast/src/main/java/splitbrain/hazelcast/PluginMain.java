@@ -88,9 +88,14 @@ public final class PluginMain {
                 }
                 continue;
             }
-            Answer answer = request.isKnownOp()
-                    ? runner.run(request, start)
-                    : Answer.refused(Answer.UNSUPPORTED, "op " + Text.cut(request.op(), 40) + " is not supported");
+            Answer answer;
+            if (request.isReady()) {
+                answer = runner.whenStarted();
+            } else if (request.isKnownOp()) {
+                answer = runner.run(request, start);
+            } else {
+                answer = Answer.refused(Answer.UNSUPPORTED, "op " + Text.cut(request.op(), 40) + " is not supported");
+            }
             out.reply(request.id(), answer);
         }
     }

@@ -27,6 +27,11 @@ record Request(JsonNode id, String op, String key, String holder, long ttlMs, Lo
         return op.equals("release");
     }
 
+    /** The agent's question, before the workload, whether the client can take requests. */
+    boolean isReady() {
+        return op.equals("ready");
+    }
+
     boolean isKnownOp() {
         return isAcquire() || isRenew() || isRelease();
     }

@@ -50,6 +50,17 @@ final class RequestRunner {
         });
     }
 
+    /**
+     * Answers {@code ready} once the tasks queued on the lock thread before it (the client's
+     * start and warm-up) have run, however long that takes: the agent bounds the wait.
+     */
+    Answer whenStarted() {
+        CompletableFuture<Void> reached = new CompletableFuture<>();
+        lockThread.execute(() -> reached.complete(null));
+        reached.join();
+        return Answer.done();
+    }
+
     /** Carries out {@code r}, read at {@code startNanos}, and returns its answer by the deadline. */
     Answer run(Request r, long startNanos) {
         Call call = new Call(r, startNanos);

@@ -58,6 +58,28 @@ class RequestRunnerTest {
     }
 
     @Test
+    void readyIsAnsweredOnlyOnceTheStartQueuedBeforeItHasRun() throws InterruptedException {
+        CountDownLatch startMayEnd = new CountDownLatch(1);
+        runner.runFirst("starting the client", () -> {
+            try {
+                startMayEnd.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        CountDownLatch answered = new CountDownLatch(1);
+        Thread asker = new Thread(() -> {
+            assertTrue(runner.whenStarted().ok());
+            answered.countDown();
+        });
+        asker.start();
+        assertFalse(answered.await(400, TimeUnit.MILLISECONDS), "ready waits for the start, past the op budget");
+        startMayEnd.countDown();
+        assertTrue(answered.await(5, TimeUnit.SECONDS), "ready is answered once the start has run");
+        asker.join();
+    }
+
+    @Test
     void answersInTime() {
         lock.proceed.countDown();
         Answer a = runner.run(acquire(1, "h1"), System.nanoTime());
