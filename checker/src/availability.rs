@@ -57,10 +57,12 @@ pub fn check(history: &History, ttl_ms: u64) -> CheckerResult {
     let disturbed = disturbed(&applied, end_ns, recovery(ttl_ms));
     let windows = window_stats(&applied, &attempts, end_ns);
     let outside = tally(attempts.iter().filter(|a| !inside(&disturbed, a.at_ns)));
+    let noun = attempts_noun(history);
     let stats = json!({
         "outside_faults": outside,
         "fault_windows": windows,
         "per_second": per_second(&attempts, end_ns),
+        "attempts_are": noun,
         "stuck_after_ms": stuck_after(ttl_ms) / 1_000_000,
         "recovery_ms": recovery(ttl_ms) / 1_000_000,
     });
@@ -89,7 +91,7 @@ pub fn check(history: &History, ttl_ms: u64) -> CheckerResult {
         );
     }
     let stuck = stuck_stretches(&attempts, &disturbed, end_ns, stuck_after(ttl_ms));
-    let share = share_text(&outside, "outside faults");
+    let share = share_text(&outside, "outside faults", noun);
     if stuck.is_empty() {
         return result(Validity::Valid, format!("never stuck; {share}"), vec![]);
     }
@@ -180,8 +182,8 @@ fn stuck_stretches(
             if end - start >= limit_ns && refused >= MIN_ATTEMPTS {
                 out.push(Evidence {
                     explanation: format!(
-                        "no acquire granted from {:.2} s to {:.2} s ({refused} refused) with \
-                         no fault in force: the lock stopped granting",
+                        "nothing granted from {:.2} s to {:.2} s ({refused} refused) with no \
+                         fault in force: the lock stopped granting",
                         start as f64 / 1e9,
                         end as f64 / 1e9
                     ),
@@ -234,15 +236,29 @@ fn tally<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> serde_json::Value {
     })
 }
 
-fn share_text(t: &serde_json::Value, where_: &str) -> String {
+/// What the attempts are called: "acquires", or "acquires and renewals" where a leader
+/// renewed.
+fn attempts_noun(history: &History) -> &'static str {
+    let renewed = history
+        .ops
+        .iter()
+        .any(|o| o.is_client() && o.f == "renew" && o.kind == OpType::Ok);
+    if renewed {
+        "acquires and renewals"
+    } else {
+        "acquires"
+    }
+}
+
+fn share_text(t: &serde_json::Value, where_: &str, noun: &str) -> String {
     match t["share"].as_f64() {
         Some(share) => format!(
-            "{:.0}% of acquires granted {where_} ({} of {})",
+            "{:.0}% of {noun} granted {where_} ({} of {})",
             share * 100.0,
             t["granted"],
             t["attempts"]
         ),
-        None => format!("no acquire finished {where_}"),
+        None => format!("none of the {noun} finished {where_}"),
     }
 }
 
@@ -394,6 +410,12 @@ mod tests {
         }
         let r = check(&History::new(ops.clone()), 500);
         assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+        assert!(
+            r.summary
+                .contains("of acquires and renewals granted outside faults"),
+            "{}",
+            r.summary
+        );
         // The same renewals refused as unsupported are no grants: stuck.
         for op in ops.iter_mut().filter(|o| o.f == "renew" && o.kind == ok) {
             op.kind = OpType::Fail;

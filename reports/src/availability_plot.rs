@@ -1,4 +1,5 @@
-//! The availability plot: acquires tried and granted in each second of the run, with
+//! The availability plot: acquires (and a leader's renewals) tried and granted in each
+//! second of the run, with
 //! the faults shaded, drawn from the availability checker's stats as an SVG string. A
 //! lock that stopped granting shows as a stretch of grey with no green on it.
 
@@ -18,6 +19,8 @@ pub struct Availability {
     pub granted: Vec<u64>,
     /// Fault windows, in seconds since the start of the run.
     pub faults: Vec<(f64, f64)>,
+    /// What the attempts are: "acquires", or "acquires and renewals".
+    pub attempts_are: String,
 }
 
 impl Availability {
@@ -43,6 +46,10 @@ impl Availability {
             attempts: counts("attempts")?,
             granted: counts("granted")?,
             faults,
+            attempts_are: stats["attempts_are"]
+                .as_str()
+                .unwrap_or("acquires")
+                .to_string(),
         })
     }
 }
@@ -50,10 +57,11 @@ impl Availability {
 /// Renders the plot as an `<svg>` element.
 pub fn render_svg(a: &Availability) -> Result<String, ReportError> {
     let top = a.attempts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
+    let y_desc = format!("{} per second", a.attempts_are);
     let frame = Frame {
         height_px: HEIGHT_PX,
         x_desc: "seconds since the start of the run",
-        y_desc: "acquires per second",
+        y_desc: &y_desc,
         x: 0f64..a.attempts.len().max(1) as f64,
         y: 0f64..top,
         shade_y: (0.0, top),
@@ -102,6 +110,10 @@ mod tests {
         });
         let a = Availability::from_stats(&stats).unwrap();
         assert_eq!(a.granted, vec![4, 0, 0]);
+        assert_eq!(
+            a.attempts_are, "acquires",
+            "stats from before the name was kept"
+        );
         assert_eq!(a.faults, vec![(1.0, 1.5)]);
         let svg = render_svg(&a).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
