@@ -6,6 +6,8 @@
 //! plug-in against members with the CP Subsystem off, where the lock lives in one
 //! partition of the cluster instead of a Raft group: a partition that splits the
 //! cluster lets both sides grant it, the unsafety Jepsen reported for Hazelcast 3.8.3.
+//! `isolate-leader` cuts off the default CP group's Raft leader, or with the CP Subsystem
+//! off the owner of the lock's partition, as each member's status port tells.
 
 mod common;
 
@@ -128,4 +130,44 @@ fn a_partition_lets_both_sides_grant_the_unsafe_mode_lock() {
         outcomes.push(format!("seed {seed}: valid"));
     }
     panic!("no seed found the unsafe mode's split brain: {outcomes:?}");
+}
+
+/// The nemesis's first `isolate-leader` of a run on `lock` (seed 1: at 1.2 s, long after
+/// the clients said they were ready).
+fn first_leader_isolation(lock: &str) -> Value {
+    require_root();
+    require_plugin("hazelcast");
+    let out = tempfile::tempdir().unwrap();
+    let r = LockRun {
+        seed: "1",
+        nemesis_interval: "1",
+        ..LockRun::new(lock, "isolate-leader", "off")
+    }
+    .run(out.path());
+    assert_ne!(r.status.code(), Some(255), "{}", output_text(&r));
+    history_ops(&latest_run(out.path()))
+        .into_iter()
+        .find(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == "start-partition")
+        .expect("the nemesis isolated something")
+}
+
+#[test]
+fn isolate_leader_finds_the_leader_of_the_cp_group() {
+    let op = first_leader_isolation("hazelcast");
+    assert!(op["error"].is_null(), "a leader was found: {op}");
+    assert_eq!(op["value"]["shape"], "leader", "{op}");
+    assert!(
+        ["n1", "n2", "n3"].contains(&op["value"]["node"].as_str().unwrap_or("")),
+        "{op}"
+    );
+}
+
+#[test]
+fn isolate_leader_finds_the_owner_of_the_unsafe_locks_partition() {
+    let op = first_leader_isolation("hazelcast-unsafe");
+    assert!(
+        op["error"].is_null(),
+        "the lock's partition owner was found: {op}"
+    );
+    assert_eq!(op["value"]["shape"], "leader", "{op}");
 }

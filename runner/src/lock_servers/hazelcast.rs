@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// The port a member serves members and clients on inside its node.
 pub const HAZELCAST_PORT: u16 = 5701;
+/// The member's status port: one line, `leader` or `follower` (or `unknown: why`),
+/// whether it leads the lock (`lock_servers::leader`).
+pub const HAZELCAST_STATUS_PORT: u16 = 5801;
 /// How many members the cluster has when the run has enough nodes.
 pub const HAZELCAST_MEMBERS: usize = 3;
 /// The line a member prints once it has joined and, with the CP Subsystem on, the CP
@@ -112,6 +115,8 @@ fn member_args(
         session_ttl.as_millis().to_string(),
         "--heartbeat-ms".into(),
         heartbeat.as_millis().to_string(),
+        "--status-port".into(),
+        HAZELCAST_STATUS_PORT.to_string(),
     ]
 }
 

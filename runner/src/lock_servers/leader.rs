@@ -1,11 +1,13 @@
 //! Which node the lock service's leader is on, for the nemesis's `isolate-leader` and
 //! `-leader` targets. Each system is asked the way its operators ask: etcd members their
-//! maintenance status, ZooKeeper servers `srvr`, the sentinels which primary they follow.
-//! Locks without a leader (a single Redis, Redlock's independent primaries, plug-ins)
-//! have none.
+//! maintenance status, ZooKeeper servers `srvr`, the sentinels which primary they follow,
+//! Hazelcast members their status port (the default CP group's Raft leader, or with the
+//! CP Subsystem off the owner of the lock's partition). Locks without a leader (a single
+//! Redis, Redlock's independent primaries, plug-ins on other servers) have none.
 
 use super::LockServers;
 use super::etcd::{ETCD_CLIENT_PORT, ETCD_MEMBERS};
+use super::hazelcast::HAZELCAST_STATUS_PORT;
 use super::sentinel::MASTER_NAME;
 use super::wait::{exchange, redis_request};
 use splitbrain_nemesis::Cluster;
@@ -23,9 +25,8 @@ pub fn leader_node(
         ServerSet::Etcd | ServerSet::Kubernetes => etcd_leader(cluster),
         ServerSet::Zookeeper => zookeeper_leader(cluster, servers),
         ServerSet::RedisSentinel => sentinel_primary(cluster, servers),
-        ServerSet::Redis | ServerSet::Redlock | ServerSet::Hazelcast | ServerSet::HazelcastNoCp => {
-            None
-        }
+        ServerSet::Hazelcast | ServerSet::HazelcastNoCp => hazelcast_leader(cluster, servers),
+        ServerSet::Redis | ServerSet::Redlock => None,
     })?;
     node_of(cluster, leader_ip)
 }
@@ -52,6 +53,20 @@ fn etcd_leader(cluster: &dyn Cluster) -> Option<IpAddr> {
         }
     }
     None
+}
+
+/// The member whose status port says `leader`, asked from the member's own node.
+fn hazelcast_leader(cluster: &dyn Cluster, servers: &LockServers) -> Option<IpAddr> {
+    servers
+        .ready_addrs
+        .iter()
+        .filter(|(name, _)| name.starts_with("hazelcast-"))
+        .find_map(|(_, addr)| {
+            let from = node_of(cluster, addr.ip())?;
+            let status = SocketAddr::new(addr.ip(), HAZELCAST_STATUS_PORT);
+            let reply = exchange(cluster, &from, status, b"").ok()?;
+            (reply.trim() == "leader").then_some(addr.ip())
+        })
 }
 
 /// The server that says `Mode: leader`.

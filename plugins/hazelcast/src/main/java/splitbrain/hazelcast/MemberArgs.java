@@ -19,26 +19,31 @@ import java.util.regex.Pattern;
  *     members (at least 3)
  * @param sessionTtlMs the CP session TTL asked for, in milliseconds
  * @param heartbeatMs the CP session heartbeat interval asked for, in milliseconds
+ * @param statusPort the port on {@code bindIp} that answers whether this member leads the
+ *     lock ({@link RoleServer}), or 0 for none
+ * @param lockKey the lock whose leader the status port tells
  */
 record MemberArgs(String bindIp, int port, List<String> members, String clusterName, int cpMembers,
-                  long sessionTtlMs, long heartbeatMs) {
+                  long sessionTtlMs, long heartbeatMs, int statusPort, String lockKey) {
 
     static final String USAGE = "usage: hazelcast-member --bind IP --port P --members IP:P,IP:P,IP:P"
             + " [--cluster-name NAME (splitbrain)] [--cp-members 0|N>=3 (3)]"
             + " [--session-ttl-ms T (" + MemberArgs.DEFAULT_SESSION_TTL_MS + ")]"
-            + " [--heartbeat-ms H (" + MemberArgs.DEFAULT_HEARTBEAT_MS + ")]";
+            + " [--heartbeat-ms H (" + MemberArgs.DEFAULT_HEARTBEAT_MS + ")]"
+            + " [--status-port P (none)] [--lock-key KEY (" + MemberArgs.DEFAULT_LOCK_KEY + ")]";
 
     static final String DEFAULT_CLUSTER_NAME = "splitbrain";
     static final int DEFAULT_CP_MEMBERS = 3;
     static final long DEFAULT_SESSION_TTL_MS = 3000;
     static final long DEFAULT_HEARTBEAT_MS = 1000;
+    static final String DEFAULT_LOCK_KEY = "splitbrain-lock";
     /** Keeps a duration in whole seconds within Hazelcast's int settings. */
     static final long MAX_MILLIS = Integer.MAX_VALUE * 1000L;
 
     private static final Pattern IPV4 =
             Pattern.compile("(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}");
     private static final List<String> FLAGS = List.of("--bind", "--port", "--members", "--cluster-name",
-            "--cp-members", "--session-ttl-ms", "--heartbeat-ms");
+            "--cp-members", "--session-ttl-ms", "--heartbeat-ms", "--status-port", "--lock-key");
 
     /** Parses the arguments; an {@link IllegalArgumentException} says what is wrong. */
     static MemberArgs parse(String... args) {
@@ -63,7 +68,15 @@ record MemberArgs(String bindIp, int port, List<String> members, String clusterN
         }
         long ttl = number("--session-ttl-ms", values.get("--session-ttl-ms"), DEFAULT_SESSION_TTL_MS, 1, MAX_MILLIS);
         long heartbeat = number("--heartbeat-ms", values.get("--heartbeat-ms"), DEFAULT_HEARTBEAT_MS, 1, MAX_MILLIS);
-        return new MemberArgs(bind, port, members, clusterName, cpMembers, ttl, heartbeat);
+        int statusPort = values.containsKey("--status-port") ? portNumber("--status-port", values.get("--status-port")) : 0;
+        if (statusPort == port) {
+            throw new IllegalArgumentException("--status-port " + statusPort + " is the member's own --port");
+        }
+        String lockKey = values.getOrDefault("--lock-key", DEFAULT_LOCK_KEY);
+        if (lockKey.isBlank()) {
+            throw new IllegalArgumentException("--lock-key is empty");
+        }
+        return new MemberArgs(bind, port, members, clusterName, cpMembers, ttl, heartbeat, statusPort, lockKey);
     }
 
     boolean cpSubsystemOn() {

@@ -5,6 +5,7 @@ import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.LifecycleEvent.LifecycleState;
 import com.hazelcast.cp.CPSubsystemManagementService;
+import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -12,7 +13,8 @@ import java.util.logging.Level;
 /**
  * {@code hazelcast-member}: one Hazelcast member configured from its arguments (see
  * {@link MemberArgs}). Prints {@value #READY} on stdout once it has joined the cluster and,
- * with the CP Subsystem on, CP discovery has completed; then runs until killed. Hazelcast's
+ * with the CP Subsystem on, CP discovery has completed (and its status port, if asked for,
+ * is open); then runs until killed. Hazelcast's
  * log and the member's notes go to stderr.
  */
 public final class MemberMain {
@@ -49,6 +51,15 @@ public final class MemberMain {
                 + millisSince(start) + " ms");
         if (args.cpSubsystemOn()) {
             awaitCpDiscovery(member.getCPSubsystem().getCPSubsystemManagementService(), start);
+        }
+        if (args.statusPort() != 0) {
+            try {
+                RoleServer.start(args.bindIp(), args.statusPort(),
+                        () -> MemberRole.of(member, args.cpSubsystemOn(), args.lockKey()));
+            } catch (IOException e) {
+                Log.info("cannot open the status port " + args.statusPort() + ": " + Text.describe(e));
+                System.exit(EXIT_USAGE);
+            }
         }
         System.out.println(READY);
         System.out.flush();

@@ -28,6 +28,20 @@ class MemberArgsTest {
     }
 
     @Test
+    void aStatusPortIsOptionalAndNeverTheMembersOwn() {
+        MemberArgs none = MemberArgs.parse("--bind", "10.0.0.2", "--port", "5701", "--members", MEMBERS);
+        assertEquals(0, none.statusPort());
+        assertEquals(MemberArgs.DEFAULT_LOCK_KEY, none.lockKey());
+        MemberArgs some = MemberArgs.parse("--bind", "10.0.0.2", "--port", "5701", "--members", MEMBERS,
+                "--status-port", "5801", "--lock-key", "k");
+        assertEquals(5801, some.statusPort());
+        assertEquals("k", some.lockKey());
+        IllegalArgumentException same = assertThrows(IllegalArgumentException.class, () -> MemberArgs.parse(
+                "--bind", "10.0.0.2", "--port", "5701", "--members", MEMBERS, "--status-port", "5701"));
+        assertTrue(same.getMessage().contains("own --port"), same.getMessage());
+    }
+
+    @Test
     void fillsInDefaultsAndTakesFlagEqualsValue() {
         MemberArgs a = MemberArgs.parse("--bind=127.0.0.1", "--port=5702", "--members= 127.0.0.1:5701 ,127.0.0.1:5702,,127.0.0.1:5703");
         assertEquals(List.of("127.0.0.1:5701", "127.0.0.1:5702", "127.0.0.1:5703"), a.members());
