@@ -345,55 +345,53 @@ fn paused_holder_run(
     (result, r)
 }
 
-/// With fencing on, every run is safe (exit 0, no stale write accepted), and in one of
-/// up to three seeds the paused holder did write and was turned away. A pause that lands
-/// before the holder's read rather than in its critical section leaves it nothing to
-/// write, so one seed alone does not always exercise the fence on a loaded machine.
-fn assert_fence_turns_a_paused_holder_away(lock: &str, ttl_ms: &str) {
-    let mut exercised = false;
+/// Runs the paused-holder case on up to three seeds, asserting `exit` and `every_run`
+/// (given the seed and resource-safety's result) on each, until one where `wrote` (given
+/// resource-safety's stats) says the paused holder did write; that run's results. A pause
+/// that lands before the holder's read leaves it nothing to write, so one seed alone does
+/// not always exercise the case on a loaded machine.
+fn first_run_where_the_paused_holder_wrote(
+    lock: &str,
+    ttl_ms: &str,
+    fencing: &str,
+    exit: i32,
+    every_run: impl Fn(&str, &serde_json::Value),
+    wrote: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     for seed in [SEED, "13", "14"] {
-        let (on, r) = paused_holder_run(lock, ttl_ms, "on", seed);
-        assert_exit(&on, 0);
+        let (out, r) = paused_holder_run(lock, ttl_ms, fencing, seed);
+        assert_exit(&out, exit);
         let safety = &r["checkers"]["resource-safety"];
+        every_run(seed, safety);
+        if wrote(&safety["stats"]) {
+            return r;
+        }
+    }
+    panic!("{lock}, fencing {fencing}: in none of three seeds did the paused holder write");
+}
+
+/// Without fencing every run is invalid (the paused holder's lease ran out while it was
+/// inside), and in one its write overwrote another's: a lost update.
+fn assert_a_paused_holder_loses_updates(lock: &str, ttl_ms: &str) {
+    let lost = |stats: &serde_json::Value| stats["lost_updates"].as_u64().unwrap_or(0) >= 1;
+    let r = first_run_where_the_paused_holder_wrote(lock, ttl_ms, "off", 1, |_, _| {}, lost);
+    assert_lost_updates(&r);
+}
+
+/// With fencing on every run is safe (exit 0, no stale write accepted), and in one the
+/// paused holder's write was turned away.
+fn assert_fence_turns_a_paused_holder_away(lock: &str, ttl_ms: &str) {
+    let safe = |seed: &str, safety: &serde_json::Value| {
         assert_eq!(safety["valid"], true, "seed {seed}: {safety:#}");
         assert_eq!(
             safety["stats"]["stale_writes_accepted"], 0,
             "seed {seed}: {safety:#}"
         );
-        if safety["stats"]["stale_writes_rejected"]
-            .as_u64()
-            .unwrap_or(0)
-            >= 1
-        {
-            exercised = true;
-            break;
-        }
-    }
-    assert!(
-        exercised,
-        "in none of three seeds did the paused holder write"
-    );
-}
-
-/// Without fencing every run is invalid (the paused holder's lease ran out while it was
-/// inside), and in one of up to three seeds its write overwrote another's: a lost update.
-/// As above, one seed's pause can land before the holder has anything to write.
-fn assert_a_paused_holder_loses_updates(lock: &str, ttl_ms: &str) {
-    let mut lost = false;
-    for seed in [SEED, "13", "14"] {
-        let (off, r) = paused_holder_run(lock, ttl_ms, "off", seed);
-        assert_exit(&off, 1);
-        let safety = &r["checkers"]["resource-safety"];
-        if safety["stats"]["lost_updates"].as_u64().unwrap_or(0) >= 1 {
-            assert_lost_updates(&r);
-            lost = true;
-            break;
-        }
-    }
-    assert!(
-        lost,
-        "in none of three seeds did the paused holder lose an update"
-    );
+    };
+    let rejected =
+        |stats: &serde_json::Value| stats["stale_writes_rejected"].as_u64().unwrap_or(0) >= 1;
+    let r = first_run_where_the_paused_holder_wrote(lock, ttl_ms, "on", 0, safe, rejected);
+    assert_stale_writes_fenced_out(&r);
 }
 
 #[test]
